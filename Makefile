@@ -1,0 +1,69 @@
+# The whole set-up is two commands: `make run` and `make test`.
+# Everything else here is what those two need, or a convenience.
+
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+BOT   := $(VENV)/bin/bot
+STAMP := $(VENV)/.installed
+
+# Rasa 3.6 runs on Python 3.8-3.10 only; .python-version selects 3.10 under pyenv.
+PYTHON310 := $(shell for p in "$$PYTHON" python3.10 "$$(pyenv prefix 3.10 2>/dev/null)/bin/python3.10"; do \
+  [ -n "$$p" ] && command -v "$$p" >/dev/null 2>&1 \
+  && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
+  && { command -v "$$p"; break; }; done)
+
+.PHONY: run test install lint format bench shell train clean help
+
+help:
+	@echo "make run    start the assistant (action server :5055, Rasa :5005, chat page)"
+	@echo "make test   validate the data, train if needed, run every test"
+	@echo "make shell  talk to the running assistant in the terminal (rasa shell)"
+	@echo "make bench  accuracy and speed benchmarks (prints figures)"
+	@echo "make lint   ruff check and format check"
+
+run: $(STAMP)
+	@$(BOT) run
+
+test: $(STAMP)
+	@$(BOT) prepare --for-tests
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+# A virtual environment inside the project, rebuilt when the pins change.
+$(STAMP): requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "Python 3.10 not found: run 'pyenv install 3.10' (Rasa 3.6 needs 3.8-3.10), or set PYTHON=/path/to/python3.10"; \
+	  exit 1; fi
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then \
+	  echo "==> creating $(VENV) with $(PYTHON310)"; rm -rf $(VENV); $(PYTHON310) -m venv $(VENV); fi
+	@echo "==> installing pinned dependencies from requirements.lock (first time: about a minute)"
+	@$(PY) -m pip install --disable-pip-version-check --no-deps --progress-bar on -q -r requirements.lock \
+	  || { echo "Install failed: check that PyPI is reachable, then run 'make install' again."; exit 1; }
+	@$(PY) -m pip install --disable-pip-version-check --no-deps --no-build-isolation -q -e .
+	@$(PY) -m pip check >/dev/null || { $(PY) -m pip check; echo "Pinned packages conflict: fix requirements.lock."; exit 1; }
+	@touch $@
+	@echo "==> environment ready in $(VENV)"
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	@$(BOT) prepare
+	@$(PY) -m bench.accuracy
+	@$(PY) -m bench.speed
+
+shell: $(STAMP)
+	@$(BOT) shell
+
+train: $(STAMP)
+	@$(BOT) train
+
+clean:
+	rm -rf var models/*.tar.gz .pytest_cache

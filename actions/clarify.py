@@ -1,0 +1,38 @@
+"""Not understood: ask to rephrase, offering the likeliest topics as buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import reply_language, send
+from bot import answers, rulebase
+
+# A topic below this confidence is not worth offering as a button.
+MIN_OPTION_CONFIDENCE = 0.05
+
+
+class Clarify(Action):
+    def name(self) -> str:
+        return "action_clarify"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        ranking = [
+            (r["name"], float(r.get("confidence") or 0.0))
+            for r in tracker.latest_message.get("intent_ranking") or []
+            if r.get("name") != "nlu_fallback"
+            and float(r.get("confidence") or 0.0) >= MIN_OPTION_CONFIDENCE
+        ]
+        try:
+            rules = rulebase.current()
+        except rulebase.RulebaseMissing:
+            ranking, rules = [], None
+        reply = answers.fallback(rules, ranking, lang) if rules else answers.Reply(
+            text=answers.messages.say("fallback_no_options", lang), lang=lang, verdict="fallback"
+        )  # fmt: skip
+        return send(dispatcher, reply)

@@ -1,0 +1,34 @@
+"""What every action needs: the reply language, and sending a Reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot import language
+from bot.answers import Reply
+
+
+def reply_language(tracker: Tracker) -> str:
+    """The page's explicit choice, else a decisive detection, else the language so far."""
+    info: dict[str, Any] = tracker.latest_message.get("language") or {}
+    detection = None
+    if info.get("detected") in language.SUPPORTED:
+        detection = language.Detection(
+            lang=info["detected"],
+            confidence=float(info.get("confidence") or 0.0),
+            scores=info.get("scores") or {},
+            letters=language.MIN_LETTERS if info.get("decisive") else 0,
+        )
+    return language.choose(info.get("explicit"), detection, tracker.get_slot("language"))
+
+
+def send(dispatcher: CollectingDispatcher, reply: Reply) -> list[dict[str, Any]]:
+    """The text (with any buttons) and the contract's custom payload; remember the language."""
+    dispatcher.utter_message(
+        text=reply.text, buttons=list(reply.buttons), json_message=reply.payload()
+    )
+    return [SlotSet("language", reply.lang)]

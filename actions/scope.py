@@ -1,0 +1,32 @@
+"""Answer a support-scope question from the rule base."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import reply_language, send
+from bot import answers, rulebase
+from bot.messages import say
+
+
+class AnswerScope(Action):
+    def name(self) -> str:
+        return "action_answer_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        try:
+            rules = rulebase.current()
+        except rulebase.RulebaseMissing:
+            dispatcher.utter_message(text=say("rulebase_unavailable", lang))
+            return []
+        topic = rules.topic_for_intent(intent)
+        if topic is None:  # a model trained on topics since removed from the rule base
+            return send(dispatcher, answers.fallback(rules, [], lang))
+        return send(dispatcher, answers.topic_answer(rules, topic, lang))

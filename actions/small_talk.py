@@ -1,0 +1,29 @@
+"""Greetings, thanks, "are you a bot", out of scope: replies from the phrase catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import reply_language, send
+from bot import answers
+
+INTENTS = (
+    "greet", "goodbye", "thanks", "affirm", "deny",
+    "bot_challenge", "human_handoff", "capabilities", "out_of_scope",
+)  # fmt: skip
+
+
+class SmallTalk(Action):
+    def name(self) -> str:
+        return "action_small_talk"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        reply = answers.small_talk(intent if intent in INTENTS else "out_of_scope",
+                                   reply_language(tracker))  # fmt: skip
+        return send(dispatcher, reply)

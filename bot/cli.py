@@ -1,0 +1,199 @@
+"""The `bot` command: run the assistant, and the tools agents and editors use.
+
+    bot run                          database, model, both servers (make run)
+    bot shell                        rasa shell against the same set-up (make shell)
+    bot prepare [--for-tests]        generate, load the rule base, (validate,) train
+    bot rulebase load                reload data/rulebase/ after an edit (no retraining)
+    bot rules list [--json]          every clause
+    bot rules show ID [--lang L]     one clause, its wording, verdict, links, topics
+    bot rules search TEXT            clauses whose wording holds every word
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from bot import answers, db, generate, rulebase, settings
+from bot.language import SUPPORTED
+
+
+def _load_rulebase(_args) -> int:
+    cfg = settings.load()
+    try:
+        version, changed = rulebase.load(cfg.database_url)
+    except rulebase.RulebaseError as exc:
+        print(f"Rule base NOT loaded; the stored one is unchanged.\n{exc}", file=sys.stderr)
+        return 1
+    rules = rulebase.current(cfg.database_url)
+    state = "loaded" if changed else "unchanged"
+    print(
+        f"Rule base {state}: {len(rules.clauses)} clauses, {len(rules.topics)} topics, "
+        f"{len(rules.services)} paid services (version {version})."
+    )
+    return 0
+
+
+def _rules() -> rulebase.RuleBase:
+    cfg = settings.load()
+    try:
+        return rulebase.current(cfg.database_url)
+    except rulebase.RulebaseMissing:
+        db.upgrade(cfg.database_url)
+        rulebase.load(cfg.database_url)
+        return rulebase.current(cfg.database_url)
+
+
+def clause_record(clause: rulebase.Clause) -> dict:
+    """Every field of a clause, as `bot rules list --json` prints it."""
+    doc = clause.document
+    return {
+        "id": clause.id,
+        "document": {
+            "prefix": doc.prefix,
+            "title": doc.title,
+            "titles": doc.titles,
+            "date": doc.date.isoformat(),
+            "language": doc.language,
+            "article_id": doc.article_id,
+            "url": doc.url,
+        },
+        "section": clause.section,
+        "original": clause.original,
+        "text": clause.texts,
+        "verdict": clause.verdict,
+        "topics": list(clause.topics),
+        "see_also": list(clause.see_also),
+        "service": None
+        if clause.service is None
+        else {
+            "id": clause.service.id,
+            "queue": clause.service.queue,
+            "name": clause.service.names,
+        },
+    }
+
+
+def _list(args) -> int:
+    rules = _rules()
+    if args.json:
+        json.dump([clause_record(c) for c in rules.clauses.values()], sys.stdout,
+                  ensure_ascii=False, indent=2)  # fmt: skip
+        print()
+        return 0
+    for clause in rules.clauses.values():
+        text = clause.text(args.lang)
+        print(f"{clause.id:<16} {clause.verdict:<13} {textwrap.shorten(text, 90)}")
+    return 0
+
+
+def _show(args) -> int:
+    rules = _rules()
+    clause = rules.clause(args.id)
+    if clause is None:
+        near = [c for c in rules.clauses if args.id.split(":")[-1] in c]
+        hint = f" Did you mean: {', '.join(near[:5])}?" if near else ""
+        print(f"No clause {args.id!r}.{hint} (`bot rules list` shows all ids)", file=sys.stderr)
+        return 1
+    lang = args.lang
+    print(f"{clause.id}  [{answers.verdict_label(clause.verdict, lang, clause.service)}]")
+    print(answers.citation(clause, lang))
+    print()
+    print(textwrap.fill(clause.text(lang), 88))
+    if lang != clause.document.language:
+        print(f"\nOriginal ({clause.document.language}):")
+        print(textwrap.fill(clause.original, 88))
+    if clause.see_also:
+        print(f"\nSee also: {', '.join(clause.see_also)}")
+    if clause.topics:
+        print(f"Topics:   {', '.join(clause.topics)}")
+    return 0
+
+
+def _search(args) -> int:
+    hits = _rules().search(" ".join(args.text))
+    if not hits:
+        print("No clause matches.", file=sys.stderr)
+        return 1
+    for clause in hits:
+        print(f"{clause.id:<16} {clause.verdict:<13} {textwrap.shorten(clause.text(args.lang), 90)}")
+    return 0
+
+
+def _generate(_args) -> int:
+    changed = generate.generate()
+    print("\n".join(f"wrote {p}" for p in changed) or "generated files up to date")
+    return 0
+
+
+def _prepare(args) -> int:
+    from bot import launcher
+
+    launcher.prepare(settings.load(), for_tests=args.for_tests)
+    return 0
+
+
+def _run(_args) -> int:
+    from bot import launcher
+
+    launcher.run()
+    return 0
+
+
+def _shell(_args) -> int:
+    from bot import launcher
+
+    launcher.shell()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the assistant").set_defaults(func=_run)
+    sub.add_parser("shell", help="rasa shell against this set-up").set_defaults(func=_shell)
+    prep = sub.add_parser("prepare", help="generate, load the rule base, train if needed")
+    prep.add_argument("--for-tests", action="store_true", help="also run rasa data validate")
+    prep.set_defaults(func=_prepare)
+    sub.add_parser("generate", help="write the generated domain and rules").set_defaults(
+        func=_generate
+    )
+
+    rb = sub.add_parser("rulebase", help="the rule base in the database")
+    rb_sub = rb.add_subparsers(dest="action", required=True)
+    rb_sub.add_parser("load", help="validate data/rulebase/ and load it").set_defaults(
+        func=_load_rulebase
+    )
+
+    rules = sub.add_parser("rules", help="read the clauses")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    lst = rules_sub.add_parser("list", help="every clause")
+    lst.add_argument("--json", action="store_true", help="every field, as JSON")
+    lst.add_argument("--lang", choices=SUPPORTED, default="en")
+    lst.set_defaults(func=_list)
+    show = rules_sub.add_parser("show", help="one clause")
+    show.add_argument("id", help="e.g. rules:4.2.3 or kb101732:2.2")
+    show.add_argument("--lang", choices=SUPPORTED, default="en")
+    show.set_defaults(func=_show)
+    search = rules_sub.add_parser("search", help="clauses holding every word")
+    search.add_argument("text", nargs="+")
+    search.add_argument("--lang", choices=SUPPORTED, default="en")
+    search.set_defaults(func=_search)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `bot rules list | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""Engine, sessions and schema: one database for the rule base, the records
+and the service requests, named by one URL (BOT_DATABASE_URL).
+
+SQLite by default; PostgreSQL (or anything SQLAlchemy speaks) by URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+from bot import settings
+
+SCHEMA_VERSION = "1"
+
+Base = declarative_base()
+
+
+class Meta(Base):
+    """Small facts about the database itself (schema version, rule base hash)."""
+
+    __tablename__ = "meta"
+    key = Column(String(64), primary_key=True)
+    value = Column(Text, nullable=False)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    prefix = Column(String(32), primary_key=True)
+    title = Column(Text, nullable=False)
+    titles = Column(JSON, nullable=False)  # {lang: title}, the original included
+    date = Column(Date, nullable=False)
+    language = Column(String(2), nullable=False)
+    article_id = Column(String(32))
+    url = Column(Text)
+    seed = Column(Text, nullable=False)
+
+
+class Service(Base):
+    __tablename__ = "services"
+    id = Column(String(64), primary_key=True)
+    queue = Column(String(64), nullable=False)
+    names = Column(JSON, nullable=False)
+    summaries = Column(JSON, nullable=False)
+    position = Column(Integer, nullable=False)
+
+
+class Clause(Base):
+    __tablename__ = "clauses"
+    id = Column(String(64), primary_key=True)
+    document = Column(String(32), ForeignKey("documents.prefix"), nullable=False)
+    section = Column(String(32), nullable=False)
+    position = Column(Integer, nullable=False)
+    original = Column(Text, nullable=False)
+    texts = Column(JSON, nullable=False)  # {lang: wording}; the original's language holds it
+    verdict = Column(String(32), nullable=False)
+    service = Column(String(64), ForeignKey("services.id"))
+
+
+class ClauseLink(Base):
+    """Two clauses of different documents that say the same thing; stored both ways."""
+
+    __tablename__ = "clause_links"
+    clause_id = Column(String(64), ForeignKey("clauses.id"), primary_key=True)
+    other_id = Column(String(64), ForeignKey("clauses.id"), primary_key=True)
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+    id = Column(String(64), primary_key=True)
+    intent = Column(String(96), nullable=False, unique=True)
+    verdict = Column(String(32), nullable=False)
+    description = Column(Text, nullable=False)
+    titles = Column(JSON, nullable=False)  # {lang: short title}, for buttons
+    leads = Column(JSON, nullable=False)
+    position = Column(Integer, nullable=False)
+
+
+class TopicClause(Base):
+    __tablename__ = "topic_clauses"
+    topic_id = Column(String(64), ForeignKey("topics.id"), primary_key=True)
+    clause_id = Column(String(64), ForeignKey("clauses.id"), primary_key=True)
+    rank = Column(Integer, nullable=False)
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    """One engine per URL for the life of the process (engines pool connections)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
+def engine() -> Engine:
+    return engine_for(settings.load().database_url)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any error."""
+    factory = sessionmaker(bind=engine_for(url) if url else engine(), future=True)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def upgrade(url: str | None = None) -> None:
+    """Create what is missing. Tables are only ever added, so create_all is the upgrade."""
+    eng = engine_for(url) if url else engine()
+    Base.metadata.create_all(eng)
+    with session_scope(url) as session:
+        session.merge(Meta(key="schema_version", value=SCHEMA_VERSION))

@@ -1,0 +1,281 @@
+"""Prepare and start the assistant: database, model, action server, Rasa server.
+
+`make run` calls `bot run`; `make test` calls `bot prepare --for-tests`, and the
+test suite starts the servers itself through `Servers`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bot import db, generate, rulebase, settings
+from bot.settings import PROJECT_DIR, Settings
+
+RASA = str(Path(sys.executable).with_name("rasa"))
+# Everything a trained model depends on; the model is named after their hash.
+TRAINING_INPUTS = ("config.yml", "domain", "data/nlu", "data/rules", "data/stories")
+MODEL_CODE = ("bot/rasa_addons",)
+NLU_DATA = ("data/nlu", "data/rules", "data/stories")
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+class LaunchError(SystemExit):
+    """A failure with a message that says what to do; exits without a traceback."""
+
+    def __init__(self, message: str):
+        super().__init__(f"error: {message}")
+
+
+# ---------------------------------------------------------------- environment
+
+
+def rasa_env(cfg: Settings) -> dict[str, str]:
+    """The environment both servers run in: endpoints.yml reads it."""
+    env = dict(os.environ)
+    tracker = make_url(cfg.tracker_url)
+    if tracker.get_backend_name() == "sqlite" and tracker.database:
+        Path(tracker.database).parent.mkdir(parents=True, exist_ok=True)
+    env.update(
+        BOT_ACTION_ENDPOINT=cfg.action_endpoint,
+        BOT_TRACKER_URL=cfg.tracker_url,
+        BOT_TRACKER_DIALECT=tracker.get_backend_name(),
+        BOT_DATABASE_URL=cfg.database_url,
+        LOG_LEVEL=cfg.log_level,
+        LOG_LEVEL_LIBRARIES=os.environ.get("LOG_LEVEL_LIBRARIES", "ERROR"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")])),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        RASA_TELEMETRY_ENABLED="false",
+    )
+    if cfg.lock_store_url:
+        lock = make_url(cfg.lock_store_url)
+        env.update(
+            BOT_LOCK_STORE_HOST=lock.host or "127.0.0.1",
+            BOT_LOCK_STORE_PORT=str(lock.port or 6379),
+            BOT_LOCK_STORE_DB=(lock.database or "0"),
+        )
+    return env
+
+
+def endpoints_file(cfg: Settings) -> Path:
+    name = "endpoints.redis-lock.yml" if cfg.lock_store_url else "endpoints.yml"
+    return PROJECT_DIR / name
+
+
+# ---------------------------------------------------------------- model
+
+
+def _files(paths: Iterable[str]) -> list[Path]:
+    found = []
+    for rel in paths:
+        path = PROJECT_DIR / rel
+        found += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [p for p in found if "__pycache__" not in p.parts and p.exists()]
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in _files(TRAINING_INPUTS + MODEL_CODE + ("requirements.lock",)):
+        digest.update(str(path.relative_to(PROJECT_DIR)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def model_path(cfg: Settings) -> Path:
+    return cfg.models_dir / f"model-{fingerprint()}.tar.gz"
+
+
+def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
+    """Train unless a model of exactly these inputs exists; return its path."""
+    target = model_path(cfg)
+    if target.exists():
+        step(f"model up to date: {target.relative_to(PROJECT_DIR)}")
+        return target
+    step("training the model (data, config or domain changed)")
+    started = time.monotonic()
+    cmd = [RASA, "train", "--config", str(config), "--domain", "domain",
+           "--data", *NLU_DATA, "--out", str(cfg.models_dir),
+           "--fixed-model-name", target.name.removesuffix(".tar.gz")]  # fmt: skip
+    result = subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
+    if result.returncode != 0 or not target.exists():
+        raise LaunchError("training failed (see the messages above); fix the data and run again")
+    step(f"trained in {time.monotonic() - started:.0f} s: {target.relative_to(PROJECT_DIR)}")
+    return target
+
+
+def validate_data(cfg: Settings) -> None:
+    step("validating the training data (rasa data validate)")
+    cmd = [RASA, "data", "validate", "--fail-on-warnings", "--domain", "domain",
+           "--data", *NLU_DATA, "--config", "config.yml"]  # fmt: skip
+    if subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg)).returncode != 0:
+        raise LaunchError("the training data is inconsistent (see above)")
+
+
+# ---------------------------------------------------------------- database
+
+
+def prepare_database(cfg: Settings) -> None:
+    step(f"database: {make_url(cfg.database_url).render_as_string(hide_password=True)}")
+    try:
+        db.upgrade(cfg.database_url)
+        version, changed = rulebase.load(cfg.database_url)
+    except rulebase.RulebaseError as exc:
+        raise LaunchError(str(exc)) from None
+    except Exception as exc:  # a connection refused, a bad URL
+        raise LaunchError(f"cannot use the database: {exc}. Check BOT_DATABASE_URL.") from None
+    step(f"rule base {'loaded' if changed else 'up to date'} (version {version})")
+
+
+def prepare(cfg: Settings, for_tests: bool = False) -> Path:
+    for path in generate.generate():
+        step(f"generated {path.relative_to(PROJECT_DIR)}")
+    prepare_database(cfg)
+    if for_tests:
+        validate_data(cfg)
+    return train(cfg)
+
+
+# ---------------------------------------------------------------- servers
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class Servers:
+    """The action server and the Rasa server as child processes."""
+
+    cfg: Settings
+    model: Path
+    log_dir: Path | None = None
+    procs: list[subprocess.Popen] | None = None
+
+    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
+        return subprocess.Popen(
+            cmd, cwd=PROJECT_DIR, env=rasa_env(self.cfg), stdout=out, stderr=subprocess.STDOUT
+            if out else None, start_new_session=True,
+        )  # fmt: skip
+
+    def start(self) -> None:
+        cfg = self.cfg
+        self.procs = [
+            self._spawn("actions", [RASA, "run", "actions", "--actions", "actions",
+                                    "--port", str(cfg.actions_port)]),
+            self._spawn("rasa", [RASA, "run", "--model", str(self.model),
+                                 "--endpoints", str(endpoints_file(cfg)),
+                                 "--credentials", "credentials.yml", "--enable-api",
+                                 "--cors", "*", "--interface", cfg.host,
+                                 "--port", str(cfg.rasa_port)]),
+        ]  # fmt: skip
+
+    def wait_ready(self, timeout: float = 180) -> float:
+        """Seconds until both servers answer; raises if one dies or time runs out."""
+        started = time.monotonic()
+        checks = {
+            "action server": f"http://127.0.0.1:{self.cfg.actions_port}/health",
+            "Rasa server": f"http://127.0.0.1:{self.cfg.rasa_port}/status",
+        }
+        pending = dict(checks)
+        while pending:
+            for name, url in list(pending.items()):
+                if _answers(url):
+                    del pending[name]
+            for proc in self.procs or []:
+                if proc.poll() is not None:
+                    raise LaunchError(
+                        f"a server stopped during start-up (exit {proc.returncode}); "
+                        "see its messages above. Is the port already in use? "
+                        "Set BOT_RASA_PORT / BOT_ACTIONS_PORT."
+                    )
+            if time.monotonic() - started > timeout:
+                raise LaunchError(f"{', '.join(pending)} did not answer within {timeout:.0f} s")
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        for proc in self.procs or []:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs or []:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs = None
+
+
+def run() -> None:
+    cfg = settings.load()
+    model = prepare(cfg)
+    for port, name in ((cfg.rasa_port, "BOT_RASA_PORT"), (cfg.actions_port, "BOT_ACTIONS_PORT")):
+        if _answers(f"http://127.0.0.1:{port}/") or _answers(f"http://127.0.0.1:{port}/health"):
+            raise LaunchError(f"port {port} is already in use (another `make run`?); set {name}")
+    servers = Servers(cfg, model)
+    step("starting the action server and the Rasa server")
+    servers.start()
+    try:
+        ready = servers.wait_ready()
+        base = f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.rasa_port}"
+        step(f"ready in {ready:.1f} s")
+        print(
+            f"\n  REST:  curl -s {base}/webhooks/rest/webhook "
+            '-d \'{"sender": "me", "message": "Can you disinfect my PC?"}\'\n'
+            "  Shell: make shell (in another terminal)\n"
+            "  Stop:  Ctrl-C\n",
+            flush=True,
+        )
+        while all(proc.poll() is None for proc in servers.procs or []):
+            time.sleep(0.5)
+        raise LaunchError("a server stopped unexpectedly; see its messages above")
+    except KeyboardInterrupt:
+        step("stopping")
+    finally:
+        servers.stop()
+        step("stopped")
+
+
+def shell() -> None:
+    """rasa shell against the same model, action server and tracker store."""
+    cfg = settings.load()
+    model = prepare(cfg)
+    helper = None
+    if not _answers(f"http://127.0.0.1:{cfg.actions_port}/health"):
+        step("starting an action server for the shell")
+        helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
+        helper.procs = [helper._spawn("actions", [RASA, "run", "actions", "--actions", "actions",
+                                                  "--port", str(cfg.actions_port)])]  # fmt: skip
+    port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
+    cmd = [RASA, "shell", "--model", str(model), "--endpoints", str(endpoints_file(cfg)),
+           "--port", str(port)]  # fmt: skip
+    try:
+        subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if helper:
+            helper.stop()
