@@ -93,4 +93,6 @@ def fallback(rulebase: RuleBase, ranking: list[tuple[str, float]], lang: str) ->
         if len(buttons) == 3:
             break
     key = "fallback" if buttons else "fallback_no_options"
-    return Reply(text=messages.say(key, lang), lang=lang, verdict="fallback", buttons=tuple(buttons))
+    return Reply(
+        text=messages.say(key, lang), lang=lang, verdict="fallback", buttons=tuple(buttons)
+    )

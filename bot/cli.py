@@ -1,17 +1,18 @@
 """The `bot` command: run the assistant, and the tools agents and editors use.
 
-    bot run                          database, model, both servers (make run)
-    bot shell                        rasa shell against the same set-up (make shell)
-    bot prepare [--for-tests]        generate, load the rule base, (validate,) train
-    bot rulebase load                reload data/rulebase/ after an edit (no retraining)
-    bot rules list [--json]          every clause
-    bot rules show ID [--lang L]     one clause, its wording, verdict, links, topics
-    bot rules search TEXT            clauses whose wording holds every word
+bot run                          database, model, both servers (make run)
+bot shell                        rasa shell against the same set-up (make shell)
+bot prepare [--for-tests]        generate, load the rule base, (validate,) train
+bot rulebase load                reload data/rulebase/ after an edit (no retraining)
+bot rules list [--json]          every clause
+bot rules show ID [--lang L]     one clause, its wording, verdict, links, topics
+bot rules search TEXT            clauses whose wording holds every word
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import sys
 import textwrap
@@ -42,7 +43,12 @@ def _rules() -> rulebase.RuleBase:
         return rulebase.current(cfg.database_url)
     except rulebase.RulebaseMissing:
         db.upgrade(cfg.database_url)
-        rulebase.load(cfg.database_url)
+        try:
+            rulebase.load(cfg.database_url)
+        except rulebase.RulebaseError as exc:
+            raise SystemExit(
+                f"No rule base stored, and the files cannot be loaded.\n{exc}"
+            ) from None
         return rulebase.current(cfg.database_url)
 
 
@@ -93,7 +99,7 @@ def _show(args) -> int:
     rules = _rules()
     clause = rules.clause(args.id)
     if clause is None:
-        near = [c for c in rules.clauses if args.id.split(":")[-1] in c]
+        near = difflib.get_close_matches(args.id, list(rules.clauses), n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(near[:5])}?" if near else ""
         print(f"No clause {args.id!r}.{hint} (`bot rules list` shows all ids)", file=sys.stderr)
         return 1
@@ -118,7 +124,9 @@ def _search(args) -> int:
         print("No clause matches.", file=sys.stderr)
         return 1
     for clause in hits:
-        print(f"{clause.id:<16} {clause.verdict:<13} {textwrap.shorten(clause.text(args.lang), 90)}")
+        print(
+            f"{clause.id:<16} {clause.verdict:<13} {textwrap.shorten(clause.text(args.lang), 90)}"
+        )
     return 0
 
 

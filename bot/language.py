@@ -41,11 +41,7 @@ class Detection:
 
 @lru_cache(maxsize=1)
 def _detector():
-    return (
-        LanguageDetectorBuilder.from_languages(*_GROUPS)
-        .with_preloaded_language_models()
-        .build()
-    )
+    return LanguageDetectorBuilder.from_languages(*_GROUPS).with_preloaded_language_models().build()
 
 
 def warm_up() -> None:
@@ -60,7 +56,9 @@ def detect(text: str) -> Detection:
         for value in _detector().compute_language_confidence_values(text):
             scores[_GROUPS[value.language]] += value.value
     lang = max(scores, key=scores.get) if letters else DEFAULT
-    return Detection(lang, round(scores[lang], 3), {k: round(v, 3) for k, v in scores.items()}, letters)
+    return Detection(
+        lang, round(scores[lang], 3), {k: round(v, 3) for k, v in scores.items()}, letters
+    )
 
 
 def normalise(code: object) -> str | None:
@@ -68,8 +66,18 @@ def normalise(code: object) -> str | None:
     if not isinstance(code, str) or not code.strip():
         return None
     code = code.strip().lower().replace("_", "-")
-    aliases = {"no": "nb", "nn": "nb", "nob": "nb", "norsk": "nb", "norwegian": "nb",
-               "swe": "sv", "svenska": "sv", "swedish": "sv", "eng": "en", "english": "en"}
+    aliases = {
+        "no": "nb",
+        "nn": "nb",
+        "nob": "nb",
+        "norsk": "nb",
+        "norwegian": "nb",
+        "swe": "sv",
+        "svenska": "sv",
+        "swedish": "sv",
+        "eng": "en",
+        "english": "en",
+    }
     code = aliases.get(code, code.split("-")[0])
     code = aliases.get(code, code)
     return code if code in SUPPORTED else None

@@ -138,8 +138,11 @@ class Source:
 
     @property
     def version(self) -> str:
+        # content only: the same files in another checkout are the same version
+        groups = [self.documents, self.services, self.clauses, self.topics]
+        content = [[{k: v for k, v in e.items() if k != "_file"} for e in g] for g in groups]
         canonical = json.dumps(
-            [self.documents, self.services, self.clauses, self.topics],
+            content,
             sort_keys=True,
             default=str,
             ensure_ascii=False,
@@ -199,6 +202,8 @@ def read(directory: Path = RULEBASE_DIR) -> Source:
     for path in clause_files:
         clauses += _read_yaml(path, "clauses", problems)
     topics = _read_yaml(directory / "topics.yml", "topics", problems)
+    if problems:  # unreadable files: cross-checks would only echo the same fault
+        raise RulebaseError(problems)
 
     docs_by_prefix = _check_documents(documents, directory, problems)
     service_ids = _check_services(services, problems)
@@ -221,7 +226,7 @@ def _check_documents(documents, directory: Path, problems) -> dict[str, tuple[di
         if not isinstance(doc.get("date"), dt.date):
             problems.append(f"{where}: 'date' must be a date (YYYY-MM-DD)")
         others = tuple(lang for lang in LANGS if lang != doc.get("language"))
-        _lang_map({"t": doc.get("title_translations")}, "t", others, where, problems)
+        _lang_map(doc, "title_translations", others, where, problems)
         seed_path = directory / "sources" / str(doc.get("seed"))
         try:
             found[doc["prefix"]] = (doc, seed_path.read_text(encoding="utf-8"))
@@ -296,8 +301,8 @@ def _check_topics(topics, clause_ids: set, problems) -> None:
             problems.append(f"{where}: intent {topic.get('intent')!r} is used twice")
         seen_ids.add(topic.get("id"))
         seen_intents.add(topic.get("intent"))
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(topic.get("intent"))):
-            problems.append(f"{where}: intent must be lower_snake_case")
+        if topic.get("intent") != f"scope_{topic.get('id')}":
+            problems.append(f"{where}: intent must be 'scope_{topic.get('id')}'")
         if topic.get("verdict") not in VERDICTS:
             problems.append(f"{where}: verdict {topic.get('verdict')!r} is not one of the verdicts")
         listed = topic.get("clauses")
@@ -395,7 +400,9 @@ def _replace(session, source: Source) -> None:
             for rank, cid in enumerate(topic["clauses"])
         )
     session.merge(db.Meta(key="rulebase_version", value=source.version))
-    session.merge(db.Meta(key="rulebase_loaded_at", value=dt.datetime.now(dt.timezone.utc).isoformat()))
+    session.merge(
+        db.Meta(key="rulebase_loaded_at", value=dt.datetime.now(dt.timezone.utc).isoformat())
+    )
 
 
 # ---------------------------------------------------------------- reading the database

@@ -1,0 +1,134 @@
+"""NLU component: a regularised logistic-regression intent classifier.
+
+Rasa's own LogisticRegressionClassifier fixes C=1 and feeds raw counts, which
+under-fits here (measured: macro-F1 0.06-0.19 with e5 features alone at C=1,
+0.97+ at C=30). This one L2-normalises the sparse block (so long messages don't
+dominate), weighs the dense block, and takes C from config.yml. The weights are
+stored as plain arrays (no pickle) and prediction is one matrix product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+_FILE = "linear_intent_classifier.npz"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class LinearIntentClassifier(IntentClassifier, GraphComponent):
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Featurizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"C": 30.0, "dense_weight": 1.0, "max_iter": 3000, "ranking_length": 10}
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        weights: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self.config = {**self.get_default_config(), **config}
+        self._storage = model_storage
+        self._resource = resource
+        self._weights = weights
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LinearIntentClassifier:
+        return cls(config, model_storage, resource)
+
+    # ------------------------------------------------------------ features
+
+    def _matrix(self, messages: list[Message]) -> sp.csr_matrix:
+        sparse_rows, dense_rows = [], []
+        for message in messages:
+            sparse = message.get_sparse_features(TEXT)[1]
+            dense = message.get_dense_features(TEXT)[1]
+            sparse_rows.append(sp.csr_matrix(sparse.features) if sparse else None)
+            dense_rows.append(np.asarray(dense.features).ravel() if dense else None)
+        blocks = []
+        if any(r is not None for r in sparse_rows):
+            blocks.append(normalize(sp.vstack(sparse_rows).tocsr()))
+        if any(r is not None for r in dense_rows):
+            dense = np.vstack(dense_rows) * float(self.config["dense_weight"])
+            blocks.append(sp.csr_matrix(dense))
+        return sp.hstack(blocks).tocsr()
+
+    # ------------------------------------------------------------ training
+
+    def train(self, training_data: TrainingData) -> Resource:
+        examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
+        if len({e.get(INTENT) for e in examples}) < 2:
+            return self._resource
+        X = self._matrix(examples)
+        y = [e.get(INTENT) for e in examples]
+        clf = LogisticRegression(
+            C=float(self.config["C"]), max_iter=int(self.config["max_iter"]), random_state=42
+        )
+        clf.fit(X, y)
+        self._weights = {
+            "coef": clf.coef_.astype(np.float32),
+            "intercept": clf.intercept_.astype(np.float32),
+            "classes": np.asarray(clf.classes_, dtype=str),
+        }
+        with self._storage.write_to(self._resource) as directory:
+            np.savez(directory / _FILE, **self._weights)
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LinearIntentClassifier:
+        try:
+            with model_storage.read_from(resource) as directory:
+                with np.load(directory / _FILE, allow_pickle=False) as stored:
+                    weights = {key: stored[key] for key in stored.files}
+        except (ValueError, FileNotFoundError):  # trained on no data
+            weights = None
+        return cls(config, model_storage, resource, weights)
+
+    # ------------------------------------------------------------ prediction
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self._weights is None:
+            return messages
+        scores = self._matrix(messages) @ self._weights["coef"].T + self._weights["intercept"]
+        scores = np.asarray(scores)
+        scores -= scores.max(axis=1, keepdims=True)
+        probabilities = np.exp(scores)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        classes = self._weights["classes"]
+        for message, row in zip(messages, probabilities):
+            order = np.argsort(-row)[: int(self.config["ranking_length"])]
+            ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in order]
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
+        return messages

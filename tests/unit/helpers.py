@@ -1,0 +1,67 @@
+"""Small helpers shared by the unit tests: copies of the rule base to break or
+correct, and a plain dump of the rule base tables."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+from bot import db
+from bot.settings import PROJECT_DIR
+
+RULEBASE_DIR = PROJECT_DIR / "data" / "rulebase"
+RULEBASE_TABLES = (
+    db.Document,
+    db.Service,
+    db.Clause,
+    db.ClauseLink,
+    db.Topic,
+    db.TopicClause,
+)
+
+
+def copy_rulebase(destination: Path) -> Path:
+    """A private copy of data/rulebase/ to edit; returns its path."""
+    shutil.copytree(RULEBASE_DIR, destination)
+    return destination
+
+
+def edit_entry(path: Path, key: str, entry_id: str, change: Callable[[dict], None]) -> None:
+    """Apply `change` to the entry `entry_id` of the top-level `key:` list in `path`."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    matches = [entry for entry in data[key] if entry.get("id") == entry_id]
+    assert len(matches) == 1, f"{path} has {len(matches)} entries with id {entry_id!r}"
+    change(matches[0])
+    path.write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1_000_000),
+        encoding="utf-8",
+    )
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+def table_rows(url: str) -> dict[str, list[tuple]]:
+    """Every row of every rule base table, as sorted tuples of plain values."""
+    rows = {}
+    with db.engine_for(url).connect() as conn:
+        for model in RULEBASE_TABLES:
+            table = model.__table__
+            result = conn.execute(sa.select(table))
+            rows[table.name] = sorted((tuple(_plain(v) for v in row) for row in result), key=repr)
+    return rows
+
+
+def stored_version(url: str) -> str | None:
+    with db.engine_for(url).connect() as conn:
+        return conn.execute(
+            sa.select(db.Meta.value).where(db.Meta.key == "rulebase_version")
+        ).scalar()

@@ -1,0 +1,59 @@
+"""Rasa's view of the topics, generated from data/rulebase/topics.yml."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from bot import generate
+from bot.settings import PROJECT_DIR
+
+TOPICS = yaml.safe_load(
+    (PROJECT_DIR / "data" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
+)["topics"]
+INTENTS = [t["intent"] for t in TOPICS]
+
+
+def test_outputs_are_the_documented_files():
+    assert generate.DOMAIN_OUT == PROJECT_DIR / "domain" / "generated_topics.yml"
+    assert generate.RULES_OUT == PROJECT_DIR / "data" / "rules" / "generated_topics.yml"
+
+
+@pytest.fixture
+def outputs(tmp_path, monkeypatch):
+    """Write into tmp_path rather than over the checkout others are working in."""
+    domain_out = tmp_path / "domain" / "generated_topics.yml"
+    rules_out = tmp_path / "data" / "rules" / "generated_topics.yml"
+    domain_out.parent.mkdir(parents=True)
+    rules_out.parent.mkdir(parents=True)
+    monkeypatch.setattr(generate, "DOMAIN_OUT", domain_out)
+    monkeypatch.setattr(generate, "RULES_OUT", rules_out)
+    return domain_out, rules_out
+
+
+def test_generate_writes_the_topic_intents_and_one_rule_each(outputs):
+    domain_out, rules_out = outputs
+    assert generate.generate() == [domain_out, rules_out]
+
+    domain = yaml.safe_load(domain_out.read_text(encoding="utf-8"))
+    assert domain["intents"] == INTENTS
+    assert len(INTENTS) == len(set(INTENTS)) > 0
+
+    rules = yaml.safe_load(rules_out.read_text(encoding="utf-8"))["rules"]
+    assert len(rules) == len(INTENTS)
+    for rule, intent in zip(rules, INTENTS, strict=True):
+        assert rule["steps"] == [{"intent": intent}, {"action": "action_answer_scope"}]
+    for path in outputs:
+        assert path.read_text(encoding="utf-8").startswith("# Generated from")
+
+
+def test_generate_twice_changes_nothing(outputs):
+    generate.generate()
+    before = [p.read_text(encoding="utf-8") for p in outputs]
+    assert generate.generate() == []
+    assert [p.read_text(encoding="utf-8") for p in outputs] == before
+
+
+def test_every_generated_intent_is_a_scope_topic():
+    assert all(intent.startswith("scope_") for intent in generate.topic_intents())
+    assert generate.topic_intents() == INTENTS
