@@ -23,7 +23,18 @@ def reply_language(tracker: Tracker) -> str:
             scores=info.get("scores") or {},
             letters=language.MIN_LETTERS if info.get("decisive") else 0,
         )
-    return language.choose(info.get("explicit"), detection, tracker.get_slot("language"))
+    explicit = info.get("explicit") or _metadata_language(tracker)
+    return language.choose(explicit, detection, tracker.get_slot("language"))
+
+
+def _metadata_language(tracker: Tracker) -> str | None:
+    """The client's `metadata.lang` on the latest user message. Needed for button
+    payloads ("/scope_licence"), which skip the NLU pipeline and its detector."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            return metadata.get("lang") if isinstance(metadata, dict) else None
+    return None
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> list[dict[str, Any]]:

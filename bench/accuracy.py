@@ -1,0 +1,138 @@
+"""Held-out accuracy: our pipeline against Rasa's default, trained on the same data.
+
+    .venv/bin/python -m bench.accuracy [--pipelines chosen,rasa-default]
+
+Trains an NLU model per pipeline (reused while data and config are unchanged),
+parses every question of bench/heldout.csv through a loaded Rasa agent, and
+prints intent accuracy and macro-F1 per language, the share of out-of-scope
+questions that fall back, and the share of in-scope questions answered from a
+wrong topic. bench/heldout.csv is written apart from data/nlu and never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot import launcher, settings
+from bot.settings import PROJECT_DIR
+
+HELDOUT = PROJECT_DIR / "bench" / "heldout.csv"
+RESULTS = PROJECT_DIR / "bench" / "results"
+PIPELINES = {
+    "chosen": PROJECT_DIR / "config.yml",
+    "rasa-default": PROJECT_DIR / "bench" / "pipelines" / "rasa-default.yml",
+}
+NOT_ANSWERED = {"nlu_fallback", "out_of_scope"}  # both end in "I can't help with that"
+
+
+def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
+    """Train (or reuse) an NLU-only model; return its path and training seconds."""
+    digest = hashlib.sha256(config.read_bytes())
+    for path in launcher._files(("data/nlu", "bot/rasa_addons", "requirements.lock")):
+        digest.update(path.read_bytes())
+    target = RESULTS / "models" / f"nlu-{name}-{digest.hexdigest()[:12]}.tar.gz"
+    if target.exists():
+        return target, None
+    print(f"training {name} ({config.relative_to(PROJECT_DIR)})", flush=True)
+    started = time.monotonic()
+    cmd = [launcher.RASA, "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
+           "--out", str(target.parent), "--fixed-model-name", target.name[: -len(".tar.gz")]]  # fmt: skip
+    env = launcher.rasa_env(settings.load())
+    subprocess.run(cmd, cwd=PROJECT_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
+    return target, time.monotonic() - started
+
+
+def heldout() -> list[dict[str, str]]:
+    with HELDOUT.open(encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+async def _predict(model: Path, texts: list[str]) -> list[dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def macro_f1(gold: list[str], predicted: list[str]) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(gold, predicted, average="macro", zero_division=0))
+
+
+def score(rows: list[dict[str, str]], parses: list[dict]) -> dict:
+    """Fallback counts as out_of_scope: for an out-of-scope question it is right."""
+    predicted = [p["intent"]["name"] for p in parses]
+    scored = ["out_of_scope" if p in NOT_ANSWERED else p for p in predicted]
+    report: dict = {}
+    for lang in ("en", "nb", "sv"):
+        idx = [i for i, r in enumerate(rows) if r["lang"] == lang]
+        gold = [rows[i]["intent"] for i in idx]
+        pred = [scored[i] for i in idx]
+        report[lang] = {
+            "n": len(idx),
+            "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(idx),
+            "macro_f1": macro_f1(gold, pred),
+        }
+    oos = [i for i, r in enumerate(rows) if r["intent"] == "out_of_scope"]
+    inscope = [i for i, r in enumerate(rows) if r["intent"] != "out_of_scope"]
+    report["oos_fallback"] = sum(scored[i] == "out_of_scope" for i in oos) / len(oos)
+    report["inscope_wrong_answer"] = sum(
+        scored[i] not in ("out_of_scope", rows[i]["intent"]) for i in inscope
+    ) / len(inscope)
+    report["inscope_fallback"] = sum(scored[i] == "out_of_scope" for i in inscope) / len(inscope)
+    report["errors"] = [
+        {"lang": rows[i]["lang"], "text": rows[i]["text"], "gold": rows[i]["intent"],
+         "predicted": predicted[i], "confidence": round(parses[i]["intent"]["confidence"], 3)}
+        for i in range(len(rows)) if scored[i] != rows[i]["intent"]
+    ]  # fmt: skip
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pipelines", default=",".join(PIPELINES))
+    parser.add_argument("--errors", action="store_true", help="list every miss")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.disable(logging.WARNING)
+    rows = heldout()
+    reports = {}
+    for name in args.pipelines.split(","):
+        model, seconds = nlu_model(name, PIPELINES[name])
+        parses = asyncio.run(_predict(model, [r["text"] for r in rows]))
+        reports[name] = score(rows, parses)
+        reports[name]["train_seconds"] = seconds
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "accuracy.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False))
+    print(f"\nHeld-out set: {len(rows)} questions ({HELDOUT.relative_to(PROJECT_DIR)})")
+    print(f"{'pipeline':<14}" + "".join(f"{lang + ' acc':>9}{lang + ' F1':>8}" for lang in
+          ("en", "nb", "sv")) + f"{'OOS fb':>8}{'wrong':>7}{'in fb':>7}")  # fmt: skip
+    for name, r in reports.items():
+        cells = "".join(f"{r[lang]['accuracy']:>9.3f}{r[lang]['macro_f1']:>8.3f}" for lang in
+                        ("en", "nb", "sv"))  # fmt: skip
+        print(f"{name:<14}{cells}{r['oos_fallback']:>8.2f}{r['inscope_wrong_answer']:>7.3f}"
+              f"{r['inscope_fallback']:>7.3f}")  # fmt: skip
+    print("\nOOS fb: out-of-scope questions that fall back; wrong: in-scope questions answered "
+          "from a wrong topic; in fb: in-scope questions that fall back.")  # fmt: skip
+    if args.errors:
+        for name, r in reports.items():
+            print(f"\n{name} misses:")
+            for e in r["errors"]:
+                print(f"  [{e['lang']}] {e['text']!r}: {e['gold']} -> {e['predicted']} "
+                      f"({e['confidence']})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

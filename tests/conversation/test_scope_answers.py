@@ -1,0 +1,133 @@
+"""Support-scope questions through the running Rasa server and action server."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+import pytest
+import yaml
+
+from bot import rulebase
+from bot.settings import PROJECT_DIR
+
+DISINFECTION = {
+    "en": "Can you disinfect my PC? It has a virus.",
+    "nb": "Kan dere fjerne viruset fra PC-en min?",
+    "sv": "Kan ni ta bort viruset från min dator?",
+}
+ONSITE = {
+    "en": "Will one of your technicians come to our office to help us?",
+    "nb": "Kan en tekniker komme på besøk til kontoret vårt og hjelpe oss?",
+    "sv": "Kan en tekniker komma till vårt kontor och hjälpa oss på plats?",
+}
+
+
+def rules_now():
+    return rulebase.current()
+
+
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_disinfection_answered_in_the_users_language_with_every_part(running_bot, lang):
+    reply = running_bot.ask(DISINFECTION[lang])
+    topic = rules_now().topics["disinfection"]
+    assert reply.answer == {
+        "rule_ids": ["rules:4.2.3", "kb101732:2.2", "rules:4.1.2c", "rules:4.2.14"],
+        "verdict": "excluded",
+        "lang": lang,
+    }
+    assert reply.text.startswith(topic.leads[lang])
+    for cid in topic.clauses:  # the wording of each clause, in this language
+        assert rules_now().clauses[cid].text(lang).rstrip(" ;") in reply.text
+    assert "4.2.3" in reply.text and "2022" in reply.text  # a readable citation
+
+
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_paid_topic_names_the_service_and_how_to_get_it(running_bot, lang):
+    reply = running_bot.ask(ONSITE[lang])
+    assert reply.answer["verdict"] == "paid"
+    assert reply.answer["rule_ids"][0] == "rules:4.2.5"
+    assert "Kaspersky Professional Services" in reply.text
+
+
+def test_out_of_scope_is_not_answered_from_a_clause(running_bot):
+    reply = running_bot.ask("What's the weather like in Oslo tomorrow?")
+    assert reply.answer == {"rule_ids": [], "verdict": "fallback", "lang": "en"}
+
+
+def test_gibberish_asks_to_rephrase(running_bot):
+    reply = running_bot.ask("qwxz vbnm plok")
+    assert reply.answer["verdict"] == "fallback"
+    assert reply.answer["rule_ids"] == []
+    for button in reply.buttons:  # any offered topic is a real topic intent
+        assert rules_now().topic_for_intent(button["payload"].lstrip("/")) is not None
+
+
+def test_a_topic_button_answers_that_topic(running_bot):
+    reply = running_bot.ask("/scope_licence", lang="sv")
+    assert reply.answer["rule_ids"] == ["rules:4.5a", "rules:4.5b", "rules:2.4"]
+    assert reply.answer["verdict"] == "conditional"
+    assert reply.answer["lang"] == "sv"
+
+
+def test_language_set_by_the_page_wins_over_detection(running_bot):
+    reply = running_bot.ask(DISINFECTION["en"], lang="nb")
+    assert reply.answer["lang"] == "nb"
+    assert reply.text.startswith(rules_now().topics["disinfection"].leads["nb"])
+
+
+def test_the_conversation_follows_a_change_of_language(running_bot):
+    sender = uuid.uuid4().hex
+    assert running_bot.ask(DISINFECTION["en"], sender).answer["lang"] == "en"
+    assert running_bot.ask(ONSITE["sv"], sender).answer["lang"] == "sv"
+    # too short to tell: stays Swedish
+    assert running_bot.ask("ok tack", sender).answer["lang"] == "sv"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "word"),
+    [
+        ("Hello there", "en", "Hello"),
+        ("Hei, god morgen!", "nb", "Hei"),
+        ("Hej, god morgon!", "sv", "Hej"),
+    ],
+)
+def test_greeting_in_each_language(running_bot, text, lang, word):
+    reply = running_bot.ask(text)
+    assert reply.answer == {"rule_ids": [], "verdict": "info", "lang": lang}
+    assert reply.text.startswith(word)
+
+
+def test_a_corrected_sentence_is_live_without_retraining(running_bot, tmp_path):
+    """Edit a lead in a copy of the rule base, load it: the server answers with it."""
+    url = running_bot.cfg.database_url
+    copy = tmp_path / "rulebase"
+    shutil.copytree(PROJECT_DIR / "data" / "rulebase", copy)
+    topics_file = copy / "topics.yml"
+    data = yaml.safe_load(topics_file.read_text(encoding="utf-8"))
+    for topic in data["topics"]:
+        if topic["id"] == "disinfection":
+            topic["lead"]["en"] = "Corrected: specialists do not disinfect computers."
+    topics_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    try:
+        rulebase.load(url, directory=copy)
+        assert running_bot.ask(DISINFECTION["en"]).text.startswith("Corrected: specialists")
+    finally:
+        rulebase.load(url)
+    assert running_bot.ask(DISINFECTION["en"]).text.startswith(
+        rules_now().topics["disinfection"].leads["en"]
+    )
+
+
+def test_a_conversation_survives_a_restart(running_bot):
+    sender = uuid.uuid4().hex
+    running_bot.ask(ONSITE["nb"], sender)
+    running_bot.servers.stop()
+    running_bot.servers.start()
+    running_bot.servers.wait_ready()
+    tracker = running_bot.get(f"/conversations/{sender}/tracker")
+    said = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+    assert ONSITE["nb"] in said
+    assert tracker["slots"]["language"] == "nb"
+    # a short reply after the restart is still answered in Norwegian
+    assert running_bot.ask("ja", sender).answer["lang"] == "nb"
