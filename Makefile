@@ -26,6 +26,8 @@ run: $(STAMP)
 	@$(BOT) run
 
 test: $(STAMP)
+	@echo "==> lint (ruff)"
+	@$(VENV)/bin/ruff check --quiet .
 	@$(BOT) prepare --for-tests
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -63,7 +63,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         for start in range(0, len(todo), _BATCH):
             batch = todo[start : start + _BATCH]
             vectors = self._embed([m.get(TEXT) for m in batch]) * self._scale
-            for message, vector in zip(batch, vectors):
+            for message, vector in zip(batch, vectors, strict=True):
                 message.add_features(
                     Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
                 )

@@ -126,7 +126,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         probabilities = np.exp(scores)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         classes = self._weights["classes"]
-        for message, row in zip(messages, probabilities):
+        for message, row in zip(messages, probabilities, strict=True):
             order = np.argsort(-row)[: int(self.config["ranking_length"])]
             ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)
