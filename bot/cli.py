@@ -7,6 +7,8 @@ bot rulebase load                reload data/rulebase/ after an edit (no retrain
 bot rules list [--json]          every clause
 bot rules show ID [--lang L]     one clause, its wording, verdict, links, topics
 bot rules search TEXT            clauses whose wording holds every word
+bot ask "QUESTION" [--json]      ask the running assistant; language, intent, verdict, reply
+bot ask --file FILE [--out CSV]  a file of questions (text or CSV) to a CSV table
 """
 
 from __future__ import annotations
@@ -157,6 +159,30 @@ def _shell(_args) -> int:
     return 0
 
 
+def _ask(args) -> int:
+    from pathlib import Path
+
+    from bot import ask
+
+    try:
+        if args.file:
+            if args.question or args.json:
+                usage = "bot ask: give a QUESTION or --file, not both (--json is for one question)"
+                print(usage, file=sys.stderr)
+                return 2
+            ask.ask_file(Path(args.file), Path(args.out) if args.out else None, args.lang)
+            return 0
+        if args.out:
+            print("bot ask: --out goes with --file", file=sys.stderr)
+            return 2
+        result = ask.ask(" ".join(args.question), args.lang)
+    except ask.AskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(ask.format_json(result) if args.json else ask.format_plain(result))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -189,6 +215,14 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("text", nargs="+")
     search.add_argument("--lang", choices=SUPPORTED, default="en")
     search.set_defaults(func=_search)
+
+    ask = sub.add_parser("ask", help="ask the running assistant (make run) a question")
+    ask.add_argument("question", nargs="*", help="the question (quote it)")
+    ask.add_argument("--lang", choices=SUPPORTED, help="answer in this language, as a page would")
+    ask.add_argument("--json", action="store_true", help="one JSON object")
+    ask.add_argument("--file", help="questions, one a line, or a CSV with a question column")
+    ask.add_argument("--out", help="with --file: write the CSV table here (default: stdout)")
+    ask.set_defaults(func=_ask)
     return top
 
 
