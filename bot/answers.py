@@ -70,11 +70,16 @@ def topic_answer(rulebase: RuleBase, topic: Topic, lang: str) -> Reply:
     if services:
         names = " / ".join(s.names[lang] for s in services)
         parts.append(messages.say("paid_offer", lang, service=names))
+    buttons = ()
+    if topic.follow_up:
+        title = messages.say(f"button_{topic.follow_up}", lang)
+        buttons = ({"title": title, "payload": f"/{topic.follow_up}"},)
     return Reply(
         text="\n\n".join(parts),
         lang=lang,
         verdict=topic.verdict,
         rule_ids=topic.clauses,
+        buttons=buttons,
     )
 
 
@@ -95,4 +100,68 @@ def fallback(rulebase: RuleBase, ranking: list[tuple[str, float]], lang: str) ->
     key = "fallback" if buttons else "fallback_no_options"
     return Reply(
         text=messages.say(key, lang), lang=lang, verdict="fallback", buttons=tuple(buttons)
+    )
+
+
+def _last_group(masked_key: str) -> str:
+    return masked_key.rsplit("-", 1)[-1]
+
+
+def entitlement_answer(rulebase: RuleBase, found, lang: str) -> Reply:
+    """A version or licence lookup (bot.records.Entitlement): what the records
+    say, what that means under the rules for this product's segment, the
+    clauses, the paid route when the version has reached its end of life."""
+    status, licence = found.version, found.licence
+    say = messages.say
+    parts: list[str] = []
+    if licence is not None:
+        last = _last_group(licence.masked_key)
+        if licence.status == "unknown":
+            parts.append(say("licence_unknown", lang, last=last))
+        else:
+            key = "licence_valid" if licence.status == "valid" else "licence_expired"
+            parts.append(say(key, lang, last=last, product=licence.product,
+                             version=licence.version,
+                             date=messages.date(licence.valid_until, lang)))  # fmt: skip
+    product, version = status.product, status.record_version or status.version
+    if found.reason == "end_of_life":
+        ended = messages.date(status.support_ends, lang)
+        parts.append(say("lookup_end_of_life", lang, product=product, version=version, date=ended))
+    elif status.status == "supported":
+        if status.support_ends:
+            ends = messages.date(status.support_ends, lang)
+            parts.append(say("lookup_supported_until", lang, product=product, version=version,
+                             date=ends))  # fmt: skip
+        else:
+            parts.append(say("lookup_supported", lang, product=product, version=version))
+    elif found.reason == "unknown_version":
+        parts.append(say("unknown_version", lang, product=product, version=status.version))
+    segment_line = {
+        "home": "segment_home",
+        "licence_valid": "segment_business_valid",
+        "licence_expired": "segment_business_invalid",
+        "licence_needed": "segment_business_needs",
+        "licence_unknown": "segment_business_needs",
+        "licence_other_product": "segment_business_needs",
+    }.get(found.reason)
+    if segment_line:
+        parts.append(say(segment_line, lang, product=product))
+    parts.append("\n".join(f"• {clause_line(rulebase.clauses[c], lang)}" for c in found.rule_ids))
+    if found.service:
+        service = rulebase.services[found.service]
+        parts.append(say("paid_offer", lang, service=service.names[lang]))
+    buttons: list[dict[str, str]] = []
+    if found.reason in ("licence_needed", "licence_unknown", "licence_other_product"):
+        buttons.append({"title": say("button_check_licence", lang), "payload": "/check_licence"})
+    if found.reason == "unknown_version":
+        buttons += [
+            {"title": f"{product} {v}", "payload": f"{product} {v}"} for v in status.nearest
+        ]
+    return Reply(
+        text="\n\n".join(p for p in parts if p),
+        lang=lang,
+        verdict=found.verdict,
+        rule_ids=tuple(found.rule_ids),
+        buttons=tuple(buttons),
+        extra={"lookup": found.lookup},
     )

@@ -13,14 +13,18 @@ from pathlib import Path
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     Column,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Integer,
     String,
     Text,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
@@ -89,6 +93,7 @@ class Topic(Base):
     description = Column(Text, nullable=False)
     titles = Column(JSON, nullable=False)  # {lang: short title}, for buttons
     leads = Column(JSON, nullable=False)
+    follow_up = Column(String(96))  # an intent offered as a button after the answer
     position = Column(Integer, nullable=False)
 
 
@@ -97,6 +102,41 @@ class TopicClause(Base):
     topic_id = Column(String(64), ForeignKey("topics.id"), primary_key=True)
     clause_id = Column(String(64), ForeignKey("clauses.id"), primary_key=True)
     rank = Column(Integer, nullable=False)
+
+
+class Product(Base):
+    """One version of one product (contract §3): its segment and support dates.
+
+    Natural key (product, version); a null end_of_support means still supported.
+    """
+
+    __tablename__ = "products"
+    product = Column(String(200), primary_key=True)
+    version = Column(String(64), primary_key=True)
+    segment = Column(String(16), nullable=False)
+    released = Column(Date, nullable=False)
+    end_of_support = Column(Date)
+    __table_args__ = (
+        CheckConstraint("segment IN ('home', 'business')", name="ck_products_segment"),
+    )
+
+
+class Licence(Base):
+    """One licence key (stored upper case) for one product version."""
+
+    __tablename__ = "licences"
+    licence_key = Column(String(32), primary_key=True)
+    product = Column(String(200), nullable=False)
+    version = Column(String(64), nullable=False)
+    holder = Column(Text, nullable=False)
+    valid_until = Column(Date, nullable=False)
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["product", "version"],
+            ["products.product", "products.version"],
+            name="fk_licences_product",
+        ),
+    )
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
@@ -136,9 +176,28 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
+def _add_missing_columns(eng: Engine) -> None:
+    """Columns added to a model after a database was created: ALTER TABLE ADD.
+    Schema changes are additive (new tables, new nullable columns), so this and
+    create_all are the whole upgrade path."""
+    existing = inspect(eng)
+    with eng.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if not existing.has_table(table.name):
+                continue
+            have = {c["name"] for c in existing.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(dialect=eng.dialect)
+                    conn.execute(
+                        text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                    )
+
+
 def upgrade(url: str | None = None) -> None:
-    """Create what is missing. Tables are only ever added, so create_all is the upgrade."""
+    """Create what is missing: tables, then columns added since."""
     eng = engine_for(url) if url else engine()
     Base.metadata.create_all(eng)
+    _add_missing_columns(eng)
     with session_scope(url) as session:
         session.merge(Meta(key="schema_version", value=SCHEMA_VERSION))

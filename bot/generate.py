@@ -19,9 +19,25 @@ RULES_OUT = PROJECT_DIR / "data" / "rules" / "generated_topics.yml"
 HEADER = "# Generated from data/rulebase/topics.yml by `bot generate`; do not edit.\n"
 
 
+DEFAULT_ACTION = "action_answer_scope"
+
+
+def _topics(path: Path = TOPICS) -> list[dict]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["topics"]
+
+
 def topic_intents(path: Path = TOPICS) -> list[str]:
-    topics = yaml.safe_load(path.read_text(encoding="utf-8"))["topics"]
-    return [t["intent"] for t in topics]
+    return [t["intent"] for t in _topics(path)]
+
+
+def rule_steps(topic: dict) -> list[dict]:
+    """intent -> its action; a topic answered by a form (`action: version_form`)
+    starts the form instead, which asks for what the message did not give."""
+    action = topic.get("action") or DEFAULT_ACTION
+    steps = [{"intent": topic["intent"]}, {"action": action}]
+    if action.endswith("_form"):
+        steps.append({"active_loop": action})
+    return steps
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -33,14 +49,11 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 def generate() -> list[Path]:
     """Write both files; return those whose content changed."""
-    intents = topic_intents()
-    domain = {"version": "3.1", "intents": intents}
+    topics = _topics()
+    domain = {"version": "3.1", "intents": [t["intent"] for t in topics]}
     rules = {
         "version": "3.1",
-        "rules": [
-            {"rule": f"answer {i}", "steps": [{"intent": i}, {"action": "action_answer_scope"}]}
-            for i in intents
-        ],
+        "rules": [{"rule": f"answer {t['intent']}", "steps": rule_steps(t)} for t in topics],
     }
     changed = []
     for path, data in ((DOMAIN_OUT, domain), (RULES_OUT, rules)):

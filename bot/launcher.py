@@ -139,6 +139,17 @@ def prepare_database(cfg: Settings) -> None:
     except Exception as exc:  # a connection refused, a bad URL
         raise LaunchError(f"cannot use the database: {exc}. Check BOT_DATABASE_URL.") from None
     step(f"rule base {'loaded' if changed else 'up to date'} (version {version})")
+    if os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0":  # BOT_SAMPLE_RECORDS=0: own records
+        from bot import records
+
+        try:
+            loaded = [
+                records.import_products(records.SAMPLE_PRODUCTS, cfg.database_url),
+                records.import_licences(records.SAMPLE_LICENCES, cfg.database_url),
+            ]
+        except records.ImportFailed as exc:
+            raise LaunchError(str(exc)) from None
+        step(f"sample records: {'; '.join(result.summary() for result in loaded)}")
 
 
 def prepare(cfg: Settings, for_tests: bool = False) -> Path:

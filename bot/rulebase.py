@@ -89,6 +89,7 @@ class Topic:
     titles: dict[str, str]
     leads: dict[str, str]
     clauses: tuple[str, ...]
+    follow_up: str | None = None  # an intent offered as a button after the answer
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,9 @@ def _check_topics(topics, clause_ids: set, problems) -> None:
             for cid in listed:
                 if cid not in clause_ids:
                     problems.append(f"{where}: unknown clause {cid!r}")
+        follow_up = topic.get("follow_up")
+        if follow_up is not None and not re.fullmatch(r"[a-z][a-z0-9_]*", str(follow_up)):
+            problems.append(f"{where}: follow_up must be an intent name")
         _lang_map(topic, "title", LANGS, where, problems)
         _lang_map(topic, "lead", LANGS, where, problems)
 
@@ -390,6 +394,7 @@ def _replace(session, source: Source) -> None:
                 description=" ".join(str(topic.get("description", "")).split()),
                 titles=topic["title"],
                 leads=topic["lead"],
+                follow_up=topic.get("follow_up"),
                 position=n,
             )
         )
@@ -477,6 +482,7 @@ def _snapshot(session, version: str) -> RuleBase:
             dict(t.titles),
             dict(t.leads),
             tuple(cid for _, cid in sorted(members.get(t.id, []))),
+            t.follow_up,
         )
         for t in topic_rows
     }

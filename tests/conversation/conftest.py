@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import db, launcher, rulebase, settings
+from bot import launcher, settings
 
 
 def free_port() -> int:
@@ -98,8 +98,7 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
     cfg = settings.load()
-    db.upgrade(cfg.database_url)
-    rulebase.load(cfg.database_url)
+    launcher.prepare_database(cfg)  # rule base and sample records, as `make run` does
     try:
         yield cfg
     finally:

@@ -41,8 +41,21 @@ def test_generate_writes_the_topic_intents_and_one_rule_each(outputs):
 
     rules = yaml.safe_load(rules_out.read_text(encoding="utf-8"))["rules"]
     assert len(rules) == len(INTENTS)
+    topics = yaml.safe_load(
+        (PROJECT_DIR / "data" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
+    )["topics"]
+    forms = {t["intent"]: t["action"] for t in topics if t.get("action")}
+    assert forms == {"scope_version_support": "version_form"}
     for rule, intent in zip(rules, INTENTS, strict=True):
-        assert rule["steps"] == [{"intent": intent}, {"action": "action_answer_scope"}]
+        if intent in forms:  # a form starts and stays active until it has what it needs
+            expected = [
+                {"intent": intent},
+                {"action": forms[intent]},
+                {"active_loop": forms[intent]},
+            ]
+        else:
+            expected = [{"intent": intent}, {"action": "action_answer_scope"}]
+        assert rule["steps"] == expected
     for path in outputs:
         assert path.read_text(encoding="utf-8").startswith("# Generated from")
 

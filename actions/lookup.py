@@ -1,0 +1,171 @@
+"""Looking up the customer's product version or licence: the forms' prompts,
+their validation, and the answers. The records are read through bot.records
+and bot.facts; a licence key is never repeated in full (only its last group)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import reply_language, send
+from bot import answers, facts, records, rulebase
+from bot.messages import say
+
+MAX_BAD_KEYS = 3
+NO_KEY = "-"  # the licence form gave up on a key after MAX_BAD_KEYS tries
+LOOKUP_SLOTS = ("product", "version", "licence_key", "bad_key_tries")
+
+
+def _text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def _reset() -> list[dict[str, Any]]:
+    """A lookup answered: the next question starts afresh."""
+    return [SlotSet(slot, 0.0 if slot == "bad_key_tries" else None) for slot in LOOKUP_SLOTS]
+
+
+class AskProduct(Action):
+    def name(self) -> str:
+        return "action_ask_product"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        dispatcher.utter_message(text=say("ask_product", lang))
+        return [SlotSet("language", lang)]
+
+
+class AskVersion(Action):
+    def name(self) -> str:
+        return "action_ask_version"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        product = tracker.get_slot("product")
+        status = records.lookup_version(product, None)
+        example = status.nearest[0] if status.nearest else "12.1"
+        buttons = [{"title": v, "payload": v} for v in status.nearest]
+        dispatcher.utter_message(
+            text=say("ask_version", lang, product=product, example=example), buttons=buttons
+        )
+        return [SlotSet("language", lang)]
+
+
+class AskLicenceKey(Action):
+    def name(self) -> str:
+        return "action_ask_licence_key"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        dispatcher.utter_message(text=say("ask_licence_key", lang))
+        return [SlotSet("language", lang)]
+
+
+class ValidateVersionForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_version_form"
+
+    def validate_product(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        lang = reply_language(tracker)
+        found = facts.extract(_text(tracker))
+        if found.licence_key:  # a key instead of a product: the licence names it
+            licence = records.lookup_licence(found.licence_key)
+            if licence.product:
+                return {"product": licence.product, "version": licence.version,
+                        "licence_key": found.licence_key}  # fmt: skip
+        if found.product:
+            slots = {"product": found.product}
+            if found.version:
+                slots["version"] = found.version
+            return slots
+        asked = _text(tracker).strip() or str(value or "")
+        buttons = [{"title": p, "payload": p} for p in records.nearest_products(asked)]
+        dispatcher.utter_message(text=say("unknown_product", lang, text=asked), buttons=buttons)
+        return {"product": None}
+
+    def validate_version(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        lang = reply_language(tracker)
+        product = tracker.get_slot("product")
+        found = facts.extract(_text(tracker))
+        version = found.version or (str(value).strip() if value else None)
+        status = records.lookup_version(product, version)
+        if status.status != "unknown":
+            return {"version": status.record_version}
+        buttons = [{"title": v, "payload": v} for v in status.nearest]
+        dispatcher.utter_message(
+            text=say("unknown_version", lang, product=status.product, version=version or ""),
+            buttons=buttons,
+        )
+        return {"version": None}
+
+
+class ValidateLicenceForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_licence_form"
+
+    def validate_licence_key(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        found = facts.extract(_text(tracker))
+        if found.licence_key:
+            return {"licence_key": found.licence_key, "bad_key_tries": 0.0}
+        tries = int(tracker.get_slot("bad_key_tries") or 0) + 1
+        if tries >= MAX_BAD_KEYS:  # let the form end; the answer offers stop / go on
+            return {"licence_key": NO_KEY, "bad_key_tries": float(tries)}
+        dispatcher.utter_message(text=say("bad_key", reply_language(tracker)))
+        return {"licence_key": None, "bad_key_tries": float(tries)}
+
+
+class AnswerVersion(Action):
+    def name(self) -> str:
+        return "action_answer_version"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        found = records.entitlement(
+            tracker.get_slot("product"),
+            tracker.get_slot("version"),
+            tracker.get_slot("licence_key"),
+        )
+        reply = answers.entitlement_answer(rulebase.current(), found, lang)
+        return send(dispatcher, reply) + _reset()
+
+
+class AnswerLicence(Action):
+    def name(self) -> str:
+        return "action_answer_licence"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        key = tracker.get_slot("licence_key")
+        if not key or key == NO_KEY:
+            buttons = [
+                {"title": say("button_stop", lang), "payload": "/stop"},
+                {"title": say("button_without_key", lang), "payload": "/scope_version_support"},
+            ]
+            dispatcher.utter_message(text=say("bad_key_final", lang), buttons=buttons)
+            return _reset()
+        found = records.entitlement(key=key)
+        reply = answers.entitlement_answer(rulebase.current(), found, lang)
+        return send(dispatcher, reply) + _reset()
+
+
+class Stop(Action):
+    """Stop a form (or nothing): say so, keep nothing the form collected."""
+
+    def name(self) -> str:
+        return "action_stop"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        events = send(
+            dispatcher, answers.Reply(text=say("stopped", lang), lang=lang, verdict="info")
+        )
+        return events + _reset() + [SlotSet("requested_slot", None), ActiveLoop(None)]
