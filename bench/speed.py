@@ -35,6 +35,7 @@ from bot.settings import PROJECT_DIR
 from .accuracy import HELDOUT, PIPELINES, RESULTS
 
 USERS = 8
+CONVERSATION = 5  # messages per simulated conversation
 
 
 def free_port() -> int:
@@ -54,7 +55,7 @@ def full_model(name: str, config: Path, cfg: settings.Settings) -> tuple[Path, f
            "--data", *launcher.NLU_DATA, "--out", str(target.parent),
            "--fixed-model-name", target.name[: -len(".tar.gz")], "--force"]  # fmt: skip
     subprocess.run(cmd, cwd=PROJECT_DIR, env=launcher.rasa_env(cfg), check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     return target, time.monotonic() - started
 
 
@@ -112,12 +113,16 @@ def measure(name: str, model: Path, texts: list[str], messages: int) -> dict:
         url = f"{cfg.rasa_url}/webhooks/rest/webhook"
         for text in texts[:10]:  # warm-up: first-call costs are not steady state
             send(url, "warm-up", text)
-        single = [send(url, f"one-{i // 5}", texts[i % len(texts)]) for i in range(messages)]
+        single = [
+            send(url, f"one-{i // CONVERSATION}", texts[i % len(texts)]) for i in range(messages)
+        ]
 
         def user(u: int) -> list[float]:
-            sender = f"user-{u}-{uuid.uuid4().hex[:6]}"
+            # a new conversation every CONVERSATION messages: customers' chats are short
+            run = uuid.uuid4().hex[:6]
             return [
-                send(url, sender, texts[(u * 37 + i) % len(texts)]) for i in range(messages // 2)
+                send(url, f"user-{u}-{run}-{i // CONVERSATION}", texts[(u * 37 + i) % len(texts)])
+                for i in range(messages // 2)
             ]
 
         started_many = time.perf_counter()
