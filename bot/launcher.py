@@ -139,7 +139,7 @@ def prepare_database(cfg: Settings) -> None:
     except Exception as exc:  # a connection refused, a bad URL
         raise LaunchError(f"cannot use the database: {exc}. Check BOT_DATABASE_URL.") from None
     step(f"rule base {'loaded' if changed else 'up to date'} (version {version})")
-    if os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0":  # BOT_SAMPLE_RECORDS=0: own records
+    if cfg.sample_records:  # a deployment with its own records sets BOT_SAMPLE_RECORDS=0
         from bot import records
 
         try:

@@ -24,6 +24,7 @@ class Settings:
     lock_store_url: str
     models_dir: Path
     var_dir: Path
+    sample_records: bool  # load data/records/ samples at start (BOT_SAMPLE_RECORDS=0: don't)
 
     @property
     def action_endpoint(self) -> str:
@@ -58,4 +59,5 @@ def load() -> Settings:
         lock_store_url=os.environ.get("BOT_LOCK_STORE_URL", ""),
         models_dir=Path(os.environ.get("BOT_MODELS_DIR", PROJECT_DIR / "models")),
         var_dir=var_dir,
+        sample_records=os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0",
     )

@@ -44,12 +44,21 @@ def test_end_of_life_in_one_message(running_bot, lang, question):
     assert renewal[lang] in reply.text
 
 
-def test_asks_only_for_what_is_missing_nb(running_bot):
+ASK_VERSION = {
+    "en": ("Is my version still supported?", "we use KES", "product", "version"),
+    "nb": ("Er versjonen min fortsatt støttet?", "vi bruker KES", "produkt", "versjon"),
+    "sv": ("Stöds min version fortfarande?", "vi använder KES", "produkt", "version"),
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_asks_only_for_what_is_missing(running_bot, lang):
+    question, product, product_word, version_word = ASK_VERSION[lang]
     sender = new_sender()
-    first = running_bot.ask("Er versjonen min fortsatt støttet?", sender)
-    assert "produkt" in first.text.lower()
-    second = running_bot.ask("vi bruker KES", sender)
-    assert "versjon" in second.text.lower()
+    first = running_bot.ask(question, sender)
+    assert product_word in first.text.lower()
+    second = running_bot.ask(product, sender)
+    assert version_word in second.text.lower()
     assert "12.8" in [b["payload"] for b in second.buttons]  # the newest versions offered
     answer = running_bot.ask("12.8", sender).answer
     assert answer["lookup"] == {
@@ -60,33 +69,52 @@ def test_asks_only_for_what_is_missing_nb(running_bot):
     }
     assert answer["verdict"] == "conditional"  # business: depends on a valid licence
     assert answer["rule_ids"] == ["rules:4.5b", "rules:2.4"]
-    assert answer["lang"] == "nb"
+    assert answer["lang"] == lang
 
 
-def test_home_product_supported_sv(running_bot):
-    answer = running_bot.ask("Stöds Kaspersky Plus 21.19?").answer
+@pytest.mark.parametrize(
+    ("lang", "question"),
+    [
+        ("en", "Is Kaspersky Plus 21.19 still supported?"),
+        ("nb", "Er Kaspersky Plus 21.19 fortsatt støttet?"),
+        ("sv", "Stöds Kaspersky Plus 21.19?"),
+    ],
+)
+def test_home_product_supported(running_bot, lang, question):
+    answer = running_bot.ask(question).answer
     assert answer["verdict"] == "included"
     assert answer["rule_ids"] == ["rules:4.5a"]
     assert answer["lookup"]["status"] == "supported"
-    assert answer["lang"] == "sv"
+    assert answer["lang"] == lang
 
 
-def test_unknown_version_offers_the_nearest(running_bot):
+@pytest.mark.parametrize(
+    ("lang", "question"),
+    [
+        ("en", "Is Kaspersky Security Center 9 still supported?"),
+        ("nb", "Er Kaspersky Security Center 9 fortsatt støttet?"),
+        ("sv", "Stöds Kaspersky Security Center 9 fortfarande?"),
+    ],
+)
+def test_unknown_version_offers_the_nearest(running_bot, lang, question):
     sender = new_sender()
-    reply = running_bot.ask("Is Kaspersky Security Center 9 still supported?", sender)
+    reply = running_bot.ask(question, sender)
     assert "9" in reply.text
     offered = [b["payload"] for b in reply.buttons]
     assert offered and all(v in {"13.2", "14", "14.2", "15", "15.1"} for v in offered)
     answer = running_bot.ask(offered[0], sender).answer
     assert answer["lookup"]["product"] == "Kaspersky Security Center"
     assert answer["lookup"]["version"] == offered[0]
+    assert answer["lang"] == lang
 
 
-def test_unknown_product_offers_the_nearest(running_bot):
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_unknown_product_offers_the_nearest(running_bot, lang):
     sender = new_sender()
-    running_bot.ask("Is my version still supported?", sender)
-    reply = running_bot.ask("Kaspersky Totl Securty Plus Max", sender)
+    running_bot.ask(ASK_VERSION[lang][0], sender)
+    reply = running_bot.ask("Kaspersky Totl Securty Plus Max", sender, lang=lang)
     assert "Kaspersky Total Security" in [b["payload"] for b in reply.buttons]
+    assert "Kaspersky Totl Securty Plus Max" in reply.text
 
 
 @pytest.mark.parametrize("lang", ["en", "nb", "sv"])
@@ -106,35 +134,46 @@ def test_valid_licence(running_bot, lang):
     assert "ZEB76" in reply.text and VALID_KEY not in reply.text  # only the last group
 
 
-def test_expired_licence_of_an_end_of_life_version(running_bot):
+CHECK_LICENCE = {
+    "en": "is my licence key still valid?",
+    "nb": "er lisensnøkkelen min fortsatt gyldig?",
+    "sv": "är min licensnyckel fortfarande giltig?",
+}
+STOP = {"en": "stop, never mind", "nb": "avbryt, glem det", "sv": "avbryt, strunta i det"}
+
+
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_expired_licence_of_an_end_of_life_version(running_bot, lang):
     sender = new_sender()
-    running_bot.ask("is my licence key still valid?", sender)
-    reply = running_bot.ask(f"here it is: {EXPIRED_KEY.lower()}", sender)
+    running_bot.ask(CHECK_LICENCE[lang], sender)
+    reply = running_bot.ask(EXPIRED_KEY.lower(), sender)
     assert reply.answer["lookup"]["licence"] == "expired"
     assert reply.answer["lookup"]["status"] == "end_of_life"
-    assert EXPIRED_KEY not in reply.text.upper()
+    assert reply.answer["lang"] == lang
+    assert EXPIRED_KEY not in reply.text.upper() and "U3UKS" in reply.text
 
 
-def test_three_malformed_keys_then_stop(running_bot):
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_three_malformed_keys_then_stop(running_bot, lang):
     sender = new_sender()
-    running_bot.ask("Kan ni kontrollera min licensnyckel?", sender)
+    running_bot.ask(CHECK_LICENCE[lang], sender)
     first = running_bot.ask("ABC-123", sender)
     assert "XXXXX-XXXXX-XXXXX-XXXXX" in first.text and first.buttons == []
     running_bot.ask("12345", sender)
-    third = running_bot.ask("jag vet inte", sender)
+    third = running_bot.ask("AAAA-BBBB", sender)
     assert [b["payload"] for b in third.buttons] == ["/stop", "/scope_version_support"]
     stopped = running_bot.ask("/stop", sender)
     assert stopped.answer["verdict"] == "info"
-    assert stopped.answer["lang"] == "sv"
-    tracker = running_bot.get(f"/conversations/{sender}/tracker")
-    assert tracker["active_loop"] in ({}, None) or not tracker["active_loop"].get("name")
+    assert stopped.answer["lang"] == lang
 
 
-def test_stop_in_the_middle_then_ask_something_else(running_bot):
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_stop_in_the_middle_then_ask_something_else(running_bot, lang):
     sender = new_sender()
-    running_bot.ask("Is my version still supported?", sender)
-    stopped = running_bot.ask("stop, never mind", sender)
+    running_bot.ask(ASK_VERSION[lang][0], sender)
+    stopped = running_bot.ask(STOP[lang], sender)
     assert stopped.answer["verdict"] == "info"
+    assert stopped.answer["lang"] == lang
     tracker = running_bot.get(f"/conversations/{sender}/tracker")
     assert not (tracker.get("active_loop") or {}).get("name")  # the form is closed
     after = running_bot.ask("Will someone come to our office to help?", sender)
