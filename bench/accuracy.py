@@ -60,7 +60,9 @@ def heldout() -> list[dict[str, str]]:
 
 async def _predict(model: Path, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)  # not a debug line per parsed message
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 

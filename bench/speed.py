@@ -18,7 +18,6 @@ import csv
 import hashlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,12 +35,6 @@ from .accuracy import HELDOUT, PIPELINES, RESULTS
 
 USERS = 8
 CONVERSATION = 5  # messages per simulated conversation
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def full_model(name: str, config: Path, cfg: settings.Settings) -> tuple[Path, float | None]:
@@ -97,8 +90,8 @@ def measure(name: str, model: Path, texts: list[str], messages: int) -> dict:
         BOT_VAR_DIR=str(var),
         BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
         BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
-        BOT_RASA_PORT=str(free_port()),
-        BOT_ACTIONS_PORT=str(free_port()),
+        BOT_RASA_PORT=str(launcher.free_port()),
+        BOT_ACTIONS_PORT=str(launcher.free_port()),
         BOT_LOG_LEVEL="WARNING",
     )
     cfg = settings.load()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -162,6 +163,13 @@ def prepare(cfg: Settings, for_tests: bool = False) -> Path:
 
 
 # ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (tests and benchmarks run their own servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _answers(url: str) -> bool:

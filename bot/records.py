@@ -294,18 +294,9 @@ def import_products(path: Path | str, url: str | None = None) -> ImportResult:
                 )
         if problems:
             raise ImportFailed(path, problems)
-        added = updated = unchanged = 0
-        for _, row in parsed:
-            record = stored.get((row["product"], row["version"]))
-            if record is None:
-                session.add(db.Product(**row))
-                added += 1
-            elif _differs(record, row):
-                for key, value in row.items():
-                    setattr(record, key, value)
-                updated += 1
-            else:
-                unchanged += 1
+        added, updated, unchanged = _upsert(
+            session, db.Product, stored, parsed, lambda row: (row["product"], row["version"])
+        )
         version = _bump(session, added + updated)
     return ImportResult("products", str(path), added, updated, unchanged, version)
 
@@ -376,20 +367,28 @@ def import_licences(path: Path | str, url: str | None = None) -> ImportResult:
         if problems:
             raise ImportFailed(path, problems)
         stored = {lic.licence_key: lic for lic in session.scalars(select(db.Licence))}
-        added = updated = unchanged = 0
-        for _, row in parsed:
-            record = stored.get(row["licence_key"])
-            if record is None:
-                session.add(db.Licence(**row))
-                added += 1
-            elif _differs(record, row):
-                for key, value in row.items():
-                    setattr(record, key, value)
-                updated += 1
-            else:
-                unchanged += 1
+        added, updated, unchanged = _upsert(
+            session, db.Licence, stored, parsed, lambda row: row["licence_key"]
+        )
         version = _bump(session, added + updated)
     return ImportResult("licences", str(path), added, updated, unchanged, version)
+
+
+def _upsert(session, model, stored: dict, parsed, key_of) -> tuple[int, int, int]:
+    """Add new rows, correct changed ones, leave the rest: (added, updated, unchanged)."""
+    added = updated = unchanged = 0
+    for _, row in parsed:
+        record = stored.get(key_of(row))
+        if record is None:
+            session.add(model(**row))
+            added += 1
+        elif _differs(record, row):
+            for key, value in row.items():
+                setattr(record, key, value)
+            updated += 1
+        else:
+            unchanged += 1
+    return added, updated, unchanged
 
 
 def _differs(record, row: dict) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -20,12 +19,6 @@ from pathlib import Path
 import pytest
 
 from bot import launcher, settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -91,8 +84,8 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         "BOT_VAR_DIR": str(var),
         "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
         "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
-        "BOT_RASA_PORT": str(free_port()),
-        "BOT_ACTIONS_PORT": str(free_port()),
+        "BOT_RASA_PORT": str(launcher.free_port()),
+        "BOT_ACTIONS_PORT": str(launcher.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
     }
     saved = {k: os.environ.get(k) for k in overrides}

@@ -17,19 +17,11 @@ from pathlib import Path
 import pytest
 
 from bot import rulebase
-from tests.conversation.conftest import free_port
+from bot.launcher import free_port
+from tests.conversation.questions import DISINFECTION, ONSITE
 
 BOT = str(Path(sys.executable).with_name("bot"))
-DISINFECTION = {
-    "en": "Can you disinfect my PC? It has a virus.",
-    "nb": "Kan dere fjerne viruset fra PC-en min?",
-    "sv": "Kan ni ta bort viruset från min dator?",
-}
-ONSITE = {
-    "en": "Will one of your technicians come to our office to help us?",
-    "nb": "Kan en tekniker komme på besøk til kontoret vårt og hjelpe oss?",
-    "sv": "Kan en tekniker komma till vårt kontor och hjälpa oss på plats?",
-}
+
 DISINFECTION_IDS = ["rules:4.2.3", "kb101732:2.2", "rules:4.1.2c", "rules:4.2.14"]
 
 
