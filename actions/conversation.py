@@ -11,12 +11,22 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import language
 from bot.answers import Reply
 
+# Form fields whose answers are names, addresses, keys or numbers: no evidence of a
+# language ("Kari Nordmann" reads as Norwegian), so they never switch it.
+NON_LINGUISTIC_SLOTS = {
+    "product", "version", "licence_key",
+    "sr_service", "sr_name", "sr_email", "sr_company", "sr_country", "sr_licence_key",
+}  # fmt: skip
+
 
 def reply_language(tracker: Tracker) -> str:
     """The page's explicit choice, else a decisive detection, else the language so far."""
     info: dict[str, Any] = tracker.latest_message.get("language") or {}
     detection = None
-    if info.get("detected") in language.SUPPORTED:
+    answering_a_field = tracker.active_loop and tracker.get_slot("requested_slot") in (
+        NON_LINGUISTIC_SLOTS
+    )
+    if info.get("detected") in language.SUPPORTED and not answering_a_field:
         detection = language.Detection(
             lang=info["detected"],
             confidence=float(info.get("confidence") or 0.0),
@@ -24,7 +34,10 @@ def reply_language(tracker: Tracker) -> str:
             letters=language.MIN_LETTERS if info.get("decisive") else 0,
         )
     explicit = info.get("explicit") or _metadata_language(tracker)
-    return language.choose(explicit, detection, tracker.get_slot("language"))
+    previous = tracker.get_slot("language")
+    if answering_a_field and previous:
+        return language.choose(explicit, None, previous)
+    return language.choose(explicit, detection, previous)
 
 
 def _metadata_language(tracker: Tracker) -> str | None:

@@ -10,6 +10,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import service_request
 from actions.conversation import reply_language, send
 from bot import answers, facts, records, rulebase
 from bot.messages import say
@@ -165,7 +166,8 @@ class Stop(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
-        events = send(
-            dispatcher, answers.Reply(text=say("stopped", lang), lang=lang, verdict="info")
-        )
+        request_form = (tracker.active_loop or {}).get("name") == "service_request_form"
+        text = say("sr_cancelled" if request_form else "stopped", lang)
+        events = send(dispatcher, answers.Reply(text=text, lang=lang, verdict="info"))
+        events += [SlotSet(slot, None) for slot in service_request.SLOTS]
         return events + _reset() + [SlotSet("requested_slot", None), ActiveLoop(None)]

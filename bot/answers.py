@@ -61,6 +61,14 @@ def paid_services(rulebase: RuleBase, clause_ids: tuple[str, ...]) -> list[Servi
     return found
 
 
+def request_button(service: Service, lang: str) -> dict[str, str]:
+    """Offer to file a request for a paid service (starts the request form)."""
+    return {
+        "title": messages.say("button_request_service", lang, service=service.names[lang]),
+        "payload": f'/request_service{{"sr_service": "{service.id}"}}',
+    }
+
+
 def topic_answer(rulebase: RuleBase, topic: Topic, lang: str) -> Reply:
     """The lead (the verdict, plainly), each clause with its own verdict and
     citation, then how to get what can be bought."""
@@ -70,10 +78,10 @@ def topic_answer(rulebase: RuleBase, topic: Topic, lang: str) -> Reply:
     if services:
         names = " / ".join(s.names[lang] for s in services)
         parts.append(messages.say("paid_offer", lang, service=names))
-    buttons = ()
+    buttons = tuple(request_button(s, lang) for s in services)
     if topic.follow_up:
         title = messages.say(f"button_{topic.follow_up}", lang)
-        buttons = ({"title": title, "payload": f"/{topic.follow_up}"},)
+        buttons += ({"title": title, "payload": f"/{topic.follow_up}"},)
     return Reply(
         text="\n\n".join(parts),
         lang=lang,
@@ -147,10 +155,11 @@ def entitlement_answer(rulebase: RuleBase, found, lang: str) -> Reply:
     if segment_line:
         parts.append(say(segment_line, lang, product=product))
     parts.append("\n".join(f"• {clause_line(rulebase.clauses[c], lang)}" for c in found.rule_ids))
+    buttons: list[dict[str, str]] = []
     if found.service:
         service = rulebase.services[found.service]
         parts.append(say("paid_offer", lang, service=service.names[lang]))
-    buttons: list[dict[str, str]] = []
+        buttons.append(request_button(service, lang))
     if found.reason in ("licence_needed", "licence_unknown", "licence_other_product"):
         buttons.append({"title": say("button_check_licence", lang), "payload": "/check_licence"})
     if found.reason == "unknown_version":

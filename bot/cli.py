@@ -14,6 +14,12 @@ bot import licences FILE.csv     load licence records (the products must be ther
 bot records products [--json]    every product version and its support status today
 bot records licence KEY          a licence's status and what it entitles to (key masked)
 bot records version PRODUCT VER  a product version's status and entitlement
+bot requests list [--queue Q] [--status S] [--json]   paid-service requests (keys masked)
+bot requests show REF            one request, every field (key masked)
+bot requests export --format csv|json [--out FILE]   every request, for the team
+bot requests set-status REF STATUS   new, in_progress or closed
+bot requests notify REF          send a request to the webhook again
+bot requests routing             the routing table (data/routing.csv), checked
 """
 
 from __future__ import annotations
@@ -289,6 +295,106 @@ def _records_version(args) -> int:
     return 0
 
 
+def _requests_call(action, args) -> int:
+    """Run one `bot requests` action with one-line errors and exit codes."""
+    from bot import service_requests as sr
+
+    try:
+        return action(sr, settings.load().database_url, args)
+    except sr.RequestNotFound:
+        print(f"No service request {args.reference!r} (`bot requests list` shows them).",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        first = str(exc).splitlines()[0]
+        print(f"cannot use the database: {first}. Check BOT_DATABASE_URL.", file=sys.stderr)
+        return 1
+
+
+def _requests_list(sr, url, args) -> int:
+    rows = sr.list_requests(args.queue, args.status, url)
+    if args.json:
+        json.dump([r.record() for r in rows], sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    if not rows:
+        print("No service requests" + (" match." if args.queue or args.status else "."),
+              file=sys.stderr)  # fmt: skip
+        return 0
+    print(f"{'reference':<14}  {'created (UTC)':<16}  {'queue':<21}  {'status':<11}  "
+          f"{'service':<21}  {'country':<7}  name")  # fmt: skip
+    for r in rows:
+        created = r.created_at.strftime("%Y-%m-%d %H:%M")
+        print(f"{r.reference:<14}  {created:<16}  {r.queue:<21}  {r.status:<11}  "
+              f"{r.service:<21}  {r.country:<7}  {textwrap.shorten(r.name, 40)}")  # fmt: skip
+    return 0
+
+
+def _requests_show(sr, url, args) -> int:
+    record = sr.get_request(args.reference, url).record()
+    width = max(len(k) for k in record)
+    for key, value in record.items():
+        if key == "description":
+            continue
+        print(f"{key + ':':<{width + 1}}  {'-' if value is None else value}")
+    print("description:")
+    print(textwrap.indent(record["description"], "  "))
+    return 0
+
+
+def _requests_export(sr, url, args) -> int:
+    text = sr.export_requests(args.format, args.queue, args.status, url)
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+        count = len(sr.list_requests(args.queue, args.status, url))
+        print(f"Wrote {count} request(s) to {args.out}.", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _requests_set_status(sr, url, args) -> int:
+    stored = sr.set_status(args.reference, args.status, url)
+    print(f"{stored.reference}: {stored.status}")
+    return 0
+
+
+def _requests_notify(sr, url, args) -> int:
+    stored = sr.get_request(args.reference, url)
+    if sr.webhook_url() is None:
+        print("No webhook: set BOT_REQUESTS_WEBHOOK_URL.", file=sys.stderr)
+        return 1
+    result = sr.notify(stored.reference, url=url)
+    print(f"{stored.reference}: webhook {result}")
+    return 0 if result == "delivered" else 1
+
+
+def _requests_routing(sr, _url, _args) -> int:
+    path = sr.routing_file()
+    problems = sr.check_routing(path)
+    if problems:
+        for problem in problems:
+            print(f"{path}: {problem}", file=sys.stderr)
+        print("The routing table has problems; no request can be filed until they are fixed.",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"{path}")
+    for row in sr.read_routing(path):
+        queue = row.queue or "(not offered)"
+        note = f"  # {row.note}" if row.note else ""
+        print(f"  {row.service:<22} {row.country:<3} {queue:<22}{note}".rstrip())
+    return 0
+
+
+def _requests(action):
+    return lambda args: _requests_call(action, args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -347,6 +453,33 @@ def parser() -> argparse.ArgumentParser:
     ver.add_argument("product", help='a name or abbreviation, e.g. "KES" (quote names)')
     ver.add_argument("version", help="e.g. 11.6.0.394")
     ver.set_defaults(func=_records_version)
+
+    statuses = ("new", "in_progress", "closed")  # service_requests.STATUSES
+    req = sub.add_parser("requests", help="paid-service requests filed by the assistant")
+    req_sub = req.add_subparsers(dest="action", required=True)
+    rlist = req_sub.add_parser("list", help="requests, oldest first (licence keys masked)")
+    rlist.add_argument("--queue", choices=rulebase.QUEUES)
+    rlist.add_argument("--status", choices=statuses)
+    rlist.add_argument("--json", action="store_true", help="every field, as JSON")
+    rlist.set_defaults(func=_requests(_requests_list))
+    rshow = req_sub.add_parser("show", help="one request, every field (licence key masked)")
+    rshow.add_argument("reference", help="e.g. SR-2026-000042")
+    rshow.set_defaults(func=_requests(_requests_show))
+    rexp = req_sub.add_parser("export", help="every request as CSV or JSON (keys masked)")
+    rexp.add_argument("--format", choices=("csv", "json"), required=True)
+    rexp.add_argument("--out", help="write to this file (default: stdout)")
+    rexp.add_argument("--queue", choices=rulebase.QUEUES)
+    rexp.add_argument("--status", choices=statuses)
+    rexp.set_defaults(func=_requests(_requests_export))
+    rset = req_sub.add_parser("set-status", help="move a request to new, in_progress or closed")
+    rset.add_argument("reference")
+    rset.add_argument("status", choices=statuses)
+    rset.set_defaults(func=_requests(_requests_set_status))
+    rnot = req_sub.add_parser("notify", help="send a request to the webhook again")
+    rnot.add_argument("reference")
+    rnot.set_defaults(func=_requests(_requests_notify))
+    rrout = req_sub.add_parser("routing", help="check and print the routing table")
+    rrout.set_defaults(func=_requests(_requests_routing))
     return top
 
 

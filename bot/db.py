@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
@@ -137,6 +138,57 @@ class Licence(Base):
             name="fk_licences_product",
         ),
     )
+
+
+class ServiceRequest(Base):
+    """A paid-service request filed by the assistant (bot/service_requests.py).
+
+    `reference` is SR-YYYY-NNNNNN (year of filing in UTC, a sequence per year from
+    service_request_counters); `idempotency_key` makes a doubled confirmation file
+    one request. The licence key is stored in full because the team needs it, but
+    is only ever shown masked. `service` is deliberately not a foreign key: the
+    rule base tables are replaced on every `bot rulebase load`.
+    """
+
+    __tablename__ = "service_requests"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    idempotency_key = Column(String(64), nullable=False, unique=True)
+    service = Column(String(64), nullable=False)
+    clause_id = Column(String(64))  # the clause that prompted it, when known
+    queue = Column(String(32), nullable=False, index=True)
+    status = Column(String(16), nullable=False, default="new", server_default="new")
+    language = Column(String(2), nullable=False)
+    conversation_id = Column(String(255), nullable=False)
+    name = Column(String(100), nullable=False)
+    email = Column(String(254), nullable=False)
+    company = Column(String(120))
+    country = Column(String(2), nullable=False)
+    licence_key = Column(String(32))  # upper case; never printed or logged in full
+    licence_status = Column(String(16))  # valid | expired | unknown, when a key was given
+    description = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    updated_at = Column(DateTime(timezone=True))
+    webhook_status = Column(String(16), nullable=False, default="none", server_default="none")
+    webhook_attempts = Column(Integer, nullable=False, default=0, server_default="0")
+    webhook_error = Column(String(200))  # the last delivery failure (never the URL)
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('new', 'in_progress', 'closed')", name="ck_service_requests_status"
+        ),
+        CheckConstraint(
+            "webhook_status IN ('none', 'pending', 'delivered', 'failed')",
+            name="ck_service_requests_webhook_status",
+        ),
+    )
+
+
+class ServiceRequestCounter(Base):
+    """The last sequence number handed out per year; updated in the filing transaction."""
+
+    __tablename__ = "service_request_counters"
+    year = Column(Integer, primary_key=True, autoincrement=False)
+    last = Column(Integer, nullable=False)
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:

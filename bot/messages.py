@@ -28,7 +28,7 @@ def catalogue(path: Path = CATALOGUE) -> dict[str, dict[str, str]]:
         return _loaded[2]
 
 
-def say(key: str, lang: str, **values: object) -> str:
+def say(key: str, lang: str, /, **values: object) -> str:
     """The message `key` in `lang` (English if that language is missing)."""
     entry = catalogue()[key]
     return (entry.get(lang) or entry["en"]).format(**values)

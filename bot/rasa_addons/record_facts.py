@@ -1,4 +1,4 @@
-"""NLU component: product, version and licence key in a message, as entities.
+"""NLU component: product, version, licence key and paid service in a message, as entities.
 
 Products are matched against the products table as it is now (bot.facts
 rebuilds its spaCy matcher when an import changes the records), so a product
@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import facts
+from bot import facts, service_names
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +42,16 @@ class RecordFactsExtractor(EntityExtractorMixin, GraphComponent):
         except Exception as exc:  # no database yet, or it is down: answer without entities
             logger.warning("product matching unavailable: %s", exc)
             return []
+        try:
+            service = service_names.find_service(text)
+        except Exception:  # no rule base loaded: no service entity
+            service = None
         entities = []
         for name, value in (
             ("product", found.product),
             ("version", found.version),
             ("licence_key", found.licence_key),
+            ("sr_service", service),
         ):
             if value:
                 entities.append(

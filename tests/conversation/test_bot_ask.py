@@ -79,7 +79,13 @@ def test_json_output(running_bot):
     assert result["rule_ids"] == DISINFECTION_IDS
     assert result["verdict"] == "excluded"
     assert result["reply"].startswith(lead("nb"))
-    assert result["buttons"] == []
+    # the paid part of the answer (rules:4.2.14) offers to file a request
+    assert result["buttons"] == [
+        {
+            "title": "Be om Kaspersky Incident Response",
+            "payload": '/request_service{"sr_service": "incident_response"}',
+        }
+    ]
 
 
 def test_explicit_language_gives_a_reply_in_that_language(running_bot):

@@ -1,0 +1,266 @@
+"""Requesting a paid service: the form's prompts, validation, summary and
+correction, and filing. Validation and routing are bot.service_requests'; this
+module maps its problem codes to messages in the user's language."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.conversation import reply_language
+from bot import records, rulebase, service_names, service_requests
+from bot.messages import say
+
+FIELDS = ("service", "name", "email", "company", "country", "licence_key", "description")
+SLOTS = tuple(f"sr_{f}" for f in FIELDS) + ("sr_confirmed",)
+SKIP = "-"  # an optional field the user left out
+SKIP_WORDS = {"skip", "none", "no", "-", "private", "hopp over", "ingen", "nei", "privat",
+              "hoppa över", "nej", "ingen nyckel", "har ingen"}  # fmt: skip
+# Words that name a field when the user asks to change it.
+FIELD_WORDS = {
+    "service": ("service", "tjeneste", "tjänst"),
+    "name": ("name", "navn", "namn"),
+    "email": ("e-mail", "email", "mail", "e-post", "epost"),
+    "company": ("company", "firma", "selskap", "bedrift", "företag"),
+    "country": ("country", "land"),
+    "licence_key": ("key", "licence", "license", "nøkkel", "nokkel", "nyckel", "lisens", "licens"),
+    "description": ("description", "beskrivelse", "beskrivning", "problem"),
+}
+EMAIL_IN_TEXT = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
+
+
+def reset_slots() -> list[dict[str, Any]]:
+    return [SlotSet(slot, None) for slot in SLOTS]
+
+
+def _service_name(service_id: str | None, lang: str) -> str:
+    services = rulebase.current().services
+    return services[service_id].names[lang] if service_id in services else str(service_id)
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().strip(" .!")
+
+
+def _problem(dispatcher: CollectingDispatcher, code: str, lang: str, **values: Any) -> None:
+    try:
+        text = say(f"sr_problem_{code}", lang, **values)
+    except KeyError:
+        text = say("sr_problem_invalid", lang)
+    dispatcher.utter_message(text=text)
+
+
+class AskField(Action):
+    """action_ask_sr_<field>: the prompt for one field, in the user's language."""
+
+    field = ""
+
+    def name(self) -> str:
+        return f"action_ask_sr_{self.field}"
+
+    def buttons(self, tracker: Tracker, lang: str) -> list[dict[str, str]]:
+        return []
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        service = _service_name(tracker.get_slot("sr_service"), lang)
+        text = say(f"ask_sr_{self.field}", lang, service=service)
+        dispatcher.utter_message(text=text, buttons=self.buttons(tracker, lang))
+        return [SlotSet("language", lang)]
+
+
+class AskService(AskField):
+    field = "service"
+
+    def buttons(self, tracker, lang):
+        return [
+            {"title": s.names[lang], "payload": s.id} for s in rulebase.current().services.values()
+        ]
+
+
+class AskName(AskField):
+    field = "name"
+
+
+class AskEmail(AskField):
+    field = "email"
+
+
+class AskCompany(AskField):
+    field = "company"
+
+    def buttons(self, tracker, lang):
+        return [{"title": say("button_private", lang), "payload": SKIP}]
+
+
+class AskCountry(AskField):
+    field = "country"
+
+
+class AskLicenceKey(AskField):
+    field = "licence_key"
+
+    def buttons(self, tracker, lang):
+        return [{"title": say("button_no_key", lang), "payload": SKIP}]
+
+
+class AskDescription(AskField):
+    field = "description"
+
+
+class AskConfirmed(Action):
+    """The summary of the request, with send / change / cancel."""
+
+    def name(self) -> str:
+        return "action_ask_sr_confirmed"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        none = say("sr_none", lang)
+
+        def shown(slot: str) -> str:
+            value = tracker.get_slot(slot)
+            return none if value in (None, SKIP) else str(value)
+
+        key = tracker.get_slot("sr_licence_key")
+        text = say(
+            "sr_summary",
+            lang,
+            service=_service_name(tracker.get_slot("sr_service"), lang),
+            name=shown("sr_name"),
+            email=shown("sr_email"),
+            company=shown("sr_company"),
+            country=shown("sr_country"),
+            key=records.mask_key(key) if key not in (None, SKIP) else none,
+            description=shown("sr_description"),
+        )
+        buttons = [
+            {"title": say("button_send", lang), "payload": "/affirm"},
+            {"title": say("button_change", lang), "payload": "/deny"},
+            {"title": say("button_stop", lang), "payload": "/stop"},
+        ]
+        dispatcher.utter_message(text=text, buttons=buttons)
+        return [SlotSet("language", lang)]
+
+
+class ValidateServiceRequestForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_service_request_form"
+
+    def _check(self, field: str, value: Any, dispatcher, tracker) -> dict[str, Any]:
+        lang = reply_language(tracker)
+        if field in ("company", "licence_key") and _fold(str(value or "")) in SKIP_WORDS:
+            return {f"sr_{field}": SKIP}
+        clean, problem = service_requests.validate_field(field, value)
+        if problem == "key_unknown":
+            _problem(dispatcher, problem, lang, last=records.mask_key(clean).rsplit("-", 1)[-1])
+            return {f"sr_{field}": None}
+        if problem or clean is None:
+            _problem(dispatcher, problem or "empty", lang)
+            return {f"sr_{field}": None}
+        return {f"sr_{field}": clean}
+
+    def validate_sr_service(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        service = service_names.find_service(str(value or ""))
+        if service is None:
+            _problem(dispatcher, "service_unknown", reply_language(tracker))
+            return {"sr_service": None}
+        return {"sr_service": service}
+
+    def validate_sr_name(self, value, dispatcher, tracker, domain):
+        return self._check("name", value, dispatcher, tracker)
+
+    def validate_sr_email(self, value, dispatcher, tracker, domain):
+        return self._check("email", value, dispatcher, tracker)
+
+    def validate_sr_company(self, value, dispatcher, tracker, domain):
+        return self._check("company", value, dispatcher, tracker)
+
+    def validate_sr_licence_key(self, value, dispatcher, tracker, domain):
+        return self._check("licence_key", value, dispatcher, tracker)
+
+    def validate_sr_description(self, value, dispatcher, tracker, domain):
+        return self._check("description", value, dispatcher, tracker)
+
+    def validate_sr_country(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        lang = reply_language(tracker)
+        checked = self._check("country", value, dispatcher, tracker)
+        country = checked["sr_country"]
+        service = tracker.get_slot("sr_service")
+        if country is None or service is None:
+            return checked
+        try:
+            found = service_requests.route(service, country)
+        except service_requests.RoutingError:  # a broken routing table: say so, keep going
+            dispatcher.utter_message(text=say("sr_unavailable", lang))
+            return checked
+        if found.offered:
+            return checked
+        names = ", ".join(_service_name(s, lang) for s in found.alternatives)
+        key = "sr_not_offered" if names else "sr_not_offered_none"
+        dispatcher.utter_message(
+            text=say(key, lang, service=_service_name(service, lang), country=country,
+                     alternatives=names),
+            buttons=[{"title": _service_name(s, lang), "payload": s} for s in found.alternatives],
+        )  # fmt: skip
+        # keep the country, ask for the service again (offering what is offered there)
+        return {"sr_country": country, "sr_service": None}
+
+    def validate_sr_confirmed(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        lang = reply_language(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if intent == "affirm":
+            return {"sr_confirmed": "yes"}
+        email = EMAIL_IN_TEXT.search(text)
+        if email:  # "my e-mail is x@y.no": take it, show the summary again
+            checked = self._check("email", email.group(0), dispatcher, tracker)
+            return {**checked, "sr_confirmed": None}
+        folded = _fold(text)
+        for field, words in FIELD_WORDS.items():
+            if any(word in folded for word in words):
+                return {f"sr_{field}": None, "sr_confirmed": None}  # asked again, then the summary
+        buttons = [
+            {"title": say(f"sr_field_{f}", lang), "payload": FIELD_WORDS[f][0]} for f in FIELDS
+        ]
+        dispatcher.utter_message(text=say("sr_which_field", lang), buttons=buttons)
+        return {"sr_confirmed": None}
+
+
+class FileServiceRequest(Action):
+    def name(self) -> str:
+        return "action_file_service_request"
+
+    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        lang = reply_language(tracker)
+        fields = {
+            f: (None if tracker.get_slot(f"sr_{f}") == SKIP else tracker.get_slot(f"sr_{f}"))
+            for f in FIELDS
+        }
+        try:
+            filed = service_requests.file_request(
+                fields,
+                conversation_id=tracker.sender_id,
+                language=lang,
+                idempotency_key=service_requests.idempotency_key_for(tracker.sender_id, fields),
+            )
+        except service_requests.RequestInvalid as invalid:  # e.g. the routing table changed
+            for problem in invalid.problems:
+                _problem(dispatcher, problem.code, lang)
+            return reset_slots()
+        except service_requests.RoutingError:
+            dispatcher.utter_message(text=say("sr_unavailable", lang))
+            return reset_slots()
+        if filed.created:
+            service_requests.notify_in_background(filed.reference)
+        dispatcher.utter_message(
+            text=say("sr_filed", lang, reference=filed.reference,
+                     service=_service_name(fields["service"], lang), email=fields["email"]),
+            json_message=filed.payload,
+        )  # fmt: skip
+        return reset_slots() + [SlotSet("language", lang)]
