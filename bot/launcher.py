@@ -202,14 +202,31 @@ class Servers:
     def start(self) -> None:
         cfg = self.cfg
         self.procs = [
-            self._spawn("actions", [RASA, "run", "actions", "--actions", "actions",
-                                    "--port", str(cfg.actions_port)]),
+            self._spawn("actions", self._actions_cmd()),
             self._spawn("rasa", [RASA, "run", "--model", str(self.model),
                                  "--endpoints", str(endpoints_file(cfg)),
                                  "--credentials", "credentials.yml", "--enable-api",
                                  "--cors", "*", "--interface", cfg.host,
                                  "--port", str(cfg.rasa_port)]),
         ]  # fmt: skip
+
+    def restart_actions(self) -> None:
+        """Stop the action server and start it again (the Rasa server keeps running)."""
+        actions = (self.procs or [])[0]
+        os.killpg(actions.pid, signal.SIGTERM)
+        actions.wait(timeout=15)
+        self.procs[0] = self._spawn("actions", self._actions_cmd())
+
+    def _actions_cmd(self) -> list[str]:
+        return [
+            RASA,
+            "run",
+            "actions",
+            "--actions",
+            "actions",
+            "--port",
+            str(self.cfg.actions_port),
+        ]
 
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds until both servers answer; raises if one dies or time runs out."""
@@ -286,8 +303,7 @@ def shell() -> None:
     if not _answers(f"http://127.0.0.1:{cfg.actions_port}/health"):
         step("starting an action server for the shell")
         helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
-        helper.procs = [helper._spawn("actions", [RASA, "run", "actions", "--actions", "actions",
-                                                  "--port", str(cfg.actions_port)])]  # fmt: skip
+        helper.procs = [helper._spawn("actions", helper._actions_cmd())]
     port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
     cmd = [RASA, "shell", "--model", str(model), "--endpoints", str(endpoints_file(cfg)),
            "--port", str(port)]  # fmt: skip

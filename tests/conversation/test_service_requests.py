@@ -127,3 +127,22 @@ def test_a_service_not_offered_in_a_country_says_what_is(running_bot):
     reply = running_bot.ask("Iceland", sender)
     assert "not offered" in reply.text
     assert "Kaspersky Professional Services" in [b["title"] for b in reply.buttons]
+
+
+def test_nothing_is_lost_when_the_action_server_restarts_mid_form(running_bot):
+    sender = uuid.uuid4().hex
+    running_bot.ask(START["nb"], sender)
+    running_bot.ask("Kari Nordmann", sender)
+    running_bot.ask("kari@example.no", sender)
+    running_bot.servers.restart_actions()
+    running_bot.servers.wait_ready()
+    running_bot.ask("Fjordvik Regnskap AS", sender)  # the form goes on where it was
+    running_bot.ask(COUNTRY["nb"], sender)
+    running_bot.ask(SKIP["nb"], sender)
+    summary = running_bot.ask(DESCRIPTION["nb"], sender)
+    assert "Kari Nordmann" in summary.text and "kari@example.no" in summary.text
+    running_bot.ask(YES["nb"], sender)
+    (stored,) = requests_of(sender, running_bot.cfg.database_url)
+    assert (stored.name, stored.email, stored.company) == (
+        "Kari Nordmann", "kari@example.no", "Fjordvik Regnskap AS",
+    )  # fmt: skip
