@@ -924,18 +924,24 @@ def normalise_reference(reference: str) -> str:
     return (reference or "").strip().upper()
 
 
+def _row(session, reference: str) -> db.ServiceRequest:
+    """The stored row of a reference; RequestNotFound if there is none."""
+    row = session.scalars(
+        select(db.ServiceRequest).where(
+            db.ServiceRequest.reference == normalise_reference(reference)
+        )
+    ).first()
+    if row is None:
+        raise RequestNotFound(f"no service request {reference!r}")
+    return row
+
+
 def get_request(reference: str, url: str | None = None) -> StoredRequest:
     """The request with this reference; RequestNotFound if there is none."""
     url = _db_url(url)
     _ensure_schema(url)
     with db.session_scope(url) as session:
-        row = session.scalars(
-            select(db.ServiceRequest).where(
-                db.ServiceRequest.reference == normalise_reference(reference)
-            )
-        ).first()
-        if row is None:
-            raise RequestNotFound(f"no service request {reference!r}")
+        row = _row(session, reference)
         return _stored(row)
 
 
@@ -961,13 +967,7 @@ def set_status(reference: str, status: str, url: str | None = None) -> StoredReq
     url = _db_url(url)
     _ensure_schema(url)
     with db.session_scope(url) as session:
-        row = session.scalars(
-            select(db.ServiceRequest).where(
-                db.ServiceRequest.reference == normalise_reference(reference)
-            )
-        ).first()
-        if row is None:
-            raise RequestNotFound(f"no service request {reference!r}")
+        row = _row(session, reference)
         if row.status != status:
             row.status = status
             row.updated_at = _utcnow()
