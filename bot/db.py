@@ -191,6 +191,27 @@ class ServiceRequestCounter(Base):
     last = Column(Integer, nullable=False)
 
 
+class Feedback(Base):
+    """A thumbs up or down on one bot answer, from the chat page (bot/feedback.py).
+
+    `rule_ids` and `verdict` are the answer's contract payload; no foreign key to
+    the clauses, because the rule base tables are replaced on every load.
+    """
+
+    __tablename__ = "feedback"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    sender = Column(String(255), nullable=False, index=True)
+    rating = Column(String(4), nullable=False, index=True)
+    question = Column(Text, nullable=False)
+    answer = Column(Text, nullable=False)
+    rule_ids = Column(JSON, nullable=False)
+    verdict = Column(String(32))
+    lang = Column(String(2), nullable=False)
+    comment = Column(Text)
+    __table_args__ = (CheckConstraint("rating IN ('up', 'down')", name="ck_feedback_rating"),)
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -279,10 +279,11 @@ def run() -> None:
         base = f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.rasa_port}"
         step(f"ready in {ready:.1f} s")
         print(
-            f"\n  REST:  curl -s {base}/webhooks/rest/webhook "
+            f"\n  Chat page: {base}/webhooks/chat/\n"
+            f"  REST:      curl -s {base}/webhooks/rest/webhook "
             '-d \'{"sender": "me", "message": "Can you disinfect my PC?"}\'\n'
-            "  Shell: make shell (in another terminal)\n"
-            "  Stop:  Ctrl-C\n",
+            "  Shell:     make shell (in another terminal)\n"
+            "  Stop:      Ctrl-C\n",
             flush=True,
         )
         while all(proc.poll() is None for proc in servers.procs or []):

@@ -121,3 +121,8 @@ def _fresh_rulebase_cache() -> Iterator[None]:
     bot.rulebase._cache.clear()
     yield
     bot.rulebase._cache.clear()
+
+
+# The Rasa and action servers (session-scoped), shared by tests/conversation and
+# tests/browser: one pair for the whole run.
+from tests.servers import bot_env, model, running_bot  # noqa: E402, F401

@@ -1,0 +1,189 @@
+"""Feedback on answers: the chat page's thumbs up / thumbs down, stored for review.
+
+No Rasa in here: the chat channel (bot/rasa_addons/chat_channel.py) hands the
+page's JSON to `record`, which validates every field and stores one row of the
+`feedback` table, or raises FeedbackInvalid naming what is wrong (nothing is
+stored then). `list_feedback` reads them back, newest last.
+
+What is checked: `rating` is up or down; `lang` is en, nb or sv; `rule_ids` is a
+list of clause ids that exist in the current rule base (empty for a fallback);
+`verdict` is a contract verdict (answer-contract.md §2) or absent; `sender` is
+given. Texts are NFC-normalised, stripped of surrounding space and of control
+characters (newlines and tabs stay), then held to their limits: question 2000,
+answer 8000, comment 1000 characters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot import db, rulebase
+from bot.language import SUPPORTED
+
+RATINGS = ("up", "down")
+VERDICTS = (*rulebase.VERDICTS, "fallback")
+MAX_SENDER = 255
+MAX_QUESTION = 2000
+MAX_ANSWER = 8000
+MAX_COMMENT = 1000
+MAX_RULE_IDS = 50
+_KEEP = {"\n", "\t"}
+_upgraded: set[str] = set()  # URLs whose schema has the feedback table, this process
+
+
+class FeedbackInvalid(ValueError):
+    """The feedback was refused; the message says why (safe to show to the page)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    created_at: dt.datetime
+    sender: str
+    rating: str
+    question: str
+    answer: str
+    rule_ids: tuple[str, ...]
+    verdict: str | None
+    lang: str
+    comment: str | None
+
+
+def _clean(value: object, name: str, limit: int, *, required: bool, multiline: bool = True):
+    if value is None:
+        if required:
+            raise FeedbackInvalid(f"{name} is required")
+        return None
+    if not isinstance(value, str):
+        raise FeedbackInvalid(f"{name} must be a string")
+    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
+    keep = _KEEP if multiline else set()
+    value = "".join(
+        ch for ch in value if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs")
+    ).strip()
+    if len(value) > limit:
+        raise FeedbackInvalid(f"{name} is too long ({len(value)} characters; at most {limit})")
+    if not value:
+        if required:
+            raise FeedbackInvalid(f"{name} is required")
+        return None
+    return value
+
+
+def _rule_ids(value: object, url: str | None) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise FeedbackInvalid("rule_ids must be a list of clause ids")
+    if len(value) > MAX_RULE_IDS:
+        raise FeedbackInvalid(f"rule_ids has {len(value)} ids; at most {MAX_RULE_IDS}")
+    ids = list(dict.fromkeys(v.strip() for v in value))
+    if not ids:
+        return []
+    try:
+        known = rulebase.current(url).clauses
+    except rulebase.RulebaseMissing:
+        known = {}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        shown = ", ".join(repr(i[:64]) for i in unknown[:5])
+        raise FeedbackInvalid(f"rule_ids has unknown clause ids: {shown}")
+    return ids
+
+
+def record(
+    *,
+    sender: object,
+    rating: object,
+    question: object,
+    answer: object,
+    rule_ids: object = (),
+    verdict: object = None,
+    lang: object = "en",
+    comment: object = None,
+    url: str | None = None,
+) -> int:
+    """Validate and store one piece of feedback; its id. FeedbackInvalid: nothing stored."""
+    if rating not in RATINGS:
+        raise FeedbackInvalid("rating must be 'up' or 'down'")
+    if lang not in SUPPORTED:
+        raise FeedbackInvalid(f"lang must be one of {', '.join(SUPPORTED)}")
+    if verdict is not None and verdict not in VERDICTS:
+        raise FeedbackInvalid(f"verdict must be one of {', '.join(VERDICTS)}")
+    row = db.Feedback(
+        created_at=dt.datetime.now(dt.timezone.utc),
+        sender=_clean(sender, "sender", MAX_SENDER, required=True, multiline=False),
+        rating=rating,
+        question=_clean(question, "question", MAX_QUESTION, required=False) or "",
+        answer=_clean(answer, "answer", MAX_ANSWER, required=True),
+        rule_ids=_rule_ids(rule_ids, url),
+        verdict=verdict,
+        lang=lang,
+        comment=_clean(comment, "comment", MAX_COMMENT, required=False),
+    )
+    _ensure_table(url)
+    with db.session_scope(url) as session:
+        session.add(row)
+        session.flush()
+        return int(row.id)
+
+
+def list_feedback(rating: str | None = None, url: str | None = None) -> list[Entry]:
+    """Stored feedback in the order it came, optionally only one rating."""
+    if rating is not None and rating not in RATINGS:
+        raise FeedbackInvalid("rating must be 'up' or 'down'")
+    _ensure_table(url)
+    query = select(db.Feedback).order_by(db.Feedback.id)
+    if rating is not None:
+        query = query.where(db.Feedback.rating == rating)
+    with db.session_scope(url) as session:
+        return [_entry(row) for row in session.scalars(query)]
+
+
+def _ensure_table(url: str | None) -> None:
+    """A database made before the feedback table existed gets it on first use."""
+    key = url or db.settings.load().database_url
+    if key not in _upgraded:
+        db.upgrade(url)
+        _upgraded.add(key)
+
+
+def _entry(row: db.Feedback) -> Entry:
+    created = row.created_at
+    if created is not None and created.tzinfo is None:  # SQLite drops the zone
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return Entry(
+        id=row.id,
+        created_at=created,
+        sender=row.sender,
+        rating=row.rating,
+        question=row.question,
+        answer=row.answer,
+        rule_ids=tuple(row.rule_ids or ()),
+        verdict=row.verdict,
+        lang=row.lang,
+        comment=row.comment,
+    )
+
+
+def to_json(entry: Entry) -> dict:
+    return {
+        "id": entry.id,
+        "created_at": entry.created_at.isoformat() if entry.created_at else None,
+        "sender": entry.sender,
+        "rating": entry.rating,
+        "question": entry.question,
+        "answer": entry.answer,
+        "rule_ids": list(entry.rule_ids),
+        "verdict": entry.verdict,
+        "lang": entry.lang,
+        "comment": entry.comment,
+    }
+
+
+__all__: Sequence[str] = ("FeedbackInvalid", "Entry", "record", "list_feedback", "to_json")

@@ -1,0 +1,119 @@
+"""The real pieces for conversation and browser tests: a Rasa server and an
+action server started once per test session (registered as a plugin in
+tests/conftest.py, so every directory shares the one pair), on free ports,
+with a fresh database and tracker store, answering over the REST channel.
+
+The model is the one `make test` trained (`bot prepare --for-tests`); run on
+its own, this trains it first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot import launcher, settings
+
+
+@dataclass
+class Bot:
+    """A client of the running assistant."""
+
+    cfg: settings.Settings
+    servers: launcher.Servers
+
+    @property
+    def url(self) -> str:
+        return self.cfg.rasa_url
+
+    def post(self, path: str, body: dict) -> object:
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def get(self, path: str) -> object:
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return json.loads(response.read())
+
+    def send(self, text: str, sender: str | None = None, lang: str | None = None) -> list[dict]:
+        body: dict = {"sender": sender or uuid.uuid4().hex, "message": text}
+        if lang:
+            body["metadata"] = {"lang": lang}
+        return self.post("/webhooks/rest/webhook", body)  # type: ignore[return-value]
+
+    def ask(self, text: str, sender: str | None = None, lang: str | None = None) -> Reply:
+        return Reply(self.send(text, sender, lang))
+
+
+@dataclass
+class Reply:
+    """The REST channel's list of bot messages for one user message."""
+
+    messages: list[dict]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(m["text"] for m in self.messages if "text" in m)
+
+    @property
+    def answer(self) -> dict:
+        custom = [m["custom"]["answer"] for m in self.messages if "answer" in m.get("custom", {})]
+        assert len(custom) == 1, f"expected one answer payload, got {self.messages}"
+        return custom[0]
+
+    @property
+    def buttons(self) -> list[dict]:
+        return [b for m in self.messages for b in m.get("buttons", [])]
+
+
+@pytest.fixture(scope="session")
+def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
+    """Environment for the servers: own ports, own database and tracker store."""
+    var = tmp_path_factory.mktemp("var")
+    overrides = {
+        "BOT_VAR_DIR": str(var),
+        "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
+        "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
+        "BOT_RASA_PORT": str(launcher.free_port()),
+        "BOT_ACTIONS_PORT": str(launcher.free_port()),
+        "BOT_LOG_LEVEL": "WARNING",
+    }
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    cfg = settings.load()
+    launcher.prepare_database(cfg)  # rule base and sample records, as `make run` does
+    try:
+        yield cfg
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def model(bot_env) -> Path:
+    return launcher.train(bot_env)
+
+
+@pytest.fixture(scope="session")
+def running_bot(bot_env, model) -> Iterator[Bot]:
+    servers = launcher.Servers(bot_env, model, log_dir=bot_env.var_dir / "logs")
+    servers.start()
+    try:
+        servers.wait_ready()
+        yield Bot(bot_env, servers)
+    finally:
+        servers.stop()
