@@ -36,7 +36,7 @@
       loading: "Loading…", clauseError: "Could not load this clause.", original: "Original wording",
       reference: "Reference", queue: "Queue", you: "You", bot: "Assistant",
       product: "Product", status: "Status", supportEnds: "Support ends", licence: "Licence",
-      welcome: "Hi! Ask me what Kaspersky support covers, for example “Is installation help included?”",
+      welcome: "Hi! Ask me what Kaspersky support covers, for example “Can you disinfect my PC?” or “Is my version still supported?”",
       notSent: "Not sent – the connection was lost. Please send it again.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     },
@@ -50,7 +50,7 @@
       loading: "Laster…", clauseError: "Kunne ikke laste denne regelen.", original: "Original ordlyd",
       reference: "Referanse", queue: "Kø", you: "Du", bot: "Assistent",
       product: "Produkt", status: "Status", supportEnds: "Støtte slutter", licence: "Lisens",
-      welcome: "Hei! Spør meg hva Kaspersky-støtten dekker, for eksempel «Er hjelp med installasjon inkludert?»",
+      welcome: "Hei! Spør meg hva Kaspersky-støtten dekker, for eksempel «Kan dere fjerne virus fra PC-en min?» eller «Er versjonen min fortsatt støttet?»",
       notSent: "Ikke sendt – forbindelsen ble brutt. Send meldingen på nytt.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     },
@@ -64,7 +64,7 @@
       loading: "Laddar…", clauseError: "Kunde inte ladda den här regeln.", original: "Ursprunglig lydelse",
       reference: "Referens", queue: "Kö", you: "Du", bot: "Assistent",
       product: "Produkt", status: "Status", supportEnds: "Supporten upphör", licence: "Licens",
-      welcome: "Hej! Fråga mig vad Kasperskys support täcker, till exempel ”Ingår hjälp med installation?”",
+      welcome: "Hej! Fråga mig vad Kasperskys support täcker, till exempel ”Kan ni ta bort virus från min dator?” eller ”Stöds min version fortfarande?”",
       notSent: "Inte skickat – anslutningen bröts. Skicka det igen.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     }
