@@ -54,7 +54,6 @@ import http.client
 import io
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -122,12 +121,12 @@ REFERENCE = re.compile(r"^SR-(\d{4})-(\d{6})$")
 
 def routing_file() -> Path:
     """The routing table: BOT_ROUTING_FILE, else data/routing.csv (read at call time)."""
-    return Path(os.environ.get("BOT_ROUTING_FILE") or ROUTING_FILE)
+    return settings.load().routing_file
 
 
 def webhook_url() -> str | None:
     """BOT_REQUESTS_WEBHOOK_URL, or None: no webhook."""
-    return (os.environ.get("BOT_REQUESTS_WEBHOOK_URL") or "").strip() or None
+    return settings.load().requests_webhook_url
 
 
 def _db_url(url: str | None) -> str:

@@ -25,6 +25,8 @@ class Settings:
     models_dir: Path
     var_dir: Path
     sample_records: bool  # load data/records/ samples at start (BOT_SAMPLE_RECORDS=0: don't)
+    routing_file: Path  # paid service x country -> queue
+    requests_webhook_url: str | None  # where filed requests are POSTed; None: nowhere
 
     @property
     def action_endpoint(self) -> str:
@@ -60,4 +62,8 @@ def load() -> Settings:
         models_dir=Path(os.environ.get("BOT_MODELS_DIR", PROJECT_DIR / "models")),
         var_dir=var_dir,
         sample_records=os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0",
+        routing_file=Path(
+            os.environ.get("BOT_ROUTING_FILE") or PROJECT_DIR / "data" / "routing.csv"
+        ),
+        requests_webhook_url=(os.environ.get("BOT_REQUESTS_WEBHOOK_URL") or "").strip() or None,
     )
