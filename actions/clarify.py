@@ -31,8 +31,5 @@ class Clarify(Action):
         try:
             rules = rulebase.current()
         except rulebase.RulebaseMissing:
-            ranking, rules = [], None
-        reply = answers.fallback(rules, ranking, lang) if rules else answers.Reply(
-            text=answers.messages.say("fallback_no_options", lang), lang=lang, verdict="fallback"
-        )  # fmt: skip
-        return send(dispatcher, reply)
+            rules = None
+        return send(dispatcher, answers.fallback(rules, ranking, lang))

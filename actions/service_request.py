@@ -4,6 +4,7 @@ module maps its problem codes to messages in the user's language."""
 
 from __future__ import annotations
 
+import abc
 import re
 import unicodedata
 from typing import Any
@@ -55,10 +56,13 @@ def _problem(dispatcher: CollectingDispatcher, code: str, lang: str, **values: A
     dispatcher.utter_message(text=text)
 
 
-class AskField(Action):
-    """action_ask_sr_<field>: the prompt for one field, in the user's language."""
+class AskField(Action, abc.ABC):
+    """action_ask_sr_<field>: the prompt for one field, in the user's language.
+    Abstract, so the action server registers only the subclasses."""
 
-    field = ""
+    @property
+    @abc.abstractmethod
+    def field(self) -> str: ...
 
     def name(self) -> str:
         return f"action_ask_sr_{self.field}"

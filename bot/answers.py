@@ -96,10 +96,11 @@ def small_talk(intent: str, lang: str) -> Reply:
     return Reply(text=messages.say(intent, lang), lang=lang, verdict=verdict)
 
 
-def fallback(rulebase: RuleBase, ranking: list[tuple[str, float]], lang: str) -> Reply:
-    """Ask to rephrase, offering up to three likely topics as buttons."""
+def fallback(rulebase: RuleBase | None, ranking: list[tuple[str, float]], lang: str) -> Reply:
+    """Ask to rephrase, offering up to three likely topics as buttons (none when
+    there is no rule base to name them from)."""
     buttons = []
-    for intent, _confidence in ranking:
+    for intent, _confidence in ranking if rulebase else []:
         topic = rulebase.topic_for_intent(intent)
         if topic is not None:
             buttons.append({"title": topic.titles[lang], "payload": f"/{topic.intent}"})
