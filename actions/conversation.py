@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import language
 from bot.answers import Reply
+from bot.contract import LANGS
 
 # Form fields whose answers are names, addresses, keys or numbers: no evidence of a
 # language ("Kari Nordmann" reads as Norwegian), so they never switch it.
@@ -26,7 +27,7 @@ def reply_language(tracker: Tracker) -> str:
     answering_a_field = tracker.active_loop and tracker.get_slot("requested_slot") in (
         NON_LINGUISTIC_SLOTS
     )
-    if info.get("detected") in language.SUPPORTED and not answering_a_field:
+    if info.get("detected") in LANGS and not answering_a_field:
         detection = language.Detection(
             lang=info["detected"],
             confidence=float(info.get("confidence") or 0.0),

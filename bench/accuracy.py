@@ -46,7 +46,7 @@ def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
     print(f"training {name} ({config.relative_to(PROJECT_DIR)})", flush=True)
     started = time.monotonic()
     name = target.name[: -len(".tar.gz")]
-    cmd = [launcher.RASA, "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
+    cmd = [*launcher.RASA, "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
            "--out", str(target.parent), "--fixed-model-name", name]  # fmt: skip
     env = launcher.rasa_env(settings.load())
     subprocess.run(cmd, cwd=PROJECT_DIR, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -3,7 +3,7 @@
 bot run                          database, model, both servers (make run)
 bot shell                        rasa shell against the same set-up (make shell)
 bot prepare [--for-tests]        generate, load the rule base, (validate,) train
-bot rulebase load                reload data/rulebase/ after an edit (no retraining)
+bot rulebase load                reload content/rulebase/ after an edit (no retraining)
 bot rules list [--json]          every clause
 bot rules show ID [--lang L]     one clause, its wording, verdict, links, topics
 bot rules search TEXT            clauses whose wording holds every word
@@ -19,7 +19,7 @@ bot requests show REF            one request, every field (key masked)
 bot requests export --format csv|json [--out FILE]   every request, for the team
 bot requests set-status REF STATUS   new, in_progress or closed
 bot requests notify REF          send a request to the webhook again
-bot requests routing             the routing table (data/routing.csv), checked
+bot requests routing             the routing table (content/routing.csv), checked
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import textwrap
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import answers, db, generate, rulebase, settings
-from bot.language import SUPPORTED
+from bot.contract import LANGS
 
 
 def _load_rulebase(_args) -> int:
@@ -395,6 +395,12 @@ def _requests(action):
     return lambda args: _requests_call(action, args)
 
 
+def sr_queues() -> tuple[str, ...]:
+    from bot import service_requests
+
+    return service_requests.queues()
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -409,7 +415,7 @@ def parser() -> argparse.ArgumentParser:
 
     rb = sub.add_parser("rulebase", help="the rule base in the database")
     rb_sub = rb.add_subparsers(dest="action", required=True)
-    rb_sub.add_parser("load", help="validate data/rulebase/ and load it").set_defaults(
+    rb_sub.add_parser("load", help="validate content/rulebase/ and load it").set_defaults(
         func=_load_rulebase
     )
 
@@ -417,20 +423,20 @@ def parser() -> argparse.ArgumentParser:
     rules_sub = rules.add_subparsers(dest="action", required=True)
     lst = rules_sub.add_parser("list", help="every clause")
     lst.add_argument("--json", action="store_true", help="every field, as JSON")
-    lst.add_argument("--lang", choices=SUPPORTED, default="en")
+    lst.add_argument("--lang", choices=LANGS, default="en")
     lst.set_defaults(func=_list)
     show = rules_sub.add_parser("show", help="one clause")
     show.add_argument("id", help="e.g. rules:4.2.3 or kb101732:2.2")
-    show.add_argument("--lang", choices=SUPPORTED, default="en")
+    show.add_argument("--lang", choices=LANGS, default="en")
     show.set_defaults(func=_show)
     search = rules_sub.add_parser("search", help="clauses holding every word")
     search.add_argument("text", nargs="+")
-    search.add_argument("--lang", choices=SUPPORTED, default="en")
+    search.add_argument("--lang", choices=LANGS, default="en")
     search.set_defaults(func=_search)
 
     ask = sub.add_parser("ask", help="ask the running assistant (make run) a question")
     ask.add_argument("question", nargs="*", help="the question (quote it)")
-    ask.add_argument("--lang", choices=SUPPORTED, help="answer in this language, as a page would")
+    ask.add_argument("--lang", choices=LANGS, help="answer in this language, as a page would")
     ask.add_argument("--json", action="store_true", help="one JSON object")
     ask.add_argument("--file", help="questions, one a line, or a CSV with a question column")
     ask.add_argument("--out", help="with --file: write the CSV table here (default: stdout)")
@@ -458,7 +464,7 @@ def parser() -> argparse.ArgumentParser:
     req = sub.add_parser("requests", help="paid-service requests filed by the assistant")
     req_sub = req.add_subparsers(dest="action", required=True)
     rlist = req_sub.add_parser("list", help="requests, oldest first (licence keys masked)")
-    rlist.add_argument("--queue", choices=rulebase.QUEUES)
+    rlist.add_argument("--queue", choices=sr_queues())
     rlist.add_argument("--status", choices=statuses)
     rlist.add_argument("--json", action="store_true", help="every field, as JSON")
     rlist.set_defaults(func=_requests(_requests_list))
@@ -468,7 +474,7 @@ def parser() -> argparse.ArgumentParser:
     rexp = req_sub.add_parser("export", help="every request as CSV or JSON (keys masked)")
     rexp.add_argument("--format", choices=("csv", "json"), required=True)
     rexp.add_argument("--out", help="write to this file (default: stdout)")
-    rexp.add_argument("--queue", choices=rulebase.QUEUES)
+    rexp.add_argument("--queue", choices=sr_queues())
     rexp.add_argument("--status", choices=statuses)
     rexp.set_defaults(func=_requests(_requests_export))
     rset = req_sub.add_parser("set-status", help="move a request to new, in_progress or closed")

@@ -6,6 +6,8 @@ SQLite by default; PostgreSQL (or anything SQLAlchemy speaks) by URL.
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -230,14 +232,26 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-def engine() -> Engine:
-    return engine_for(settings.load().database_url)
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A stored time as an aware UTC datetime (SQLite drops the zone on the way in)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database to use: the one given, else BOT_DATABASE_URL's (read now)."""
+    return url or settings.load().database_url
+
+
+def engine(url: str | None = None) -> Engine:
+    return engine_for(resolve_url(url))
 
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
-    factory = sessionmaker(bind=engine_for(url) if url else engine(), future=True)
+    factory = sessionmaker(bind=engine(url), future=True)
     session = factory()
     try:
         yield session
@@ -269,8 +283,24 @@ def _add_missing_columns(eng: Engine) -> None:
 
 def upgrade(url: str | None = None) -> None:
     """Create what is missing: tables, then columns added since."""
-    eng = engine_for(url) if url else engine()
+    eng = engine(url)
     Base.metadata.create_all(eng)
     _add_missing_columns(eng)
     with session_scope(url) as session:
         session.merge(Meta(key="schema_version", value=SCHEMA_VERSION))
+
+
+_schema_ready: set[str] = set()
+_schema_lock = threading.Lock()
+
+
+def ensure_schema(url: str | None = None) -> str:
+    """Upgrade a database once per process before its first use (a database made
+    before a table existed gets it); returns the resolved URL."""
+    resolved = resolve_url(url)
+    if resolved not in _schema_ready:
+        with _schema_lock:
+            if resolved not in _schema_ready:
+                upgrade(resolved)
+                _schema_ready.add(resolved)
+    return resolved

@@ -4,14 +4,14 @@ Plain Python with spaCy (a blank multilingual tokenizer, no model download);
 nothing here imports Rasa. `extract(text)` gives a `Facts`; the product names
 come from the product records, so `current_matcher()` rebuilds the matcher when
 an import changes them (one cheap query of the stored records_version per call)
-or when data/records/aliases.csv changes.
+or when content/records/aliases.csv changes.
 
 Products, found two ways and the longer match kept:
 
 1. a spaCy `PhraseMatcher(attr="LOWER")` over exact forms: the full name, the
    name without "Kaspersky" (only when at least two words remain: "Internet
    Security", never "Plus"), hyphen variants ("Anti-Virus", "Antivirus",
-   "Anti Virus"), abbreviations, and the aliases of data/records/aliases.csv;
+   "Anti Virus"), abbreviations, and the aliases of content/records/aliases.csv;
 2. a forgiving pass over the same forms compared as sets of words, so word
    order does not matter ("security endpoint kaspersky"), linking words
    inside a name are skipped ("for", "til", "för", "på", "-"), and a word of

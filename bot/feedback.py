@@ -16,24 +16,21 @@ answer 8000, comment 1000 characters.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from bot import db, rulebase
-from bot.language import SUPPORTED
+from bot.contract import ANSWER_VERDICTS, LANGS
+from bot.text import strip_controls
 
 RATINGS = ("up", "down")
-VERDICTS = (*rulebase.VERDICTS, "fallback")
 MAX_SENDER = 255
 MAX_QUESTION = 2000
 MAX_ANSWER = 8000
 MAX_COMMENT = 1000
 MAX_RULE_IDS = 50
-_KEEP = {"\n", "\t"}
-_upgraded: set[str] = set()  # URLs whose schema has the feedback table, this process
 
 
 class FeedbackInvalid(ValueError):
@@ -61,11 +58,7 @@ def _clean(value: object, name: str, limit: int, *, required: bool, multiline: b
         return None
     if not isinstance(value, str):
         raise FeedbackInvalid(f"{name} must be a string")
-    value = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
-    keep = _KEEP if multiline else set()
-    value = "".join(
-        ch for ch in value if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs")
-    ).strip()
+    value = strip_controls(value, multiline)
     if len(value) > limit:
         raise FeedbackInvalid(f"{name} is too long ({len(value)} characters; at most {limit})")
     if not value:
@@ -111,10 +104,10 @@ def record(
     """Validate and store one piece of feedback; its id. FeedbackInvalid: nothing stored."""
     if rating not in RATINGS:
         raise FeedbackInvalid("rating must be 'up' or 'down'")
-    if lang not in SUPPORTED:
-        raise FeedbackInvalid(f"lang must be one of {', '.join(SUPPORTED)}")
-    if verdict is not None and verdict not in VERDICTS:
-        raise FeedbackInvalid(f"verdict must be one of {', '.join(VERDICTS)}")
+    if lang not in LANGS:
+        raise FeedbackInvalid(f"lang must be one of {', '.join(LANGS)}")
+    if verdict is not None and verdict not in ANSWER_VERDICTS:
+        raise FeedbackInvalid(f"verdict must be one of {', '.join(ANSWER_VERDICTS)}")
     row = db.Feedback(
         created_at=dt.datetime.now(dt.timezone.utc),
         sender=_clean(sender, "sender", MAX_SENDER, required=True, multiline=False),
@@ -126,7 +119,7 @@ def record(
         lang=lang,
         comment=_clean(comment, "comment", MAX_COMMENT, required=False),
     )
-    _ensure_table(url)
+    url = db.ensure_schema(url)
     with db.session_scope(url) as session:
         session.add(row)
         session.flush()
@@ -137,7 +130,7 @@ def list_feedback(rating: str | None = None, url: str | None = None) -> list[Ent
     """Stored feedback in the order it came, optionally only one rating."""
     if rating is not None and rating not in RATINGS:
         raise FeedbackInvalid("rating must be 'up' or 'down'")
-    _ensure_table(url)
+    url = db.ensure_schema(url)
     query = select(db.Feedback).order_by(db.Feedback.id)
     if rating is not None:
         query = query.where(db.Feedback.rating == rating)
@@ -145,21 +138,10 @@ def list_feedback(rating: str | None = None, url: str | None = None) -> list[Ent
         return [_entry(row) for row in session.scalars(query)]
 
 
-def _ensure_table(url: str | None) -> None:
-    """A database made before the feedback table existed gets it on first use."""
-    key = url or db.settings.load().database_url
-    if key not in _upgraded:
-        db.upgrade(url)
-        _upgraded.add(key)
-
-
 def _entry(row: db.Feedback) -> Entry:
-    created = row.created_at
-    if created is not None and created.tzinfo is None:  # SQLite drops the zone
-        created = created.replace(tzinfo=dt.timezone.utc)
     return Entry(
         id=row.id,
-        created_at=created,
+        created_at=db.as_utc(row.created_at),
         sender=row.sender,
         rating=row.rating,
         question=row.question,

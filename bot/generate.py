@@ -1,4 +1,4 @@
-"""Derive Rasa's view of the topics from data/rulebase/topics.yml.
+"""Derive Rasa's view of the topics from content/rulebase/topics.yml.
 
 A topic's intent is declared once, in topics.yml; the domain's intent list and
 the rule that answers each intent are written from it here, into files that
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import PROJECT_DIR
+from bot.settings import CONTENT_DIR, PROJECT_DIR
 
-TOPICS = PROJECT_DIR / "data" / "rulebase" / "topics.yml"
+TOPICS = CONTENT_DIR / "rulebase" / "topics.yml"
 DOMAIN_OUT = PROJECT_DIR / "domain" / "generated_topics.yml"
 RULES_OUT = PROJECT_DIR / "data" / "rules" / "generated_topics.yml"
-HEADER = "# Generated from data/rulebase/topics.yml by `bot generate`; do not edit.\n"
+HEADER = "# Generated from content/rulebase/topics.yml by `bot generate`; do not edit.\n"
 
 
 DEFAULT_ACTION = "action_answer_scope"

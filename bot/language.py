@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from lingua import Language, LanguageDetectorBuilder
 
-SUPPORTED = ("en", "nb", "sv")
-DEFAULT = "en"
+from bot.contract import DEFAULT_LANG, LANGS
+
 _GROUPS = {Language.ENGLISH: "en", Language.BOKMAL: "nb", Language.SWEDISH: "sv"}
 # Below this share of the vote, or for very short messages ("ja", "ok", "hej"),
 # a message does not switch the conversation's language.
@@ -48,11 +48,11 @@ def warm_up() -> None:
 
 def detect(text: str) -> Detection:
     letters = sum(ch.isalpha() for ch in text)
-    scores = dict.fromkeys(SUPPORTED, 0.0)
+    scores = dict.fromkeys(LANGS, 0.0)
     if letters:
         for value in _detector().compute_language_confidence_values(text):
             scores[_GROUPS[value.language]] += value.value
-    lang = max(scores, key=scores.get) if letters else DEFAULT
+    lang = max(scores, key=scores.get) if letters else DEFAULT_LANG
     return Detection(
         lang, round(scores[lang], 3), {k: round(v, 3) for k, v in scores.items()}, letters
     )
@@ -77,7 +77,7 @@ def normalise(code: object) -> str | None:
     }
     code = aliases.get(code, code.split("-")[0])
     code = aliases.get(code, code)
-    return code if code in SUPPORTED else None
+    return code if code in LANGS else None
 
 
 def choose(explicit: object, detection: Detection | None, previous: object) -> str:
@@ -88,4 +88,4 @@ def choose(explicit: object, detection: Detection | None, previous: object) -> s
         return chosen
     if detection is not None and detection.decisive:
         return detection.lang
-    return normalise(previous) or (detection.lang if detection else DEFAULT)
+    return normalise(previous) or (detection.lang if detection else DEFAULT_LANG)

@@ -24,11 +24,19 @@ from sqlalchemy.engine import make_url
 from bot import db, generate, rulebase, settings
 from bot.settings import PROJECT_DIR, Settings
 
-RASA = str(Path(sys.executable).with_name("rasa"))
+# The `rasa` command, with this project's patches to Rasa applied first.
+RASA = (sys.executable, "-m", "bot.rasa_addons.main")
 # Everything a trained model depends on; the model is named after their hash.
-TRAINING_INPUTS = ("config.yml", "domain", "data/nlu", "data/rules", "data/stories")
-MODEL_CODE = ("bot/rasa_addons",)
-NLU_DATA = ("data/nlu", "data/rules", "data/stories")
+# data/ holds Rasa training data only (content/ is read at answer time); the
+# channels and Rasa patches in bot/rasa_addons are not part of the model.
+TRAINING_INPUTS = ("config.yml", "domain", "data")
+MODEL_CODE = (
+    "bot/rasa_addons/e5_featurizer.py",
+    "bot/rasa_addons/language_detector.py",
+    "bot/rasa_addons/linear_intent_classifier.py",
+    "bot/rasa_addons/record_facts.py",
+)
+NLU_DATA = ("data",)
 
 
 def step(message: str) -> None:
@@ -109,7 +117,7 @@ def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
         return target
     step("training the model (data, config or domain changed)")
     started = time.monotonic()
-    cmd = [RASA, "train", "--config", str(config), "--domain", "domain",
+    cmd = [*RASA, "train", "--config", str(config), "--domain", "domain",
            "--data", *NLU_DATA, "--out", str(cfg.models_dir),
            "--fixed-model-name", target.name.removesuffix(".tar.gz")]  # fmt: skip
     result = subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
@@ -121,7 +129,7 @@ def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
 
 def validate_data(cfg: Settings) -> None:
     step("validating the training data (rasa data validate)")
-    cmd = [RASA, "data", "validate", "--fail-on-warnings", "--domain", "domain",
+    cmd = [*RASA, "data", "validate", "--fail-on-warnings", "--domain", "domain",
            "--data", *NLU_DATA, "--config", "config.yml"]  # fmt: skip
     if subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg)).returncode != 0:
         raise LaunchError("the training data is inconsistent (see above)")
@@ -203,7 +211,7 @@ class Servers:
         cfg = self.cfg
         self.procs = [
             self._spawn("actions", self._actions_cmd()),
-            self._spawn("rasa", [RASA, "run", "--model", str(self.model),
+            self._spawn("rasa", [*RASA, "run", "--model", str(self.model),
                                  "--endpoints", str(endpoints_file(cfg)),
                                  "--credentials", "credentials.yml", "--enable-api",
                                  "--cors", "*", "--interface", cfg.host,
@@ -218,15 +226,10 @@ class Servers:
         self.procs[0] = self._spawn("actions", self._actions_cmd())
 
     def _actions_cmd(self) -> list[str]:
-        return [
-            RASA,
-            "run",
-            "actions",
-            "--actions",
-            "actions",
-            "--port",
-            str(self.cfg.actions_port),
-        ]
+        # The SDK's own entry point: `rasa run actions` imports Rasa (and with
+        # it TensorFlow) into a process that never needs them.
+        return [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                "--port", str(self.cfg.actions_port)]  # fmt: skip
 
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds until both servers answer; raises if one dies or time runs out."""
@@ -306,7 +309,7 @@ def shell() -> None:
         helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         helper.procs = [helper._spawn("actions", helper._actions_cmd())]
     port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
-    cmd = [RASA, "shell", "--model", str(model), "--endpoints", str(endpoints_file(cfg)),
+    cmd = [*RASA, "shell", "--model", str(model), "--endpoints", str(endpoints_file(cfg)),
            "--port", str(port)]  # fmt: skip
     try:
         subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))

@@ -1,4 +1,4 @@
-"""The phrase catalogue (data/messages.yml): everything the assistant says that
+"""The phrase catalogue (content/messages.yml): everything the assistant says that
 is not a clause. Re-read when the file changes, so a fix is live at once."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import PROJECT_DIR
+from bot.settings import CONTENT_DIR
 
-CATALOGUE = PROJECT_DIR / "data" / "messages.yml"
+CATALOGUE = CONTENT_DIR / "messages.yml"
 
 _lock = threading.Lock()
 _loaded: tuple[Path, float, dict[str, dict[str, str]]] | None = None

@@ -1,7 +1,7 @@
 """Product and licence records: import (answer-contract §3), lookups, entitlement.
 
 Source: CSV files a deployment imports with `bot import products|licences FILE`
-(samples in data/records/). An import validates the whole file first and names
+(samples in content/records/). An import validates the whole file first and names
 every bad row by its line number (the header is line 1); a file with any bad
 row imports nothing. Rows are upserted by their natural key ((product, version)
 for products, the key for licences), so importing the same file twice changes
@@ -51,9 +51,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from bot import db
-from bot.settings import PROJECT_DIR
+from bot.settings import CONTENT_DIR
 
-RECORDS_DIR = PROJECT_DIR / "data" / "records"
+RECORDS_DIR = CONTENT_DIR / "records"
 SAMPLE_PRODUCTS = RECORDS_DIR / "products.csv"
 SAMPLE_LICENCES = RECORDS_DIR / "licences.csv"
 ALIASES = RECORDS_DIR / "aliases.csv"
@@ -498,7 +498,7 @@ def resolve_product(
     name: str | None, records: list[ProductRecord], aliases: dict[str, str] | None = None
 ) -> str | None:
     """The stored name for `name`: same words in any case, with or without
-    "Kaspersky", or an alias from data/records/aliases.csv."""
+    "Kaspersky", or an alias from content/records/aliases.csv."""
     if not name or not name.strip():
         return None
     names = product_names(records)

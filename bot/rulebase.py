@@ -1,6 +1,6 @@
 """The rule base: both support documents as clauses, with topics and paid services.
 
-Source of truth: YAML under data/rulebase/ (one entry per clause id). `load`
+Source of truth: YAML under content/rulebase/ (one entry per clause id). `load`
 validates every file, then replaces the rule base in the database in one
 transaction, so a broken edit leaves the old rule base in place. Readers get an
 immutable snapshot (`current`), cached until the stored version changes, so a
@@ -15,7 +15,6 @@ import hashlib
 import json
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,12 @@ import yaml
 from sqlalchemy import delete, select
 
 from bot import db
-from bot.settings import PROJECT_DIR
+from bot.contract import LANGS, VERDICTS
+from bot.settings import CONTENT_DIR
+from bot.text import fold
 
-LANGS = ("en", "nb", "sv")
-VERDICTS = ("included", "excluded", "paid", "not_supported", "no_guarantee", "conditional", "info")
-QUEUES = ("professional_services", "premium_support", "incident_response", "support_renewal")
-RULEBASE_DIR = PROJECT_DIR / "data" / "rulebase"
+_QUEUE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # the queues are whatever services.yml names
+RULEBASE_DIR = CONTENT_DIR / "rulebase"
 _CLAUSE_ID = re.compile(r"^(?P<prefix>[a-z0-9]+):(?P<section>[0-9]+(?:\.[0-9]+)*[a-z]?)$")
 
 
@@ -109,20 +108,16 @@ class RuleBase:
 
     def search(self, text: str) -> list[Clause]:
         """Clauses whose id, original or any wording holds every word of `text`."""
-        words = _fold(text).split()
+        words = fold(text).split()
         if not words:
             return []
         hits = []
         for clause in self.clauses.values():
-            haystack = _fold(" ".join([clause.id, clause.original, *clause.texts.values()]))
+            haystack = fold(" ".join([clause.id, clause.original, *clause.texts.values()]))
             if all(w in haystack for w in words):
                 hits.append((sum(haystack.count(w) for w in words), clause))
         hits.sort(key=lambda hit: -hit[0])  # stable: document order among equals
         return [clause for _, clause in hits]
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
 
 
 # ---------------------------------------------------------------- reading files
@@ -243,8 +238,8 @@ def _check_services(services, problems) -> set[str]:
         if svc.get("id") in ids:
             problems.append(f"{where}: duplicate service id")
         ids.add(svc.get("id"))
-        if svc.get("queue") not in QUEUES:
-            problems.append(f"{where}: queue must be one of {', '.join(QUEUES)}")
+        if not isinstance(svc.get("queue"), str) or not _QUEUE_ID.match(svc["queue"]):
+            problems.append(f"{where}: queue must be a lower-case id (letters, digits, _)")
         _lang_map(svc, "name", LANGS, where, problems)
         _lang_map(svc, "summary", LANGS, where, problems)
     return ids

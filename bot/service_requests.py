@@ -4,8 +4,8 @@ When an answer is "not in standard support, but it can be bought" (verdict
 `paid`), the dialogue offers to pass the request to the right team. This module
 is everything under that form; it has no Rasa in it.
 
-Routing (`route`) comes from data, not code: data/routing.csv (or the file named
-by BOT_ROUTING_FILE) maps a service id of data/rulebase/services.yml, or a clause
+Routing (`route`) comes from data, not code: content/routing.csv (or the file named
+by BOT_ROUTING_FILE) maps a service id of content/rulebase/services.yml, or a clause
 id routed differently from its service, and a country (ISO 3166-1 alpha-2, or
 `*` for every other country) to a queue; an empty queue means "not offered in
 that country" (rules:5, kb101732:3: the catalogue varies by region and local
@@ -41,7 +41,7 @@ back-off; when every attempt fails the request stays stored, webhook_status
 becomes `failed` and a warning names the reference. `notify` never raises.
 
 Environment read here (until bot/settings.py carries them):
-BOT_ROUTING_FILE (default data/routing.csv), BOT_REQUESTS_WEBHOOK_URL (unset: no
+BOT_ROUTING_FILE (default content/routing.csv), BOT_REQUESTS_WEBHOOK_URL (unset: no
 webhook, webhook_status `none`).
 """
 
@@ -70,13 +70,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, update
 
 from bot import db, records, settings
-from bot.language import SUPPORTED
-from bot.rulebase import QUEUES, RULEBASE_DIR
-from bot.settings import PROJECT_DIR
+from bot.contract import LANGS
+from bot.rulebase import RULEBASE_DIR
+from bot.settings import CONTENT_DIR
 
 logger = logging.getLogger(__name__)
 
-ROUTING_FILE = PROJECT_DIR / "data" / "routing.csv"
+ROUTING_FILE = CONTENT_DIR / "routing.csv"
 SERVICES_FILE = RULEBASE_DIR / "services.yml"
 ROUTING_COLUMNS = ("service", "country", "queue", "note")
 ANY_COUNTRY = "*"
@@ -120,7 +120,7 @@ REFERENCE = re.compile(r"^SR-(\d{4})-(\d{6})$")
 
 
 def routing_file() -> Path:
-    """The routing table: BOT_ROUTING_FILE, else data/routing.csv (read at call time)."""
+    """The routing table: BOT_ROUTING_FILE, else content/routing.csv (read at call time)."""
     return settings.load().routing_file
 
 
@@ -284,16 +284,23 @@ class Route:
 _CLAUSE_ID = re.compile(r"^[a-z0-9]+:[0-9]+(?:\.[0-9]+)*[a-z]?$")
 
 
-def service_ids(path: Path | None = None) -> tuple[str, ...]:
-    """The service ids of data/rulebase/services.yml, in order (read at call time)."""
+def _services(path: Path | None = None) -> list[dict]:
     path = path or SERVICES_FILE
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise RoutingError(path, [f"cannot read the services: {exc}"]) from None
-    return tuple(
-        str(s["id"]) for s in data.get("services") or [] if isinstance(s, dict) and s.get("id")
-    )
+    return [s for s in data.get("services") or [] if isinstance(s, dict) and s.get("id")]
+
+
+def service_ids(path: Path | None = None) -> tuple[str, ...]:
+    """The service ids of content/rulebase/services.yml, in order (read at call time)."""
+    return tuple(str(s["id"]) for s in _services(path))
+
+
+def queues(path: Path | None = None) -> tuple[str, ...]:
+    """The request queues: those services.yml names (read at call time)."""
+    return tuple(dict.fromkeys(str(s.get("queue")) for s in _services(path)))
 
 
 def read_routing(path: Path | str | None = None) -> list[RoutingRow]:
@@ -309,6 +316,7 @@ def read_routing(path: Path | str | None = None) -> list[RoutingRow]:
     problems: list[str] = []
     rows: list[RoutingRow] = []
     known = set(service_ids())
+    known_queues = queues()
     header: list[str] | None = None
     seen: dict[tuple[str, str], int] = {}
     try:
@@ -339,8 +347,8 @@ def read_routing(path: Path | str | None = None) -> list[RoutingRow]:
             country = country.upper()
             if country != ANY_COUNTRY and country not in ISO_CODES:
                 errors.append(f"country {country!r} is not an ISO 3166-1 alpha-2 code or *")
-            if queue and queue not in QUEUES:
-                errors.append(f"queue {queue!r} is not one of {', '.join(QUEUES)} (or empty)")
+            if queue and queue not in known_queues:
+                errors.append(f"queue {queue!r} is not one of {', '.join(known_queues)} (or empty)")
             if (service, country) in seen:
                 errors.append(f"{service},{country} is already on line {seen[service, country]}")
             seen.setdefault((service, country), line)
@@ -752,8 +760,8 @@ def file_request(
     alternatives), RoutingError (the routing table is broken), ValueError (bad
     language or conversation id). Nothing is stored when it raises.
     """
-    if language not in SUPPORTED:
-        raise ValueError(f"language {language!r} is not one of {', '.join(SUPPORTED)}")
+    if language not in LANGS:
+        raise ValueError(f"language {language!r} is not one of {', '.join(LANGS)}")
     conversation_id = str(conversation_id or "").strip()
     if not conversation_id or len(conversation_id) > 255:
         raise ValueError("conversation_id must be 1-255 characters")

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(os.environ.get("BOT_PROJECT_DIR", Path(__file__).resolve().parents[1]))
+# What the bot says and knows (rule base, messages, word lists, routing, sample
+# records): read at answer time, so an edit here needs no retraining.
+CONTENT_DIR = PROJECT_DIR / "content"
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Settings:
     lock_store_url: str
     models_dir: Path
     var_dir: Path
-    sample_records: bool  # load data/records/ samples at start (BOT_SAMPLE_RECORDS=0: don't)
+    sample_records: bool  # load content/records/ samples at start (BOT_SAMPLE_RECORDS=0: don't)
     routing_file: Path  # paid service x country -> queue
     requests_webhook_url: str | None  # where filed requests are POSTed; None: nowhere
 
@@ -63,7 +66,7 @@ def load() -> Settings:
         var_dir=var_dir,
         sample_records=os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0",
         routing_file=Path(
-            os.environ.get("BOT_ROUTING_FILE") or PROJECT_DIR / "data" / "routing.csv"
+            os.environ.get("BOT_ROUTING_FILE") or CONTENT_DIR / "routing.csv"
         ),
         requests_webhook_url=(os.environ.get("BOT_REQUESTS_WEBHOOK_URL") or "").strip() or None,
     )

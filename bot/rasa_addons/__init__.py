@@ -1,9 +1,6 @@
-"""Custom Rasa components: the one part of `bot` that imports Rasa.
+"""The one part of `bot` that imports Rasa: pipeline components, channels and
+the patches to Rasa's own code (`patches`, applied by `bot.rasa_addons.main`).
 
-Each is a thin wrapper around a Rasa-free core module (bot.language, ...), so
-the logic is tested without Rasa and the wrappers only adapt it to the graph.
+Each component is a thin wrapper around a Rasa-free core module (bot.language,
+...), so the logic is tested without Rasa and the wrappers only adapt it.
 """
-
-from bot.rasa_addons import action_validation
-
-action_validation.install()

@@ -35,7 +35,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import answers, feedback, rulebase
-from bot.language import SUPPORTED
+from bot.contract import ANSWER_VERDICTS, LANGS
 from bot.settings import PROJECT_DIR
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ STATIC_TYPES = {
     ".txt": "text/plain; charset=utf-8",
     ".map": "application/json",
 }
-LABEL_VERDICTS = (*rulebase.VERDICTS, "fallback")
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
 
 
@@ -72,7 +71,7 @@ def _error(status: int, message: str) -> HTTPResponse:
 def _lang(request: Request) -> str | None:
     """The ?lang= argument (default en), or None when it is not a supported language."""
     lang = request.args.get("lang") or "en"
-    return lang if lang in SUPPORTED else None
+    return lang if lang in LANGS else None
 
 
 def static_file(root: Path, relative: str) -> Path | None:
@@ -129,7 +128,7 @@ def clause_json(clause_id: str, lang: str) -> dict[str, Any] | None:
 
 
 def labels_json(lang: str) -> dict[str, str]:
-    return {verdict: answers.verdict_label(verdict, lang) for verdict in LABEL_VERDICTS}
+    return {verdict: answers.verdict_label(verdict, lang) for verdict in ANSWER_VERDICTS}
 
 
 class ChatChannel(InputChannel):
@@ -164,7 +163,7 @@ class ChatChannel(InputChannel):
         async def clause(request: Request, clause_id: str) -> HTTPResponse:
             lang = _lang(request)
             if lang is None:
-                return _error(400, f"lang must be one of {', '.join(SUPPORTED)}")
+                return _error(400, f"lang must be one of {', '.join(LANGS)}")
             try:
                 found = await asyncio.to_thread(clause_json, clause_id, lang)
             except rulebase.RulebaseMissing:
@@ -177,7 +176,7 @@ class ChatChannel(InputChannel):
         async def labels(request: Request) -> HTTPResponse:
             lang = _lang(request)
             if lang is None:
-                return _error(400, f"lang must be one of {', '.join(SUPPORTED)}")
+                return _error(400, f"lang must be one of {', '.join(LANGS)}")
             return response.json(labels_json(lang))
 
         @chat.route("/feedback", methods=["POST"])

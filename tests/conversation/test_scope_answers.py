@@ -92,7 +92,7 @@ def test_a_corrected_sentence_is_live_without_retraining(running_bot, tmp_path):
     """Edit a lead in a copy of the rule base, load it: the server answers with it."""
     url = running_bot.cfg.database_url
     copy = tmp_path / "rulebase"
-    shutil.copytree(PROJECT_DIR / "data" / "rulebase", copy)
+    shutil.copytree(PROJECT_DIR / "content" / "rulebase", copy)
     topics_file = copy / "topics.yml"
     data = yaml.safe_load(topics_file.read_text(encoding="utf-8"))
     for topic in data["topics"]:

@@ -14,7 +14,7 @@ import yaml
 from bot import db
 from bot.settings import PROJECT_DIR
 
-RULEBASE_DIR = PROJECT_DIR / "data" / "rulebase"
+RULEBASE_DIR = PROJECT_DIR / "content" / "rulebase"
 RULEBASE_TABLES = (
     db.Document,
     db.Service,
@@ -26,7 +26,7 @@ RULEBASE_TABLES = (
 
 
 def copy_rulebase(destination: Path) -> Path:
-    """A private copy of data/rulebase/ to edit; returns its path."""
+    """A private copy of content/rulebase/ to edit; returns its path."""
     shutil.copytree(RULEBASE_DIR, destination)
     return destination
 

@@ -169,9 +169,9 @@ def test_a_correction_loaded_by_the_cli_is_live_in_a_running_process(database_ur
     rulebase.load(database_url)
     before = rulebase.current(database_url)
     project = tmp_path / "project"
-    (project / "data").mkdir(parents=True)
-    shutil.copy(PROJECT_DIR / "data" / "messages.yml", project / "data" / "messages.yml")
-    copy = copy_rulebase(project / "data" / "rulebase")
+    (project / "content").mkdir(parents=True)
+    shutil.copy(PROJECT_DIR / "content" / "messages.yml", project / "content" / "messages.yml")
+    copy = copy_rulebase(project / "content" / "rulebase")
     new_text = "Disinfection of infected computers by support specialists (corrected)"
     edit_entry(
         copy / "clauses" / "rules.yml",

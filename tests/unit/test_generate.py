@@ -1,4 +1,4 @@
-"""Rasa's view of the topics, generated from data/rulebase/topics.yml."""
+"""Rasa's view of the topics, generated from content/rulebase/topics.yml."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bot import generate
 from bot.settings import PROJECT_DIR
 
 TOPICS = yaml.safe_load(
-    (PROJECT_DIR / "data" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
+    (PROJECT_DIR / "content" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
 )["topics"]
 INTENTS = [t["intent"] for t in TOPICS]
 
@@ -42,7 +42,7 @@ def test_generate_writes_the_topic_intents_and_one_rule_each(outputs):
     rules = yaml.safe_load(rules_out.read_text(encoding="utf-8"))["rules"]
     assert len(rules) == len(INTENTS)
     topics = yaml.safe_load(
-        (PROJECT_DIR / "data" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
+        (PROJECT_DIR / "content" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
     )["topics"]
     forms = {t["intent"]: t["action"] for t in topics if t.get("action")}
     assert forms == {"scope_version_support": "version_form"}

@@ -1,4 +1,4 @@
-"""The phrase catalogue, data/messages.yml."""
+"""The phrase catalogue, content/messages.yml."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _placeholders(text: str) -> set[str]:
 
 
 def test_the_catalogue_is_the_project_file():
-    assert messages.CATALOGUE == PROJECT_DIR / "data" / "messages.yml"
+    assert messages.CATALOGUE == PROJECT_DIR / "content" / "messages.yml"
     assert messages.catalogue() == CATALOGUE
 
 

@@ -1,5 +1,5 @@
 """Paid-service requests on real databases (SQLite and PostgreSQL): routing from
-data/routing.csv, field validation, filing (every field, references, idempotency,
+content/routing.csv, field validation, filing (every field, references, idempotency,
 races, nothing stored half-way) and the webhook against a real local HTTP server."""
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _no_outside_config(monkeypatch):
 
 @pytest.fixture
 def routing_copy(tmp_path, monkeypatch) -> Path:
-    """A private copy of data/routing.csv, used through BOT_ROUTING_FILE."""
+    """A private copy of content/routing.csv, used through BOT_ROUTING_FILE."""
     path = tmp_path / "routing.csv"
     shutil.copy(sr.ROUTING_FILE, path)
     monkeypatch.setenv("BOT_ROUTING_FILE", str(path))

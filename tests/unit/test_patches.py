@@ -1,4 +1,5 @@
-"""The compiled validator accepts and rejects action responses as Rasa's own does."""
+"""Rasa patches: applied only when asked, and the compiled validator accepts and
+rejects action responses as Rasa's own does."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
-import bot.rasa_addons  # noqa: F401  (installs the validator)
-from bot.rasa_addons import action_validation
+from bot.rasa_addons import patches
 
 GOOD = {
     "events": [{"event": "slot", "name": "language", "value": "nb"}],
@@ -17,12 +17,27 @@ GOOD = {
 BAD = {"events": [{"event": "slot", "value": "nb"}], "responses": []}  # a slot without a name
 
 
-def test_installed():
-    assert RemoteAction._validate_action_result is action_validation._validate_action_result
+ORIGINAL = RemoteAction._validate_action_result
+
+
+def test_importing_the_addons_patches_nothing():
+    import bot.rasa_addons.chat_channel  # noqa: F401
+
+    assert RemoteAction._validate_action_result is ORIGINAL or patches._applied
+
+
+def test_applied_once_and_only_on_the_checked_version(monkeypatch):
+    patches.apply()
+    assert RemoteAction._validate_action_result is patches._validate_action_result
+    monkeypatch.setattr(patches, "_applied", False)
+    monkeypatch.setattr(patches.rasa, "__version__", "3.7.0")
+    with pytest.raises(patches.UnpatchedRasa, match="written for Rasa 3.6.21, found 3.7.0"):
+        patches.apply()
 
 
 @pytest.mark.parametrize(("result", "ok"), [(GOOD, True), (BAD, False)])
 def test_same_verdict_as_plain_jsonschema(result, ok):
+    patches.apply()
     action = RemoteAction("action_answer_scope", EndpointConfig("http://127.0.0.1:1/webhook"))
     schema = RemoteAction.action_response_format_spec()
     try:

@@ -1,0 +1,55 @@
+"""Text helpers shared by the core: one rule each for comparing and cleaning.
+
+`fold` is how two texts are compared everywhere (search, keywords, names,
+countries, form answers); `normalise` is the stricter form used to tell
+whether two sentences are the same example (training vs evaluation data);
+`CONTROL` / `strip_controls` decide what counts as a control character in
+text that came from a user.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Bidirectional overrides and marks: invisible, and able to reorder what a
+# reader sees (e.g. a name that displays differently from what is stored).
+BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cs", "Co", "Zl", "Zp"})
+_PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Case-, width- and space-insensitive form: NFKC, casefold, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def strip_accents(text: str) -> str:
+    """ "Tromsø" stays, "Österrike" -> "Osterrike": combining marks removed
+    (ø and å are letters of their own and are kept)."""
+    return "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+
+
+def normalise(text: str) -> str:
+    """The form in which two examples count as the same sentence: folded and
+    without punctuation ("Is support available 24/7?" == "is support available 247")."""
+    return " ".join(_PUNCTUATION.sub("", fold(text)).split())
+
+
+def is_control(ch: str, multiline: bool = False) -> bool:
+    """A character that has no place in user text (a newline only in multi-line text)."""
+    if multiline and ch in "\n\t":
+        return False
+    return unicodedata.category(ch) in _CONTROL_CATEGORIES or ch in BIDI
+
+
+def has_controls(text: str, multiline: bool = False) -> bool:
+    return any(is_control(ch, multiline) for ch in text)
+
+
+def strip_controls(text: str, multiline: bool = False) -> str:
+    """NFC, line ends as \\n, control characters removed, outer space trimmed."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(ch for ch in text if not is_control(ch, multiline)).strip()
