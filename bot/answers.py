@@ -99,9 +99,9 @@ def small_talk(intent: str, lang: str) -> Reply:
 def fallback(rulebase: RuleBase | None, ranking: list[tuple[str, float]], lang: str) -> Reply:
     """Ask to rephrase, offering up to three likely topics as buttons (none when
     there is no rule base to name them from)."""
-    buttons = []
-    for intent, _confidence in ranking if rulebase else []:
-        topic = rulebase.topic_for_intent(intent)
+    buttons: list[dict[str, str]] = []
+    topics = [rulebase.topic_for_intent(intent) for intent, _ in ranking] if rulebase else []
+    for topic in topics:
         if topic is not None:
             buttons.append({"title": topic.titles[lang], "payload": f"/{topic.intent}"})
         if len(buttons) == 3:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -36,7 +37,9 @@ from bot import settings
 
 SCHEMA_VERSION = "1"
 
-Base = declarative_base()
+# Typed as Any: SQLAlchemy 1.4 describes declarative classes to mypy only
+# through its plugin and stubs, which are not pinned here.
+Base: Any = declarative_base()
 
 
 class Meta(Base):
@@ -237,6 +240,13 @@ def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
+
+
+def is_missing_table(exc: Exception) -> bool:
+    """A query failed because the schema is not there yet (not because the
+    database is unreachable): SQLite's and PostgreSQL's wording."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def resolve_url(url: str | None = None) -> str:

@@ -40,7 +40,7 @@ class FeedbackInvalid(ValueError):
 @dataclass(frozen=True)
 class Entry:
     id: int
-    created_at: dt.datetime
+    created_at: dt.datetime | None
     sender: str
     rating: str
     question: str

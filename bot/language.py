@@ -52,7 +52,7 @@ def detect(text: str) -> Detection:
     if letters:
         for value in _detector().compute_language_confidence_values(text):
             scores[_GROUPS[value.language]] += value.value
-    lang = max(scores, key=scores.get) if letters else DEFAULT_LANG
+    lang = max(scores, key=lambda k: scores[k]) if letters else DEFAULT_LANG
     return Detection(
         lang, round(scores[lang], 3), {k: round(v, 3) for k, v in scores.items()}, letters
     )

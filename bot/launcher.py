@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -195,7 +195,7 @@ class Servers:
     cfg: Settings
     model: Path
     log_dir: Path | None = None
-    procs: list[subprocess.Popen] | None = None
+    procs: list[subprocess.Popen] = field(default_factory=list)
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
         out = None
@@ -220,7 +220,7 @@ class Servers:
 
     def restart_actions(self) -> None:
         """Stop the action server and start it again (the Rasa server keeps running)."""
-        actions = (self.procs or [])[0]
+        actions = self.procs[0]
         os.killpg(actions.pid, signal.SIGTERM)
         actions.wait(timeout=15)
         self.procs[0] = self._spawn("actions", self._actions_cmd())
@@ -243,7 +243,7 @@ class Servers:
             for name, url in list(pending.items()):
                 if _answers(url):
                     del pending[name]
-            for proc in self.procs or []:
+            for proc in self.procs:
                 if proc.poll() is not None:
                     raise LaunchError(
                         f"a server stopped during start-up (exit {proc.returncode}); "
@@ -256,16 +256,16 @@ class Servers:
         return time.monotonic() - started
 
     def stop(self) -> None:
-        for proc in self.procs or []:
+        for proc in self.procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs or []:
+        for proc in self.procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.procs = None
+        self.procs = []
 
 
 def run() -> None:
@@ -289,7 +289,7 @@ def run() -> None:
             "  Stop:      Ctrl-C\n",
             flush=True,
         )
-        while all(proc.poll() is None for proc in servers.procs or []):
+        while all(proc.poll() is None for proc in servers.procs):
             time.sleep(0.5)
         raise LaunchError("a server stopped unexpectedly; see its messages above")
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import delete, select
+from sqlalchemy import exc as sa_exc
 
 from bot import db
 from bot.contract import LANGS, VERDICTS
@@ -417,9 +418,14 @@ class RulebaseMissing(Exception):
 
 def current(url: str | None = None) -> RuleBase:
     """The stored rule base; re-read only when `load` has stored a new version."""
-    key = url or "default"
-    with db.session_scope(url) as session:
-        stored = session.get(db.Meta, "rulebase_version")
+    key = db.resolve_url(url)
+    with db.session_scope(key) as session:
+        try:
+            stored = session.get(db.Meta, "rulebase_version")
+        except (sa_exc.OperationalError, sa_exc.ProgrammingError) as exc:
+            if not db.is_missing_table(exc):
+                raise
+            stored = None  # a database without the schema yet
         if stored is None:
             raise RulebaseMissing("no rule base in the database: run `bot rulebase load`")
         cached = _cache.get(key)

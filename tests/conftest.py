@@ -115,6 +115,33 @@ def module_database_url(request, tmp_path_factory) -> Iterator[str]:
         yield url
 
 
+# Test tiers, so each runs alone (`make test-fast` is unit tests on SQLite):
+#   unit      tests/unit and tests/actions: the core and the actions, no servers
+#   postgres  a case that runs on PostgreSQL (the `postgresql` database parameter)
+#   rasa      tests/rasa_addons: this project's Rasa code in process (imports Rasa)
+#   servers   tests/conversation: a real Rasa server and action server
+#   browser   tests/browser: the chat pages in Debian's Chromium
+_TIER_BY_DIR = {
+    "unit": "unit",
+    "actions": "unit",
+    "rasa_addons": "rasa",
+    "conversation": "servers",
+    "browser": "browser",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests_dir).parts
+        tier = _TIER_BY_DIR.get(parts[0]) if len(parts) > 1 else None
+        if tier:
+            item.add_marker(tier)
+        callspec = getattr(item, "callspec", None)
+        if callspec and "postgresql" in callspec.params.values():
+            item.add_marker("postgres")
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rulebase_cache() -> Iterator[None]:
     """Rule base snapshots are cached per URL in the process; never across tests."""

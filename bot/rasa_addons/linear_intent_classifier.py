@@ -63,7 +63,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     # ------------------------------------------------------------ features
 
     def _matrix(self, messages: list[Message]) -> sp.csr_matrix:
-        sparse_rows, dense_rows = [], []
+        sparse_rows: list[Any] = []  # one row per message (None: no features of that kind)
+        dense_rows: list[Any] = []
         for message in messages:
             sparse = message.get_sparse_features(TEXT)[1]
             dense = message.get_dense_features(TEXT)[1]

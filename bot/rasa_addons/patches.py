@@ -62,6 +62,6 @@ def apply() -> None:
             f"bot/rasa_addons/patches.py was written for Rasa {RASA_VERSION}, "
             f"found {rasa.__version__}: check each patch against it, then update RASA_VERSION"
         )
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = _validate_action_result
     _applied = True
     logger.debug("Rasa patches applied")

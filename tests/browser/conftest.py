@@ -70,6 +70,10 @@ def new_page(browser):
 
 
 @pytest.fixture(scope="session")
-def docs_dir() -> Path:
-    DOCS.mkdir(exist_ok=True)
-    return DOCS
+def docs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: docs/ only when asked (BOT_UPDATE_SCREENSHOTS=1), so
+    `make test` leaves the work tree clean; a temporary folder otherwise."""
+    if os.environ.get("BOT_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        return DOCS
+    return tmp_path_factory.mktemp("screenshots")
