@@ -13,11 +13,12 @@ PYTHON310 := $(shell for p in "$$PYTHON" python3.10 "$$(pyenv prefix 3.10 2>/dev
   && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
   && { command -v "$$p"; break; }; done)
 
-.PHONY: run test install lint format bench shell train clean help
+.PHONY: run test test-fast typecheck install lint format bench shell train clean help
 
 help:
 	@echo "make run    start the assistant (action server :5055, Rasa :5005, chat page)"
-	@echo "make test   validate the data, train if needed, run every test"
+	@echo "make test   lint, type check, validate the data, train if needed, run every test"
+	@echo "make test-fast  the unit tests on SQLite only (no servers, no training): seconds"
 	@echo "make shell  talk to the running assistant in the terminal (rasa shell)"
 	@echo "make bench  accuracy and speed benchmarks (prints figures)"
 	@echo "make lint   ruff check and format check"
@@ -26,10 +27,20 @@ run: $(STAMP)
 	@$(BOT) run
 
 test: $(STAMP)
-	@echo "==> lint (ruff)"
+	@echo "==> lint (ruff check, ruff format --check)"
 	@$(VENV)/bin/ruff check --quiet .
+	@$(VENV)/bin/ruff format --check --quiet .
+	@echo "==> type check (mypy bot actions)"
+	@$(VENV)/bin/mypy
 	@$(BOT) prepare --for-tests
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The inner loop: core and actions on SQLite; no Rasa, no servers, no PostgreSQL.
+test-fast: $(STAMP)
+	@$(VENV)/bin/pytest -q -m "unit and not postgres" $(PYTEST_ARGS)
+
+typecheck: $(STAMP)
+	@$(VENV)/bin/mypy
 
 install: $(STAMP)
 
@@ -68,4 +79,4 @@ train: $(STAMP)
 	@$(BOT) train
 
 clean:
-	rm -rf var models/*.tar.gz .pytest_cache
+	rm -rf var models/*.tar.gz .pytest_cache .mypy_cache

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bot import rulebase
+from bot.messages import say
 from bot.settings import PROJECT_DIR
 from tests.conversation.questions import DISINFECTION, ONSITE
 
@@ -49,8 +50,12 @@ def test_gibberish_asks_to_rephrase(running_bot):
     reply = running_bot.ask("qwxz vbnm plok")
     assert reply.answer["verdict"] == "fallback"
     assert reply.answer["rule_ids"] == []
-    for button in reply.buttons:  # any offered topic is a real topic intent
+    # Either the likeliest topics as buttons (each a real topic), or none and a
+    # reply that says so: the two fallback phrases, never a mix.
+    for button in reply.buttons:
         assert rules_now().topic_for_intent(button["payload"].lstrip("/")) is not None
+    expected = "fallback" if reply.buttons else "fallback_no_options"
+    assert reply.text == say(expected, "en")
 
 
 def test_a_topic_button_answers_that_topic(running_bot):

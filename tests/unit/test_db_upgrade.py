@@ -30,9 +30,22 @@ def test_a_database_from_before_a_new_column_is_upgraded(database_url):
     assert rulebase.current(database_url).topics["licence"].follow_up == "check_licence"
 
 
+def _schema(url: str) -> dict[str, list[tuple[str, str, bool]]]:
+    insp = inspect(db.engine_for(url))
+    return {
+        table: [(c["name"], str(c["type"]), bool(c["nullable"])) for c in insp.get_columns(table)]
+        for table in sorted(insp.get_table_names())
+    }
+
+
 def test_upgrading_twice_changes_nothing(database_url):
     db.upgrade(database_url)
-    before = {t: inspect(db.engine_for(database_url)).get_columns(t) for t in ("topics", "meta")}
+    before = _schema(database_url)
+    with db.session_scope(database_url) as session:
+        meta_before = {m.key: m.value for m in session.query(db.Meta)}
     db.upgrade(database_url)
-    after = {t: inspect(db.engine_for(database_url)).get_columns(t) for t in ("topics", "meta")}
-    assert [c["name"] for c in before["topics"]] == [c["name"] for c in after["topics"]]
+    with db.session_scope(database_url) as session:
+        meta_after = {m.key: m.value for m in session.query(db.Meta)}
+    assert set(before) == {t.name for t in db.Base.metadata.sorted_tables}
+    assert _schema(database_url) == before
+    assert meta_after == meta_before == {"schema_version": db.SCHEMA_VERSION}
