@@ -7,6 +7,7 @@ payload of docs/answer-contract section 2) from the REST channel.
 
 `ask` and `ask_file` are the client; `_command` and `register` the command line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,7 +109,7 @@ def ask(question: str, lang: str | None = None, base: str | None = None) -> dict
     detected = parsed.get("language") or {}
     intent = parsed.get("intent") or {}
     ranking = parsed.get("intent_ranking") or []
-    answer = next(
+    answer: dict[str, Any] = next(
         (m["custom"]["answer"] for m in messages
          if isinstance(m.get("custom"), dict) and "answer" in m["custom"]),
         {},

@@ -110,7 +110,7 @@ def _records_version(args: argparse.Namespace) -> int:
     if status.status == "unknown":
         what = {"unknown_product": "no such product", "unknown_version": "no such version"}
         near = f"; nearest: {', '.join(status.nearest)}" if status.nearest else ""
-        print(f"{args.product} {args.version}: {what.get(status.reason, 'unknown')}{near}",
+        print(f"{args.product} {args.version}: {what.get(status.reason or '', 'unknown')}{near}",
               file=sys.stderr)  # fmt: skip
         return 1
     ends = status.support_ends.isoformat() if status.support_ends else "no end date set"
