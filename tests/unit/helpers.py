@@ -1,13 +1,18 @@
 """Small helpers shared by the unit tests: copies of the rule base to break or
-correct, and a plain dump of the rule base tables."""
+correct, a plain dump of the rule base tables, and the `bot` command run in process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 import yaml
 
@@ -65,3 +70,41 @@ def stored_version(url: str) -> str | None:
         return conn.execute(
             sa.select(db.Meta.value).where(db.Meta.key == "rulebase_version")
         ).scalar()
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What `bot ARGS` did, as a subprocess would report it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: Mapping[str, str | None] | None = None) -> CliResult:
+    """`bot ARGS` through `bot.cli.main` in this process, its output captured.
+
+    `env` is set for this one call (None removes a variable) and restored after.
+    SystemExit becomes the exit code the interpreter would give: argparse's usage
+    errors exit 2; a message (e.g. no rule base) is printed on stderr and exits 1.
+    Works in module-scoped fixtures too (no capsys needed).
+    """
+    from bot import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (env or {}).items():
+            if value is None:
+                mp.delenv(name, raising=False)
+            else:
+                mp.setenv(name, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:
+                if exc.code is None or isinstance(exc.code, int):
+                    code = exc.code or 0
+                else:
+                    print(exc.code, file=sys.stderr)
+                    code = 1
+    return CliResult(code, out.getvalue(), err.getvalue())

@@ -1,23 +1,17 @@
-"""`bot import` and `bot records` through the real `bot` command, as a subprocess
-with BOT_DATABASE_URL naming a real database (SQLite and PostgreSQL)."""
+"""`bot import` and `bot records` through `bot.cli.main`, in process, with
+BOT_DATABASE_URL naming a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from bot import records
-from bot.settings import PROJECT_DIR
 
-BOT = str(Path(sys.executable).with_name("bot"))
+from .helpers import CliResult, run_cli
 
 
-def run_bot(*args: str, url: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BOT_DATABASE_URL": url, "PYTHONIOENCODING": "utf-8"}
-    result = subprocess.run([BOT, *args], env=env, capture_output=True, text=True,
-                            encoding="utf-8", timeout=60, cwd=PROJECT_DIR)  # fmt: skip
+def run_bot(*args: str, url: str, check: bool = True) -> CliResult:
+    result = run_cli(*args, env={"BOT_DATABASE_URL": url})
     if check:
         assert result.returncode == 0, f"bot {' '.join(args)} failed:\n{result.stderr}"
     return result

@@ -1,24 +1,20 @@
-"""`bot requests` through the real `bot` command, as a subprocess with
-BOT_DATABASE_URL naming a real database (SQLite and PostgreSQL). Licence keys
-must never appear in full in anything it prints or writes."""
+"""`bot requests` through `bot.cli.main`, in process, with BOT_DATABASE_URL
+naming a real database (SQLite and PostgreSQL). Licence keys must never appear
+in full in anything it prints or writes."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bot import records
 from bot import service_requests as sr
-from bot.settings import PROJECT_DIR
 
-BOT = str(Path(sys.executable).with_name("bot"))
+from .helpers import CliResult, run_cli
+
 KEY = "FJORD-12345-VIKAS-9RQ7T"
 FORMS = [
     {"service": "premium_support", "name": "Kari Nordmann", "email": "kari@fjordvik.no",
@@ -32,13 +28,10 @@ FORMS = [
 ]  # fmt: skip
 
 
-def run_bot(*args: str, url: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "BOT_DATABASE_URL": url, "PYTHONIOENCODING": "utf-8"}
-    full_env.pop("BOT_REQUESTS_WEBHOOK_URL", None)
-    full_env.pop("BOT_ROUTING_FILE", None)
-    full_env.update(env or {})
-    result = subprocess.run([BOT, "requests", *args], env=full_env, capture_output=True,
-                            text=True, encoding="utf-8", timeout=60, cwd=PROJECT_DIR)  # fmt: skip
+def run_bot(*args: str, url: str, env: dict[str, str] | None = None) -> CliResult:
+    full_env: dict[str, str | None] = {"BOT_DATABASE_URL": url, "BOT_REQUESTS_WEBHOOK_URL": None,
+                                       "BOT_ROUTING_FILE": None, **(env or {})}  # fmt: skip
+    result = run_cli("requests", *args, env=full_env)
     for secret in (KEY, KEY.lower(), "FJORD-12345", "12345-VIKAS"):
         assert secret not in result.stdout + result.stderr, f"bot requests {args} showed the key"
     return result

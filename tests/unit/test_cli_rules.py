@@ -1,4 +1,7 @@
-"""The real `bot` command, run as a subprocess against a real database."""
+"""`bot rulebase` and `bot rules` against a real database: in process through
+`bot.cli.main`, plus two runs of the installed `bot` command (the entry point
+itself, and a load from another project directory, which the settings read
+once, at import)."""
 
 from __future__ import annotations
 
@@ -7,15 +10,24 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot import rulebase
+from bot import db, rulebase
 from bot.settings import PROJECT_DIR
 
 from .contract import CLAUSE_IDS, LANGS, QUEUES, VERDICTS
-from .helpers import copy_rulebase, edit_entry
+from .helpers import CliResult, copy_rulebase, edit_entry, run_cli
+
+
+def run_bot(*args: str, url: str, check: bool = True) -> CliResult:
+    """`bot ARGS` in this process with BOT_DATABASE_URL=url."""
+    result = run_cli(*args, env={"BOT_DATABASE_URL": url})
+    if check:
+        assert result.returncode == 0, f"bot {' '.join(args)} failed:\n{result.stderr}"
+    return result
 
 
 def _bot_executable() -> str:
@@ -28,15 +40,13 @@ def _bot_executable() -> str:
     return found
 
 
-BOT = _bot_executable()
-
-
-def run_bot(*args: str, url: str, project_dir: Path | None = None, check: bool = True):
+def run_bot_process(*args: str, url: str, project_dir: Path | None = None):
+    """The installed `bot` command as a subprocess (console script, fresh settings)."""
     env = {**os.environ, "BOT_DATABASE_URL": url, "PYTHONIOENCODING": "utf-8"}
     if project_dir is not None:
         env["BOT_PROJECT_DIR"] = str(project_dir)
     result = subprocess.run(
-        [BOT, *args],
+        [_bot_executable(), *args],
         env=env,
         capture_output=True,
         text=True,
@@ -44,8 +54,7 @@ def run_bot(*args: str, url: str, project_dir: Path | None = None, check: bool =
         timeout=60,
         cwd=PROJECT_DIR,
     )
-    if check:
-        assert result.returncode == 0, f"bot {' '.join(args)} failed:\n{result.stderr}"
+    assert result.returncode == 0, f"bot {' '.join(args)} failed:\n{result.stderr}"
     return result
 
 
@@ -55,12 +64,20 @@ def _words(text: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def sqlite_url(tmp_path_factory) -> str:
+def sqlite_url(tmp_path_factory) -> Iterator[str]:
     """A SQLite file loaded once through the CLI, for the read-only commands."""
     url = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'bot.db'}"
     first = run_bot("rulebase", "load", url=url)
     assert "Rule base loaded: 65 clauses" in first.stdout
-    return url
+    yield url
+    db.engine_for(url).dispose()
+
+
+def test_the_installed_bot_command_runs(sqlite_url):
+    """The one smoke test of the console script (pyproject's `bot = "bot.cli:main"`)."""
+    result = run_bot_process("rules", "list", url=sqlite_url)
+    assert [line.split()[0] for line in result.stdout.splitlines()] == list(CLAUSE_IDS)
+    assert result.stdout == run_bot("rules", "list", url=sqlite_url).stdout
 
 
 def test_rulebase_load_reports_65_clauses_then_unchanged(tmp_path):
@@ -165,7 +182,11 @@ def test_rules_search_without_hits_says_so(sqlite_url):
 
 def test_a_correction_loaded_by_the_cli_is_live_in_a_running_process(database_url, tmp_path):
     """An editor runs `bot rulebase load`; a running process (the action server)
-    sees the corrected sentence on its next read, with no restart."""
+    sees the corrected sentence on its next read, with no restart.
+
+    A subprocess: BOT_PROJECT_DIR is read once, at import (settings.CONTENT_DIR,
+    rulebase.RULEBASE_DIR and rulebase.load's default directory), so this
+    process cannot be pointed at another project."""
     rulebase.load(database_url)
     before = rulebase.current(database_url)
     project = tmp_path / "project"
@@ -180,7 +201,7 @@ def test_a_correction_loaded_by_the_cli_is_live_in_a_running_process(database_ur
         lambda entry: entry["text"].update(en=new_text),
     )
 
-    result = run_bot("rulebase", "load", url=database_url, project_dir=project)
+    result = run_bot_process("rulebase", "load", url=database_url, project_dir=project)
 
     assert "Rule base loaded: 65 clauses" in result.stdout
     after = rulebase.current(database_url)

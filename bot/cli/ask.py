@@ -4,10 +4,13 @@ For support agents checking answers from a shell. It talks to the Rasa server th
 `make run` started, over HTTP only (standard library), so it needs no model and does
 not import Rasa: NLU details come from `POST /model/parse`, the reply (and the answer
 payload of docs/answer-contract section 2) from the REST channel.
+
+`ask` and `ask_file` are the client; `_command` and `register` the command line.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import settings
+from bot.contract import LANGS
 
 TIMEOUT = 60  # seconds; the first message after start-up can be slow
 WIDTH = 100  # columns of the plain reply
@@ -105,7 +109,7 @@ def ask(question: str, lang: str | None = None, base: str | None = None) -> dict
     detected = parsed.get("language") or {}
     intent = parsed.get("intent") or {}
     ranking = parsed.get("intent_ranking") or []
-    answer = next(
+    answer: dict[str, Any] = next(
         (m["custom"]["answer"] for m in messages
          if isinstance(m.get("custom"), dict) and "answer" in m["custom"]),
         {},
@@ -252,12 +256,14 @@ def ask_rows(
 
 
 def ask_file(
-    path: Path, out: Path | None = None, lang: str | None = None, log: TextIO = sys.stderr
+    path: Path, out: Path | None = None, lang: str | None = None, log: TextIO | None = None
 ) -> int:
     """Answer every question in `path`; write the CSV table to `out` (or stdout).
 
+    Progress and the closing line go to `log` (default: stderr, as it is at the call).
     Returns the number of questions answered.
     """
+    log = log or sys.stderr
     columns, rows = read_questions(path)
     if not rows:
         raise AskError(f"{path} holds no questions.")
@@ -286,3 +292,38 @@ def _write_csv(handle: TextIO, fieldnames: list[str], rows: list[dict[str, str]]
     writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _command(args: argparse.Namespace) -> int:
+    """One question (plain or --json), or --file to a CSV table; exit 1 on AskError."""
+    try:
+        if args.file:
+            if args.question or args.json:
+                usage = "bot ask: give a QUESTION or --file, not both (--json is for one question)"
+                print(usage, file=sys.stderr)
+                return 2
+            ask_file(Path(args.file), Path(args.out) if args.out else None, args.lang)
+            return 0
+        if args.out:
+            print("bot ask: --out goes with --file", file=sys.stderr)
+            return 2
+        result = ask(" ".join(args.question), args.lang)
+    except AskError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(format_json(result) if args.json else format_plain(result))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `ask` to the top-level parser."""
+    cmd = sub.add_parser("ask", help="ask the running assistant (make run) a question")
+    cmd.add_argument("question", nargs="*", help="the question (quote it)")
+    cmd.add_argument("--lang", choices=LANGS, help="answer in this language, as a page would")
+    cmd.add_argument("--json", action="store_true", help="one JSON object")
+    cmd.add_argument("--file", help="questions, one a line, or a CSV with a question column")
+    cmd.add_argument("--out", help="with --file: write the CSV table here (default: stdout)")
+    cmd.set_defaults(func=_command)

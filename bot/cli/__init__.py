@@ -1,0 +1,66 @@
+"""The `bot` command: run the assistant, and the tools agents and editors use.
+
+bot run                          database, model, both servers (make run)
+bot shell                        rasa shell against the same set-up (make shell)
+bot prepare [--for-tests]        generate, load the rule base, (validate,) train
+bot rulebase load                reload content/rulebase/ after an edit (no retraining)
+bot rules list [--json]          every clause
+bot rules show ID [--lang L]     one clause, its wording, verdict, links, topics
+bot rules search TEXT            clauses whose wording holds every word
+bot ask "QUESTION" [--json]      ask the running assistant; language, intent, verdict, reply
+bot ask --file FILE [--out CSV]  a file of questions (text or CSV) to a CSV table
+bot import products FILE.csv     load product records (all or nothing; contract §3)
+bot import licences FILE.csv     load licence records (the products must be there first)
+bot records products [--json]    every product version and its support status today
+bot records licence KEY          a licence's status and what it entitles to (key masked)
+bot records version PRODUCT VER  a product version's status and entitlement
+bot requests list [--queue Q] [--status S] [--json]   paid-service requests (keys masked)
+bot requests show REF            one request, every field (key masked)
+bot requests export --format csv|json [--out FILE]   every request, for the team
+bot requests set-status REF STATUS   new, in_progress or closed
+bot requests notify REF          send a request to the webhook again
+bot requests routing             the routing table (content/routing.csv), checked
+
+One module per command group, each with a `register(sub)` that adds its
+subcommands and handlers `(args: argparse.Namespace) -> int` (the exit code):
+
+bot/cli/launch.py     run, shell, prepare, generate
+bot/cli/rules.py      rulebase, rules
+bot/cli/ask.py        ask (the HTTP client and the command)
+bot/cli/records.py    import, records
+bot/cli/requests.py   requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.cli import ask, launch, records, requests, rules
+
+__all__ = ["main", "parser"]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole `bot` command line (`requests --queue` reads services.yml now)."""
+    top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
+    sub = top.add_subparsers(dest="command", required=True)
+    for group in (launch, rules, ask, records, requests):  # the order of `bot --help`
+        group.register(sub)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse `argv` (default: sys.argv[1:]), run the command, return its exit code.
+
+    argparse exits with 2 on a usage error; a handler may raise SystemExit with a
+    one-line message (exit 1).
+    """
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `bot rules list | head`
+        sys.stderr.close()
+        return 0

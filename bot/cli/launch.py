@@ -1,0 +1,54 @@
+"""`bot run`, `bot shell`, `bot prepare`, `bot generate`: set up and start the assistant.
+
+Thin: the work is in `bot.launcher` (imported when a command runs: it is only
+needed here) and `bot.generate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bot import generate, settings
+
+
+def _generate(_args: argparse.Namespace) -> int:
+    """Write the domain intents and rules generated from topics.yml."""
+    changed = generate.generate()
+    print("\n".join(f"wrote {p}" for p in changed) or "generated files up to date")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """Generate, load the rule base, (validate,) train if needed."""
+    from bot import launcher
+
+    launcher.prepare(settings.load(), for_tests=args.for_tests)
+    return 0
+
+
+def _run(_args: argparse.Namespace) -> int:
+    """Database, model, both servers; stops them on Ctrl-C."""
+    from bot import launcher
+
+    launcher.run()
+    return 0
+
+
+def _shell(_args: argparse.Namespace) -> int:
+    """rasa shell with the same model, actions and tracker store."""
+    from bot import launcher
+
+    launcher.shell()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add `run`, `shell`, `prepare` and `generate` to the top-level parser."""
+    sub.add_parser("run", help="start the assistant").set_defaults(func=_run)
+    sub.add_parser("shell", help="rasa shell against this set-up").set_defaults(func=_shell)
+    prep = sub.add_parser("prepare", help="generate, load the rule base, train if needed")
+    prep.add_argument("--for-tests", action="store_true", help="also run rasa data validate")
+    prep.set_defaults(func=_prepare)
+    sub.add_parser("generate", help="write the generated domain and rules").set_defaults(
+        func=_generate
+    )
