@@ -7,7 +7,7 @@ the project reads os.environ for these names.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(os.environ.get("BOT_PROJECT_DIR", Path(__file__).resolve().parents[1]))
@@ -30,6 +30,18 @@ class Settings:
     sample_records: bool  # load content/records/ samples at start (BOT_SAMPLE_RECORDS=0: don't)
     routing_file: Path  # paid service x country -> queue
     requests_webhook_url: str | None  # where filed requests are POSTed; None: nowhere
+    # Secrets (env, else the file `make run` generated in var/secrets/; None: not set yet)
+    api_token: str | None = field(repr=False)  # Rasa's HTTP API (BOT_API_TOKEN)
+    actions_token: str | None = field(repr=False)  # Rasa -> action server (BOT_ACTIONS_TOKEN)
+    trainer_token: str | None = field(repr=False)  # the trainers' tools (BOT_TRAINER_TOKEN)
+    # What a public website may send
+    allowed_origins: tuple[str, ...]  # CORS and socket.io origins (BOT_ALLOWED_ORIGINS)
+    max_message_chars: int  # longer messages are answered at once, never parsed
+    max_body_bytes: int  # larger request bodies get 413
+    rate_per_sender: int  # messages a minute, one conversation
+    rate_per_client: int  # requests a minute, one client address
+    action_timeout: float  # seconds Rasa waits for the action server
+    retention_days: int  # conversations, feedback and inbox older than this are deleted; 0: kept
 
     @property
     def action_endpoint(self) -> str:
@@ -51,13 +63,54 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise SystemExit(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+SECRETS = {  # setting -> environment variable, and the file name under var/secrets/
+    "api_token": "BOT_API_TOKEN",
+    "actions_token": "BOT_ACTIONS_TOKEN",
+    "trainer_token": "BOT_TRAINER_TOKEN",
+}
+
+
+def secret_file(var_dir: Path, env_name: str) -> Path:
+    return var_dir / "secrets" / env_name.lower()
+
+
+def _secret(env_name: str, var_dir: Path) -> str | None:
+    value = os.environ.get(env_name, "").strip()
+    if value:
+        return value
+    try:
+        return secret_file(var_dir, env_name).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def _origins(rasa_port: int) -> tuple[str, ...]:
+    raw = os.environ.get("BOT_ALLOWED_ORIGINS", "").strip()
+    if raw:
+        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    # Default: only the server's own pages (the chat page it serves itself).
+    return (f"http://127.0.0.1:{rasa_port}", f"http://localhost:{rasa_port}")
+
+
 def load() -> Settings:
     """Read the settings now (tests change the environment between runs)."""
     var_dir = Path(os.environ.get("BOT_VAR_DIR", PROJECT_DIR / "var"))
+    rasa_port = _port("BOT_RASA_PORT", 5005)
     return Settings(
         database_url=os.environ.get("BOT_DATABASE_URL") or f"sqlite:///{var_dir / 'bot.db'}",
         tracker_url=os.environ.get("BOT_TRACKER_URL") or f"sqlite:///{var_dir / 'tracker.db'}",
-        rasa_port=_port("BOT_RASA_PORT", 5005),
+        rasa_port=rasa_port,
         actions_port=_port("BOT_ACTIONS_PORT", 5055),
         host=os.environ.get("BOT_HOST", "127.0.0.1"),
         log_level=os.environ.get("BOT_LOG_LEVEL", "INFO").upper(),
@@ -65,8 +118,16 @@ def load() -> Settings:
         models_dir=Path(os.environ.get("BOT_MODELS_DIR", PROJECT_DIR / "models")),
         var_dir=var_dir,
         sample_records=os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0",
-        routing_file=Path(
-            os.environ.get("BOT_ROUTING_FILE") or CONTENT_DIR / "routing.csv"
-        ),
+        routing_file=Path(os.environ.get("BOT_ROUTING_FILE") or CONTENT_DIR / "routing.csv"),
         requests_webhook_url=(os.environ.get("BOT_REQUESTS_WEBHOOK_URL") or "").strip() or None,
+        api_token=_secret("BOT_API_TOKEN", var_dir),
+        actions_token=_secret("BOT_ACTIONS_TOKEN", var_dir),
+        trainer_token=_secret("BOT_TRAINER_TOKEN", var_dir),
+        allowed_origins=_origins(rasa_port),
+        max_message_chars=_int("BOT_MAX_MESSAGE_CHARS", 1000, minimum=1),
+        max_body_bytes=_int("BOT_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+        rate_per_sender=_int("BOT_RATE_PER_SENDER", 30, minimum=1),
+        rate_per_client=_int("BOT_RATE_PER_CLIENT", 120, minimum=1),
+        action_timeout=float(_int("BOT_ACTION_TIMEOUT", 10, minimum=1)),
+        retention_days=_int("BOT_RETENTION_DAYS", 90),
     )
