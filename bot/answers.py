@@ -52,13 +52,36 @@ def clause_line(clause: Clause, lang: str) -> str:
     )
 
 
+def short_citation(clause: Clause, lang: str) -> str:
+    """ "Support rules §4.2.3" / "Article 101732 §2.2": a clause named in a line."""
+    doc = clause.document
+    key = "citation_short_article" if doc.article_id else "citation_short_rules"
+    return messages.say(key, lang, section=clause.section, article_id=doc.article_id)
+
+
 def paid_services(rulebase: RuleBase, clause_ids: tuple[str, ...]) -> list[Service]:
+    """The services that the cited clauses sell (services.yml `sold_by`), in the
+    order of the first clause that sells each: never one that no cited clause sells."""
     found: list[Service] = []
     for cid in clause_ids:
-        service = rulebase.clauses[cid].service
-        if service is not None and service not in found:
-            found.append(service)
+        for service in rulebase.services.values():
+            if cid in service.sold_by and service not in found:
+                found.append(service)
     return found
+
+
+def paid_offer(
+    rulebase: RuleBase, services: list[Service], clause_ids: tuple[str, ...], lang: str
+) -> str:
+    """What can be bought, named by the clauses that sell it ("What Support rules
+    §4.2.14 describes can be bought as Kaspersky Incident Response"), never the
+    topic as a whole."""
+    items = []
+    for service in services:
+        sellers = [rulebase.clauses[cid] for cid in clause_ids if cid in service.sold_by]
+        refs = messages.join([short_citation(c, lang) for c in sellers], lang)
+        items.append(messages.say("paid_offer_item", lang, refs=refs, service=service.names[lang]))
+    return messages.say("paid_offer", lang, offers=" ".join(items))
 
 
 def request_button(service: Service, lang: str) -> dict[str, str]:
@@ -76,8 +99,7 @@ def topic_answer(rulebase: RuleBase, topic: Topic, lang: str) -> Reply:
     parts = [topic.leads[lang], "\n".join(lines)]
     services = paid_services(rulebase, topic.clauses)
     if services:
-        names = " / ".join(s.names[lang] for s in services)
-        parts.append(messages.say("paid_offer", lang, service=names))
+        parts.append(paid_offer(rulebase, services, topic.clauses, lang))
     buttons = tuple(request_button(s, lang) for s in services)
     if topic.follow_up:
         title = messages.say(f"button_{topic.follow_up}", lang)

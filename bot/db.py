@@ -69,6 +69,7 @@ class Service(Base):
     names = Column(JSON, nullable=False)
     summaries = Column(JSON, nullable=False)
     position = Column(Integer, nullable=False)
+    sold_by = Column(JSON)  # the clause ids whose original wording sells this service
 
 
 class Clause(Base):

@@ -34,6 +34,13 @@ def say(key: str, lang: str, /, **values: object) -> str:
     return (entry.get(lang) or entry["en"]).format(**values)
 
 
+def join(items: list[str], lang: str) -> str:
+    """ "A", "A and B", "A, B and C" in the language."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {say('list_and', lang)} {items[-1]}"
+
+
 def date(value: dt.date, lang: str) -> str:
     month = say("months", lang).split()[value.month - 1]
     return say("date", lang, day=value.day, month=month, year=value.year)

@@ -62,6 +62,9 @@ class Service:
     queue: str
     names: dict[str, str]
     summaries: dict[str, str]
+    # The clauses whose original wording sells it: an answer offers the service
+    # only when it cites one of them (nothing promised the documents don't say).
+    sold_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ def read(directory: Path = RULEBASE_DIR) -> Source:
     docs_by_prefix = _check_documents(documents, directory, problems)
     service_ids = _check_services(services, problems)
     _check_clauses(clauses, docs_by_prefix, service_ids, problems)
+    _check_sold_by(services, clauses, problems)
     _check_topics(topics, {c.get("id") for c in clauses}, problems)
     if problems:
         raise RulebaseError(problems)
@@ -244,6 +248,29 @@ def _check_services(services, problems) -> set[str]:
         _lang_map(svc, "name", LANGS, where, problems)
         _lang_map(svc, "summary", LANGS, where, problems)
     return ids
+
+
+def _check_sold_by(services, clauses, problems) -> None:
+    """Every service names the clauses that sell it, and a clause's `service` is
+    one that the clause sells."""
+    by_id = {c.get("id"): c for c in clauses}
+    sellers: dict[str, set[str]] = {}
+    for svc in services:
+        where = f"{svc['_file']}: {svc.get('id', '?')}"
+        sold_by = svc.get("sold_by")
+        if not isinstance(sold_by, list) or not sold_by:
+            problems.append(f"{where}: 'sold_by' must list the clause ids that sell it")
+            continue
+        for cid in sold_by:
+            if cid not in by_id:
+                problems.append(f"{where}: sold_by names unknown clause {cid!r}")
+            sellers.setdefault(cid, set()).add(svc.get("id"))
+    for cid, clause in by_id.items():
+        service = clause.get("service")
+        if service is not None and service not in sellers.get(cid, set()):
+            problems.append(
+                f"{clause['_file']}: {cid}: service {service!r} does not list it in 'sold_by'"
+            )
 
 
 def _check_clauses(clauses, docs, service_ids, problems) -> None:
@@ -357,6 +384,7 @@ def _replace(session, source: Source) -> None:
                 names=svc["name"],
                 summaries=svc["summary"],
                 position=n,
+                sold_by=list(svc["sold_by"]),
             )
         )
     session.flush()
@@ -445,7 +473,7 @@ def _snapshot(session, version: str) -> RuleBase:
         for d in session.scalars(select(db.Document))
     }
     services = {
-        s.id: Service(s.id, s.queue, dict(s.names), dict(s.summaries))
+        s.id: Service(s.id, s.queue, dict(s.names), dict(s.summaries), tuple(s.sold_by or ()))
         for s in session.scalars(select(db.Service).order_by(db.Service.position))
     }
     links: dict[str, list[str]] = {}

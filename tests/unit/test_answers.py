@@ -67,8 +67,13 @@ def test_a_paid_topic_names_the_paid_service(rb, lang):
     topic = rb.topics["onsite_remote"]
     reply = answers.topic_answer(rb, topic, lang)
     assert "Kaspersky Professional Services" in reply.text
-    offer = answers.messages.say("paid_offer", lang, service="Kaspersky Professional Services")
-    assert reply.text.endswith(offer)
+    item = answers.messages.say(
+        "paid_offer_item",
+        lang,
+        refs=answers.short_citation(rb.clauses["rules:4.2.5"], lang),
+        service="Kaspersky Professional Services",
+    )
+    assert reply.text.endswith(answers.messages.say("paid_offer", lang, offers=item))
     assert reply.payload()["answer"]["verdict"] == "paid"
     assert reply.payload()["answer"]["rule_ids"] == list(topic.clauses)
 
@@ -117,3 +122,78 @@ def test_small_talk_verdicts():
     assert answers.small_talk("greet", "sv").payload()["answer"]["verdict"] == "info"
     out = answers.small_talk("out_of_scope", "en")
     assert out.payload() == {"answer": {"rule_ids": [], "verdict": "fallback", "lang": "en"}}
+
+
+# ---------------------------------------------------------------- no overreach
+
+# services.yml `sold_by`, written out: the clauses whose original wording sells
+# each service ("kan kjøpes som tilleggstjeneste i Kaspersky ...", rules:5 naming
+# professional services and premium support, 4.3.2 "fornyelse av støtte kan kjøpes").
+SOLD_BY = {
+    "professional_services": {"rules:4.2.5", "rules:4.2.10", "rules:4.2.12", "rules:5"},
+    "premium_support": {"rules:5"},
+    "incident_response": {"rules:4.2.14"},
+    "support_renewal": {"rules:4.3.2"},
+}
+
+
+def _offered(reply: answers.Reply) -> set[str]:
+    return {
+        b["payload"].split('"sr_service": "')[1].split('"')[0]
+        for b in reply.buttons
+        if b["payload"].startswith("/request_service")
+    }
+
+
+def test_services_are_sold_by_the_clauses_that_say_so(rb):
+    assert {sid: set(s.sold_by) for sid, s in rb.services.items()} == SOLD_BY
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_answer_offers_a_service_that_no_cited_clause_sells(rb, lang):
+    offers = 0
+    for topic in rb.topics.values():
+        reply = answers.topic_answer(rb, topic, lang)
+        for service in _offered(reply):
+            assert SOLD_BY[service] & set(reply.rule_ids), (topic.id, service)
+            assert rb.services[service].names[lang] in reply.text
+            offers += 1
+        if not _offered(reply):
+            assert answers.messages.say("paid_offer", lang, offers="").strip() not in reply.text
+    assert offers >= 6  # the paid topics still offer what the documents sell
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_after_hours_support_is_not_sold_as_professional_services(rb, lang):
+    reply = answers.topic_answer(rb, rb.topics["after_hours"], lang)
+    assert _offered(reply) == set()
+    assert "Professional Services" not in reply.text
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_health_check_cites_the_clause_that_sells_configuration_checks(rb, lang):
+    reply = answers.topic_answer(rb, rb.topics["health_check"], lang)
+    assert "rules:4.2.10" in reply.rule_ids
+    assert _offered(reply) == {"professional_services"}
+    assert "rules:4.2.10" in rb.clauses["kb101732:2.11"].see_also
+    assert "kb101732:2.11" in rb.clauses["rules:4.2.10"].see_also
+
+
+def test_disinfection_offers_the_investigation_not_the_disinfection(rb):
+    expected = {
+        "en": "What Support rules §4.2.14 describes can be bought as Kaspersky Incident Response.",
+        "nb": "Det Støtteregler §4.2.14 beskriver, kan kjøpes som Kaspersky Incident Response.",
+        "sv": "Det som Supportregler §4.2.14 beskriver kan köpas som Kaspersky Incident Response.",
+    }
+    for lang in LANGS:
+        reply = answers.topic_answer(rb, rb.topics["disinfection"], lang)
+        assert expected[lang] in reply.text
+        assert _offered(reply) == {"incident_response"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_training_names_online_courses_and_paid_demonstrations(rb, lang):
+    reply = answers.topic_answer(rb, rb.topics["training"], lang)
+    assert {"rules:4.2.12", "rules:2.1"} <= set(reply.rule_ids)
+    assert "Kaspersky Online Courses" in reply.text
+    assert _offered(reply) == {"professional_services"}

@@ -61,13 +61,27 @@ def test_date(lang, expected):
     assert messages.date(dt.date(2022, 4, 7), lang) == expected
 
 
+@pytest.mark.parametrize(
+    ("items", "lang", "expected"),
+    [
+        ([], "en", ""),
+        (["A"], "en", "A"),
+        (["A", "B"], "nb", "A og B"),
+        (["A", "B", "C"], "sv", "A, B och C"),
+    ],
+)
+def test_join(items, lang, expected):
+    assert messages.join(items, lang) == expected
+
+
 def test_date_uses_the_right_month():
     assert messages.date(dt.date(2023, 12, 31), "nb") == "31. desember 2023"
     assert messages.date(dt.date(2023, 1, 4), "sv") == "4 januari 2023"
 
 
 def test_say_fills_placeholders_and_falls_back_to_english():
-    offer = messages.say("paid_offer", "nb", service="Kaspersky Premium Support")
-    assert "Kaspersky Premium Support" in offer and "{service}" not in offer
-    assert offer.startswith("Dette kan kjøpes som")
+    offer = messages.say(
+        "paid_offer_item", "nb", refs="Støtteregler §5", service="Kaspersky Premium Support"
+    )
+    assert offer == "Det Støtteregler §5 beskriver, kan kjøpes som Kaspersky Premium Support."
     assert messages.say("greet", "de") == CATALOGUE["greet"]["en"]
