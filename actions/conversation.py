@@ -41,14 +41,25 @@ def reply_language(tracker: Tracker) -> str:
     return language.choose(explicit, detection, previous)
 
 
+def _latest_metadata(tracker: Tracker) -> dict[str, Any]:
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
+
+
 def _metadata_language(tracker: Tracker) -> str | None:
     """The client's `metadata.lang` on the latest user message. Needed for button
     payloads ("/scope_licence"), which skip the NLU pipeline and its detector."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            metadata = event.get("metadata") or {}
-            return metadata.get("lang") if isinstance(metadata, dict) else None
-    return None
+    lang = _latest_metadata(tracker).get("lang")
+    return lang if isinstance(lang, str) else None
+
+
+def wants_full(tracker: Tracker) -> bool:
+    """`metadata.detail == "full"`: every clause's wording in the text (`bot ask
+    --full`, agents); otherwise a short line per clause (customers, phones)."""
+    return _latest_metadata(tracker).get("detail") == "full"
 
 
 def send(dispatcher: CollectingDispatcher, reply: Reply) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import service_request
-from actions.conversation import reply_language, send
+from actions.conversation import reply_language, send, wants_full
 from bot import answers, facts, records, rulebase
 from bot.messages import say
 
@@ -135,7 +135,9 @@ class AnswerVersion(Action):
             tracker.get_slot("version"),
             tracker.get_slot("licence_key"),
         )
-        reply = answers.entitlement_answer(rulebase.current(), found, lang)
+        reply = answers.entitlement_answer(
+            rulebase.current(), found, lang, full=wants_full(tracker)
+        )
         return send(dispatcher, reply) + _reset()
 
 
@@ -154,7 +156,9 @@ class AnswerLicence(Action):
             dispatcher.utter_message(text=say("bad_key_final", lang), buttons=buttons)
             return _reset()
         found = records.entitlement(key=key)
-        reply = answers.entitlement_answer(rulebase.current(), found, lang)
+        reply = answers.entitlement_answer(
+            rulebase.current(), found, lang, full=wants_full(tracker)
+        )
         return send(dispatcher, reply) + _reset()
 
 

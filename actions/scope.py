@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import reply_language, send
+from actions.conversation import reply_language, send, wants_full
 from bot import answers, rulebase
 from bot.messages import say
 
@@ -29,4 +29,4 @@ class AnswerScope(Action):
         topic = rules.topic_for_intent(intent)
         if topic is None:  # a model trained on topics since removed from the rule base
             return send(dispatcher, answers.fallback(rules, [], lang))
-        return send(dispatcher, answers.topic_answer(rules, topic, lang))
+        return send(dispatcher, answers.topic_answer(rules, topic, lang, full=wants_full(tracker)))

@@ -42,7 +42,15 @@ def verdict_label(verdict: str, lang: str, service: Service | None = None) -> st
     return f"{label} ({service.names[lang]})" if verdict == "paid" and service else label
 
 
-def clause_line(clause: Clause, lang: str) -> str:
+def clause_line(clause: Clause, lang: str, full: bool = False) -> str:
+    """One line per cited clause. Short (the default, for a phone screen): its
+    verdict and a short citation; the wording is one tap away (the widget's chip,
+    `bot ask --full`). Full: the verdict, the wording and the whole citation."""
+    if not full:
+        label = verdict_label(clause.verdict, lang, clause.service)
+        return messages.say(
+            "clause_line_short", lang, label=label, citation=short_citation(clause, lang)
+        )
     return messages.say(
         "clause_line",
         lang,
@@ -92,11 +100,15 @@ def request_button(service: Service, lang: str) -> dict[str, str]:
     }
 
 
-def topic_answer(rulebase: RuleBase, topic: Topic, lang: str) -> Reply:
+def clause_lines(rulebase: RuleBase, clause_ids: tuple[str, ...], lang: str, full: bool) -> str:
+    return "\n".join(f"• {clause_line(rulebase.clauses[cid], lang, full)}" for cid in clause_ids)
+
+
+def topic_answer(rulebase: RuleBase, topic: Topic, lang: str, full: bool = False) -> Reply:
     """The lead (the verdict, plainly), each clause with its own verdict and
     citation, then how to get what can be bought."""
-    lines = [f"• {clause_line(rulebase.clauses[cid], lang)}" for cid in topic.clauses]
-    parts = [topic.leads[lang], "\n".join(lines)]
+    lines = [clause_lines(rulebase, topic.clauses, lang, full)]
+    parts = [topic.leads[lang], *lines]
     services = paid_services(rulebase, topic.clauses)
     if services:
         parts.append(paid_offer(rulebase, services, topic.clauses, lang))
@@ -138,7 +150,7 @@ def _last_group(masked_key: str) -> str:
     return masked_key.rsplit("-", 1)[-1]
 
 
-def entitlement_answer(rulebase: RuleBase, found, lang: str) -> Reply:
+def entitlement_answer(rulebase: RuleBase, found, lang: str, full: bool = False) -> Reply:
     """A version or licence lookup (bot.records.Entitlement): what the records
     say, what that means under the rules for this product's segment, the
     clauses, the paid route when the version has reached its end of life."""
@@ -177,12 +189,12 @@ def entitlement_answer(rulebase: RuleBase, found, lang: str) -> Reply:
     }.get(found.reason)
     if segment_line:
         parts.append(say(segment_line, lang, product=product))
-    parts.append("\n".join(f"• {clause_line(rulebase.clauses[c], lang)}" for c in found.rule_ids))
+    parts.append(clause_lines(rulebase, tuple(found.rule_ids), lang, full))
     buttons: list[dict[str, str]] = []
-    if found.service:
-        service = rulebase.services[found.service]
-        parts.append(say("paid_offer", lang, service=service.names[lang]))
-        buttons.append(request_button(service, lang))
+    sold = [s for s in paid_services(rulebase, tuple(found.rule_ids)) if s.id == found.service]
+    if sold:  # only what a cited clause sells
+        parts.append(paid_offer(rulebase, sold, tuple(found.rule_ids), lang))
+        buttons.append(request_button(sold[0], lang))
     if found.reason in ("licence_needed", "licence_unknown", "licence_other_product"):
         buttons.append({"title": say("button_check_licence", lang), "payload": "/check_licence"})
     if found.reason == "unknown_version":

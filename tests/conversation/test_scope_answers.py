@@ -9,9 +9,11 @@ import pytest
 import yaml
 
 from bot import rulebase
+from bot.answers import clause_line
 from bot.messages import say
 from bot.settings import PROJECT_DIR
 from tests.conversation.questions import DISINFECTION, ONSITE
+from tests.servers import Reply
 
 
 def rules_now():
@@ -28,9 +30,22 @@ def test_disinfection_answered_in_the_users_language_with_every_part(running_bot
         "lang": lang,
     }
     assert reply.text.startswith(topic.leads[lang])
+    for cid in topic.clauses:  # a short line per clause: verdict and short citation
+        clause = rules_now().clauses[cid]
+        assert f"• {clause_line(clause, lang)}" in reply.text.split("\n")
+        assert clause.text(lang).rstrip(" ;") not in reply.text
+
+    # An agent asks for the whole wording (`bot ask --full` sends detail=full).
+    body = {
+        "sender": uuid.uuid4().hex,
+        "message": DISINFECTION[lang],
+        "metadata": {"detail": "full"},
+    }
+    full = Reply(running_bot.post("/webhooks/rest/webhook", body))  # type: ignore[arg-type]
+    assert full.answer == reply.answer
     for cid in topic.clauses:  # the wording of each clause, in this language
-        assert rules_now().clauses[cid].text(lang).rstrip(" ;") in reply.text
-    assert "4.2.3" in reply.text and "2022" in reply.text  # a readable citation
+        assert rules_now().clauses[cid].text(lang).rstrip(" ;") in full.text
+    assert "4.2.3" in full.text and "2022" in full.text  # a readable citation
 
 
 @pytest.mark.parametrize("lang", ["en", "nb", "sv"])

@@ -35,7 +35,7 @@ def test_topic_answer_leads_quotes_and_cites(rb, lang):
     topic = rb.topics["disinfection"]
     assert topic.clauses[:2] == ("rules:4.2.3", "kb101732:2.2")
 
-    reply = answers.topic_answer(rb, topic, lang)
+    reply = answers.topic_answer(rb, topic, lang, full=True)
 
     assert reply.text.startswith(topic.leads[lang])
     for cid in topic.clauses:
@@ -56,10 +56,45 @@ def test_topic_answer_leads_quotes_and_cites(rb, lang):
 
 
 def test_answers_differ_by_language(rb):
-    texts = {lang: answers.topic_answer(rb, rb.topics["disinfection"], lang).text for lang in LANGS}
+    texts = {
+        lang: answers.topic_answer(rb, rb.topics["disinfection"], lang, full=True).text
+        for lang in LANGS
+    }
     assert len(set(texts.values())) == 3
     assert rb.clauses["rules:4.2.3"].original in texts["nb"]
     assert rb.clauses["rules:4.2.3"].original not in texts["en"]
+
+
+SHORT = {
+    "en": [
+        "Not in standard support — Support rules §4.2.3",
+        "Not in standard support — Article 101732 §2.2",
+    ],
+    "nb": [
+        "Ikke en del av standard støtte — Støtteregler §4.2.3",
+        "Ikke en del av standard støtte — Artikkel 101732 §2.2",
+    ],
+    "sv": [
+        "Ingår inte i standardsupporten — Supportregler §4.2.3",
+        "Ingår inte i standardsupporten — Artikel 101732 §2.2",
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_customer_gets_one_short_line_per_clause(rb, lang):
+    topic = rb.topics["disinfection"]
+    short = answers.topic_answer(rb, topic, lang)
+    full = answers.topic_answer(rb, topic, lang, full=True)
+    lines = short.text.split("\n")
+    assert lines[0] == topic.leads[lang]
+    for expected in SHORT[lang]:
+        assert f"• {expected}" in lines
+    for cid in topic.clauses:  # the wording is one tap away, not in the text
+        assert rb.clauses[cid].texts[lang].rstrip(" ;") not in short.text
+    assert len(short.text) < len(full.text) / 2
+    assert short.payload() == full.payload()  # the contract payload is unchanged
+    assert short.buttons == full.buttons
 
 
 @pytest.mark.parametrize("lang", LANGS)
