@@ -3,17 +3,19 @@
     .venv/bin/python -m bench.accuracy [--pipelines chosen,rasa-default]
 
 Trains an NLU model per pipeline (reused while data and config are unchanged),
-parses every question of bench/heldout.csv through a loaded Rasa agent, and
+parses every question of each held-out set through a loaded Rasa agent, and
 prints intent accuracy and macro-F1 per language, the share of out-of-scope
 questions that fall back, and the share of in-scope questions answered from a
-wrong topic. bench/heldout.csv is written apart from data/nlu and never trained on.
+wrong topic. The sets (bot.training.examples.EVAL_SETS) are kept apart from
+data/nlu: the benchmark refuses to run while any of their questions, normalised,
+is also a training example. A question labelled with two topics (a|b) counts as
+right when either is predicted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import hashlib
 import json
 import logging
@@ -25,8 +27,8 @@ from pathlib import Path
 
 from bot import launcher, settings
 from bot.settings import PROJECT_DIR
+from bot.training.examples import EVAL_SETS, EvalQuestion, check_apart, eval_questions
 
-HELDOUT = PROJECT_DIR / "bench" / "heldout.csv"
 RESULTS = PROJECT_DIR / "bench" / "results"
 PIPELINES = {
     "chosen": PROJECT_DIR / "config.yml",
@@ -53,9 +55,13 @@ def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
     return target, time.monotonic() - started
 
 
-def heldout() -> list[dict[str, str]]:
-    with HELDOUT.open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+def heldout(path: Path) -> list[dict[str, str]]:
+    """Rows with one gold `intent` (the first label; see `score` for two-topic rows)."""
+    return [_row(q) for q in eval_questions(path)]
+
+
+def _row(q: EvalQuestion) -> dict:
+    return {"lang": q.lang, "intent": q.intents[0], "intents": q.intents, "text": q.text}
 
 
 async def _predict(model: Path, texts: list[str]) -> list[dict]:
@@ -77,6 +83,12 @@ def score(rows: list[dict[str, str]], parses: list[dict]) -> dict:
     """Fallback counts as out_of_scope: for an out-of-scope question it is right."""
     predicted = [p["intent"]["name"] for p in parses]
     scored = ["out_of_scope" if p in NOT_ANSWERED else p for p in predicted]
+    # A two-topic question is right when either topic is predicted: score it
+    # against the one predicted, else against its first label.
+    rows = [
+        {**r, "intent": s} if s in r.get("intents", ()) else r
+        for r, s in zip(rows, scored, strict=True)
+    ]
     report: dict = {}
     for lang in ("en", "nb", "sv"):
         idx = [i for i, r in enumerate(rows) if r["lang"] == lang]
@@ -109,27 +121,34 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.disable(logging.WARNING)
-    rows = heldout()
-    reports = {}
+    problems = check_apart()
+    if problems:
+        print("Refusing to run: evaluation questions also in the training data", file=sys.stderr)
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    sets = {path.name: heldout(path) for path in EVAL_SETS if path.exists()}
+    reports: dict = {}
     for name in args.pipelines.split(","):
         model, seconds = nlu_model(name, PIPELINES[name])
-        parses = asyncio.run(_predict(model, [r["text"] for r in rows]))
-        reports[name] = score(rows, parses)
-        reports[name]["train_seconds"] = seconds
+        for set_name, rows in sets.items():
+            parses = asyncio.run(_predict(model, [r["text"] for r in rows]))
+            reports.setdefault(set_name, {})[name] = score(rows, parses)
+            reports[set_name][name]["train_seconds"] = seconds
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False))
-    print(f"\nHeld-out set: {len(rows)} questions ({HELDOUT.relative_to(PROJECT_DIR)})")
-    print(f"{'pipeline':<14}" + "".join(f"{lang + ' acc':>9}{lang + ' F1':>8}" for lang in
-          ("en", "nb", "sv")) + f"{'OOS fb':>8}{'wrong':>7}{'in fb':>7}")  # fmt: skip
-    for name, r in reports.items():
-        cells = "".join(f"{r[lang]['accuracy']:>9.3f}{r[lang]['macro_f1']:>8.3f}" for lang in
-                        ("en", "nb", "sv"))  # fmt: skip
-        print(f"{name:<14}{cells}{r['oos_fallback']:>8.2f}{r['inscope_wrong_answer']:>7.3f}"
-              f"{r['inscope_fallback']:>7.3f}")  # fmt: skip
+    for set_name, by_pipeline in reports.items():
+        print(f"\nHeld-out set: {len(sets[set_name])} questions (bench/{set_name})")
+        print(f"{'pipeline':<14}" + "".join(f"{lang + ' acc':>9}{lang + ' F1':>8}" for lang in
+              ("en", "nb", "sv")) + f"{'OOS fb':>8}{'wrong':>7}{'in fb':>7}")  # fmt: skip
+        for name, r in by_pipeline.items():
+            cells = "".join(f"{r[lang]['accuracy']:>9.3f}{r[lang]['macro_f1']:>8.3f}" for lang in
+                            ("en", "nb", "sv"))  # fmt: skip
+            print(f"{name:<14}{cells}{r['oos_fallback']:>8.2f}{r['inscope_wrong_answer']:>7.3f}"
+                  f"{r['inscope_fallback']:>7.3f}")  # fmt: skip
     print("\nOOS fb: out-of-scope questions that fall back; wrong: in-scope questions answered "
           "from a wrong topic; in fb: in-scope questions that fall back.")  # fmt: skip
     if args.errors:
-        for name, r in reports.items():
+        for name, r in ((f"{s} {p}", r) for s, rs in reports.items() for p, r in rs.items()):
             print(f"\n{name} misses:")
             for e in r["errors"]:
                 print(f"  [{e['lang']}] {e['text']!r}: {e['gold']} -> {e['predicted']} "

@@ -1,0 +1,94 @@
+"""The NLU training examples in data/nlu/<lang>/<topic>.yml, and the rule that
+keeps evaluation sets apart from them: no evaluation sentence may also be a
+training example once both are normalised (bot.text.normalise: case and
+punctuation ignored)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.settings import PROJECT_DIR
+from bot.text import normalise
+
+NLU_DIR = PROJECT_DIR / "data" / "nlu"
+EVAL_SETS = (
+    PROJECT_DIR / "bench" / "heldout.csv",  # the team's, written apart from data/nlu
+    PROJECT_DIR / "bench" / "heldout_independent.csv",  # written by someone who never saw it
+)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    intent: str
+    lang: str
+    file: Path
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    text: str
+    intents: tuple[str, ...]  # two for a message that asks about two topics
+    lang: str
+    file: Path
+    line: int
+
+
+def _strip_example(line: str) -> str | None:
+    line = line.strip()
+    return line[2:].strip() if line.startswith("- ") else None
+
+
+def training_examples(nlu_dir: Path = NLU_DIR) -> list[Example]:
+    """Every example of every intent, in file order."""
+    found: list[Example] = []
+    for path in sorted(nlu_dir.glob("*/*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in doc.get("nlu") or []:
+            if "intent" not in block:
+                continue  # lookups, synonyms: not examples of an intent
+            for line in str(block.get("examples") or "").splitlines():
+                text = _strip_example(line)
+                if text:
+                    found.append(Example(text, block["intent"], path.parent.name, path))
+    return found
+
+
+def eval_questions(path: Path) -> list[EvalQuestion]:
+    """One evaluation set: `lang,intent,text` or `lang,intents,text` (a|b)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    questions = []
+    for line, row in enumerate(rows, start=2):
+        labels = row.get("intents") or row.get("intent") or ""
+        intents = tuple(i.strip() for i in labels.split("|") if i.strip())
+        questions.append(EvalQuestion(row["text"], intents, row["lang"], path, line))
+    return questions
+
+
+def overlaps(
+    questions: Iterable[EvalQuestion], examples: Iterable[Example]
+) -> list[tuple[EvalQuestion, Example]]:
+    """Evaluation questions that are also training examples (normalised)."""
+    by_text = {normalise(e.text): e for e in examples}
+    return [(q, by_text[normalise(q.text)]) for q in questions if normalise(q.text) in by_text]
+
+
+def check_apart(sets: Iterable[Path] = EVAL_SETS, nlu_dir: Path = NLU_DIR) -> list[str]:
+    """A line per evaluation question that is also a training example; [] when apart."""
+    examples = training_examples(nlu_dir)
+    problems = []
+    for path in sets:
+        if not path.exists():
+            continue
+        for question, example in overlaps(eval_questions(path), examples):
+            problems.append(
+                f"{path.name}:{question.line}: {question.text!r} is also a training example "
+                f"in {example.file.relative_to(nlu_dir.parent.parent)}"
+            )
+    return problems
