@@ -147,7 +147,7 @@ class ValidateServiceRequestForm(FormValidationAction):
         if field in ("company", "licence_key") and service_requests.is_skip(str(value or "")):
             return {f"sr_{field}": SKIP}
         clean, problem = service_requests.validate_field(field, value)
-        if problem == "key_unknown":
+        if problem == "key_unknown" and clean:
             _problem(dispatcher, problem, lang, last=records.mask_key(clean).rsplit("-", 1)[-1])
             return {f"sr_{field}": None}
         if problem or clean is None:

@@ -61,6 +61,7 @@ def idempotency_key_for(conversation_id: str, fields: Mapping[str, object]) -> s
     normal: dict[str, object] = {}
     for name in sorted(fields):
         value = fields[name]
+        cleaned: object
         if name in FIELDS:
             cleaned, _ = clean(name, value, None)
             if cleaned is None and isinstance(value, str):
