@@ -1,12 +1,11 @@
 """Requesting a paid service: the form's prompts, validation, summary and
-correction, and filing. Validation and routing are bot.service_requests'; this
-module maps its problem codes to messages in the user's language."""
+correction, and filing. What an answer means, validation, routing and filing
+are bot.service_requests'; this module maps its results and problem codes to
+messages in the user's language."""
 
 from __future__ import annotations
 
 import abc
-import re
-import unicodedata
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -14,25 +13,11 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import reply_language
-from bot import records, rulebase, service_names, service_requests
+from bot import records, rulebase, service_requests
 from bot.messages import say
+from bot.service_requests import FIELDS, SKIP
 
-FIELDS = ("service", "name", "email", "company", "country", "licence_key", "description")
 SLOTS = tuple(f"sr_{f}" for f in FIELDS) + ("sr_confirmed",)
-SKIP = "-"  # an optional field the user left out
-SKIP_WORDS = {"skip", "none", "no", "-", "private", "hopp over", "ingen", "nei", "privat",
-              "hoppa över", "nej", "ingen nyckel", "har ingen"}  # fmt: skip
-# Words that name a field when the user asks to change it.
-FIELD_WORDS = {
-    "service": ("service", "tjeneste", "tjänst"),
-    "name": ("name", "navn", "namn"),
-    "email": ("e-mail", "email", "mail", "e-post", "epost"),
-    "company": ("company", "firma", "selskap", "bedrift", "företag"),
-    "country": ("country", "land"),
-    "licence_key": ("key", "licence", "license", "nøkkel", "nokkel", "nyckel", "lisens", "licens"),
-    "description": ("description", "beskrivelse", "beskrivning", "problem"),
-}
-EMAIL_IN_TEXT = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
 
 
 def reset_slots() -> list[dict[str, Any]]:
@@ -44,8 +29,9 @@ def _service_name(service_id: str | None, lang: str) -> str:
     return services[service_id].names[lang] if service_id in services else str(service_id)
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().strip(" .!")
+def _country(code: str | None, lang: str) -> str | None:
+    """The country's name in the user's language (the slot holds its ISO code)."""
+    return service_requests.country_name(code, lang) if code and code != SKIP else None
 
 
 def _problem(dispatcher: CollectingDispatcher, code: str, lang: str, **values: Any) -> None:
@@ -139,7 +125,7 @@ class AskConfirmed(Action):
             name=shown("sr_name"),
             email=shown("sr_email"),
             company=shown("sr_company"),
-            country=shown("sr_country"),
+            country=_country(tracker.get_slot("sr_country"), lang) or none,
             key=records.mask_key(key) if key not in (None, SKIP) else none,
             description=shown("sr_description"),
         )
@@ -158,10 +144,10 @@ class ValidateServiceRequestForm(FormValidationAction):
 
     def _check(self, field: str, value: Any, dispatcher, tracker) -> dict[str, Any]:
         lang = reply_language(tracker)
-        if field in ("company", "licence_key") and _fold(str(value or "")) in SKIP_WORDS:
+        if field in ("company", "licence_key") and service_requests.is_skip(str(value or "")):
             return {f"sr_{field}": SKIP}
         clean, problem = service_requests.validate_field(field, value)
-        if problem == "key_unknown":
+        if problem == "key_unknown" and clean:
             _problem(dispatcher, problem, lang, last=records.mask_key(clean).rsplit("-", 1)[-1])
             return {f"sr_{field}": None}
         if problem or clean is None:
@@ -170,7 +156,7 @@ class ValidateServiceRequestForm(FormValidationAction):
         return {f"sr_{field}": clean}
 
     def validate_sr_service(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        service = service_names.find_service(str(value or ""))
+        service = service_requests.find_service(str(value or ""))
         if service is None:
             _problem(dispatcher, "service_unknown", reply_language(tracker))
             return {"sr_service": None}
@@ -208,8 +194,8 @@ class ValidateServiceRequestForm(FormValidationAction):
         names = ", ".join(_service_name(s, lang) for s in found.alternatives)
         key = "sr_not_offered" if names else "sr_not_offered_none"
         dispatcher.utter_message(
-            text=say(key, lang, service=_service_name(service, lang), country=country,
-                     alternatives=names),
+            text=say(key, lang, service=_service_name(service, lang),
+                     country=_country(country, lang), alternatives=names),
             buttons=[{"title": _service_name(s, lang), "payload": s} for s in found.alternatives],
         )  # fmt: skip
         # keep the country, ask for the service again (offering what is offered there)
@@ -221,16 +207,19 @@ class ValidateServiceRequestForm(FormValidationAction):
         text = tracker.latest_message.get("text") or ""
         if intent == "affirm":
             return {"sr_confirmed": "yes"}
-        email = EMAIL_IN_TEXT.search(text)
+        email = service_requests.email_in(text)
         if email:  # "my e-mail is x@y.no": take it, show the summary again
-            checked = self._check("email", email.group(0), dispatcher, tracker)
+            checked = self._check("email", email, dispatcher, tracker)
             return {**checked, "sr_confirmed": None}
-        folded = _fold(text)
-        for field, words in FIELD_WORDS.items():
-            if any(word in folded for word in words):
-                return {f"sr_{field}": None, "sr_confirmed": None}  # asked again, then the summary
-        buttons = [
-            {"title": say(f"sr_field_{f}", lang), "payload": FIELD_WORDS[f][0]} for f in FIELDS
+        field = service_requests.field_named(text)
+        if field:
+            return {f"sr_{field}": None, "sr_confirmed": None}  # asked again, then the summary
+        buttons = [  # each payload is a word that names its field
+            {
+                "title": say(f"sr_field_{f}", lang),
+                "payload": service_requests.field_words(f, "en")[0],
+            }
+            for f in FIELDS
         ]
         dispatcher.utter_message(text=say("sr_which_field", lang), buttons=buttons)
         return {"sr_confirmed": None}

@@ -19,7 +19,8 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import facts, service_names
+from bot import facts
+from bot.service_requests import services as service_names
 
 logger = logging.getLogger(__name__)
 
