@@ -147,7 +147,7 @@ class Licence(Base):
 
 
 class ServiceRequest(Base):
-    """A paid-service request filed by the assistant (bot/service_requests.py).
+    """A paid-service request filed by the assistant (bot/service_requests/).
 
     `reference` is SR-YYYY-NNNNNN (year of filing in UTC, a sequence per year from
     service_request_counters); `idempotency_key` makes a doubled confirmation file

@@ -21,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import settings
 
 Action = Callable[[ModuleType, str, argparse.Namespace], int]
-STATUSES = ("new", "in_progress", "closed")  # service_requests.STATUSES
 
 
 def _call(action: Action, args: argparse.Namespace) -> int:
@@ -128,14 +127,17 @@ def _routing(sr: ModuleType, _url: str, _args: argparse.Namespace) -> int:
 
 
 def sr_queues() -> tuple[str, ...]:
-    """The queues services.yml names: the choices of --queue, read when the parser is built."""
-    from bot import service_requests
+    """The queues services.yml names: the choices of --queue, read from the rule base
+    files when the parser is built (no database, so `bot --help` never opens one)."""
+    from bot.service_requests import catalogue
 
-    return service_requests.queues()
+    return catalogue.from_files().queues
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `requests` and its actions to the top-level parser."""
+    from bot.service_requests.store import STATUSES
+
     queues = sr_queues()
     req = sub.add_parser("requests", help="paid-service requests filed by the assistant")
     req_sub = req.add_subparsers(dest="action", required=True)

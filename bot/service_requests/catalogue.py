@@ -57,7 +57,8 @@ def _stamp() -> tuple:
     )
 
 
-def _from_files() -> Catalogue:
+def from_files() -> Catalogue:
+    """The services of the rule base files (no database: e.g. for `bot --help`)."""
     stamp = _stamp()
     with _files_lock:
         cached = _files_cache.get(stamp)
@@ -67,7 +68,11 @@ def _from_files() -> Catalogue:
     cached = Catalogue(
         services={
             str(s["id"]): rulebase.Service(
-                str(s["id"]), s["queue"], dict(s["name"]), dict(s["summary"])
+                str(s["id"]),
+                s["queue"],
+                dict(s["name"]),
+                dict(s["summary"]),
+                tuple(s.get("sold_by") or ()),
             )
             for s in source.services
         },
@@ -84,7 +89,7 @@ def current(url: str | None = None) -> Catalogue:
     try:
         return _from_rules(rulebase.current(db.resolve_url(url)))
     except (rulebase.RulebaseMissing, SQLAlchemyError):
-        return _from_files()
+        return from_files()
 
 
 def service_ids(url: str | None = None) -> tuple[str, ...]:
