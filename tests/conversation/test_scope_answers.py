@@ -141,3 +141,19 @@ def test_a_conversation_survives_a_restart(running_bot):
     assert tracker["slots"]["language"] == "nb"
     # a short reply after the restart is still answered in Norwegian
     assert running_bot.ask("ja", sender).answer["lang"] == "nb"
+
+
+OVERVIEW = {
+    "en": "What does standard support include?",
+    "nb": "Hva er inkludert i standard støtte?",
+    "sv": "Vad ingår i standardsupporten?",
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_what_standard_support_includes_gets_the_overview(running_bot, lang):
+    reply = running_bot.ask(OVERVIEW[lang])
+    assert reply.answer["verdict"] == "info"
+    assert reply.answer["rule_ids"][0] == "rules:4.1.1"
+    assert reply.answer["lang"] == lang
+    assert reply.text.startswith(rules_now().topics["standard_support"].leads[lang])

@@ -232,3 +232,13 @@ def test_training_names_online_courses_and_paid_demonstrations(rb, lang):
     assert {"rules:4.2.12", "rules:2.1"} <= set(reply.rule_ids)
     assert "Kaspersky Online Courses" in reply.text
     assert _offered(reply) == {"professional_services"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_overview_names_what_is_included_and_the_paid_routes(rb, lang):
+    reply = answers.topic_answer(rb, rb.topics["standard_support"], lang)
+    included = [cid for cid, c in rb.clauses.items() if cid.startswith("rules:4.1.")]
+    assert list(reply.rule_ids[: len(included)]) == included
+    assert all(rb.clauses[cid].verdict == "included" for cid in included)
+    assert reply.verdict == "info"
+    assert _offered(reply) == {"professional_services", "premium_support"}
