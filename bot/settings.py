@@ -27,6 +27,8 @@ class Settings:
     sample_records: bool  # load data/records/ samples at start (BOT_SAMPLE_RECORDS=0: don't)
     routing_file: Path  # paid service x country -> queue
     requests_webhook_url: str | None  # where filed requests are POSTed; None: nowhere
+    allowed_origins: tuple[str, ...]  # origins the socket.io channel accepts; (): same origin only
+    max_message_chars: int  # longer user messages (socket.io) are refused before NLU
 
     @property
     def action_endpoint(self) -> str:
@@ -48,6 +50,17 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+def _positive(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise SystemExit(f"{name}={value} must be at least 1")
+    return value
+
+
 def load() -> Settings:
     """Read the settings now (tests change the environment between runs)."""
     var_dir = Path(os.environ.get("BOT_VAR_DIR", PROJECT_DIR / "var"))
@@ -66,4 +79,10 @@ def load() -> Settings:
             os.environ.get("BOT_ROUTING_FILE") or PROJECT_DIR / "data" / "routing.csv"
         ),
         requests_webhook_url=(os.environ.get("BOT_REQUESTS_WEBHOOK_URL") or "").strip() or None,
+        allowed_origins=tuple(
+            o.strip().rstrip("/")
+            for o in os.environ.get("BOT_ALLOWED_ORIGINS", "").split(",")
+            if o.strip()
+        ),
+        max_message_chars=_positive("BOT_MAX_MESSAGE_CHARS", 1000),
     )
