@@ -73,7 +73,9 @@ def widget_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
     """Rasa's bot message as the bot_uttered events a standard widget renders."""
     shaped: dict[str, Any] = {}
     if message.get("text"):
-        shaped["text"] = message["text"]
+        # Widgets render text as Markdown, which joins single lines (our bullet
+        # lists); a trailing double space keeps the line break, and is invisible.
+        shaped["text"] = message["text"].replace("\n", "  \n")
     buttons = message.get("buttons") or message.get("quick_replies")
     if buttons:
         shaped.setdefault("text", "")
