@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,14 +80,27 @@ def widget_site(running_bot) -> Iterator[str]:
 
 
 @pytest.fixture
+def offline_page(new_page):
+    """A page that reaches only this machine: the bundle's Google Fonts @import
+    is refused at once instead of waiting on DNS."""
+
+    def make(**kwargs):
+        page = new_page(**kwargs)
+        page.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.abort())
+        return page
+
+    return make
+
+
+@pytest.fixture
 def screenshot_path(tmp_path) -> Path:
     if os.environ.get("BOT_UPDATE_SCREENSHOTS") == "1":
         return Path(__file__).resolve().parents[2] / "docs" / "rasa-webchat.png"
     return tmp_path / "rasa-webchat.png"
 
 
-def test_question_answer_buttons_and_a_click_in_swedish(new_page, widget_site, screenshot_path):
-    page = new_page(locale="sv-SE", width=1000, height=900)
+def test_question_answer_buttons_and_a_click_in_swedish(offline_page, widget_site, screenshot_path):
+    page = offline_page(locale="sv-SE", width=1000, height=900)
     page.goto(widget_site + "/sv")
     page.locator(".rw-launcher").click()
 
@@ -113,10 +127,10 @@ def test_question_answer_buttons_and_a_click_in_swedish(new_page, widget_site, s
     expect(responses.nth(before)).not_to_be_empty(timeout=WAIT)  # the next answer
 
 
-def test_the_answer_payload_reaches_the_page(new_page, widget_site):
+def test_the_answer_payload_reaches_the_page(offline_page, widget_site):
     """rasa-webchat keeps `metadata` out of what it renders; the payload arrives
     on the socket beside the text. Seen here through the page's own socket."""
-    page = new_page()
+    page = offline_page()
     frames: list[str] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
     page.goto(widget_site + "/nb")
