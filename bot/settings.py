@@ -35,7 +35,7 @@ class Settings:
     actions_token: str | None = field(repr=False)  # Rasa -> action server (BOT_ACTIONS_TOKEN)
     trainer_token: str | None = field(repr=False)  # the trainers' tools (BOT_TRAINER_TOKEN)
     # What a public website may send
-    allowed_origins: tuple[str, ...]  # CORS and socket.io origins (BOT_ALLOWED_ORIGINS)
+    allowed_origins: tuple[str, ...]  # CORS and socket.io (BOT_ALLOWED_ORIGINS); (): same origin
     max_message_chars: int  # longer messages are answered at once, never parsed
     max_body_bytes: int  # larger request bodies get 413
     rate_per_sender: int  # messages a minute, one conversation
@@ -95,12 +95,11 @@ def _secret(env_name: str, var_dir: Path) -> str | None:
         return None
 
 
-def _origins(rasa_port: int) -> tuple[str, ...]:
+def _origins() -> tuple[str, ...]:
+    """Other sites' pages that may call the bot; () (the default): only the
+    server's own pages (the chat page it serves), whatever host name it has."""
     raw = os.environ.get("BOT_ALLOWED_ORIGINS", "").strip()
-    if raw:
-        return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-    # Default: only the server's own pages (the chat page it serves itself).
-    return (f"http://127.0.0.1:{rasa_port}", f"http://localhost:{rasa_port}")
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
 def load() -> Settings:
@@ -123,7 +122,7 @@ def load() -> Settings:
         api_token=_secret("BOT_API_TOKEN", var_dir),
         actions_token=_secret("BOT_ACTIONS_TOKEN", var_dir),
         trainer_token=_secret("BOT_TRAINER_TOKEN", var_dir),
-        allowed_origins=_origins(rasa_port),
+        allowed_origins=_origins(),
         max_message_chars=_int("BOT_MAX_MESSAGE_CHARS", 1000, minimum=1),
         max_body_bytes=_int("BOT_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
         rate_per_sender=_int("BOT_RATE_PER_SENDER", 30, minimum=1),

@@ -88,6 +88,8 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         "BOT_RASA_PORT": str(launcher.free_port()),
         "BOT_ACTIONS_PORT": str(launcher.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
+        # the one origin socket.io accepts: the rasa-webchat page of tests/browser
+        "BOT_ALLOWED_ORIGINS": f"http://127.0.0.1:{launcher.free_port()}",
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)

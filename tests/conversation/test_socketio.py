@@ -1,0 +1,282 @@
+"""The socket.io channel (bot/rasa_addons/socketio_channel.py) through the real
+servers, with python-socketio's client speaking as rasa-webchat does:
+session_request, then user_uttered with customData. Polling transport (the
+client's websocket transport needs a package the project does not install;
+the browser test goes over websocket)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import socketio
+
+from bot.messages import say
+from tests.conversation.questions import DISINFECTION, ONSITE
+
+LANGS = ["en", "nb", "sv"]
+WEBCHAT_KEYS = ({"text"}, {"text", "quick_replies"})  # what rasa-webchat 1.0 renders
+
+
+class Widget:
+    """One socket, used like rasa-webchat uses it."""
+
+    def __init__(self, url: str, lang: str | None = None, headers: dict | None = None):
+        self.client = socketio.SimpleClient()
+        self.client.connect(url, transports=["polling"], headers=headers or {})
+        self.custom = {"language": lang} if lang else {}
+        self.session_id: str | None = None
+
+    def request_session(self, session_id: str | None = None) -> str:
+        self.client.emit("session_request", {"session_id": session_id})
+        event, data = self.client.receive(timeout=10)
+        assert event == "session_confirm", (event, data)
+        self.session_id = data
+        return data
+
+    def say(self, text: str, session_id: str | None = None) -> list[dict]:
+        self.send(text, session_id)
+        return self.replies()
+
+    def send(self, text: str, session_id: str | None = None) -> None:
+        body = {"message": text, "customData": self.custom}
+        self.client.emit("user_uttered", {**body, "session_id": session_id or self.session_id})
+
+    def replies(self, first: float = 30, quiet: float = 1.0) -> list[dict]:
+        """The bot_uttered events of one turn: the first within `first` seconds,
+        then all that follow until `quiet` seconds pass without one."""
+        got: list[dict] = []
+        timeout = first
+        while True:
+            try:
+                event, data = self.client.receive(timeout=timeout)
+            except socketio.exceptions.TimeoutError:
+                return got
+            assert event == "bot_uttered", (event, data)
+            got.append(data)
+            timeout = quiet
+
+    def close(self) -> None:
+        self.client.disconnect()
+
+
+@pytest.fixture
+def widget(running_bot) -> Iterator:
+    """Factory of connected widgets, disconnected after the test."""
+    made: list[Widget] = []
+
+    def make(lang: str | None = None, headers: dict | None = None) -> Widget:
+        made.append(Widget(running_bot.url, lang, headers))
+        return made[-1]
+
+    yield make
+    for w in made:
+        w.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def log_start(running_bot) -> int:
+    """Where the Rasa server's log stood when this module started."""
+    path = running_bot.servers.log_dir / "rasa.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def tracker_texts(running_bot, session_id: str) -> list[str]:
+    tracker = running_bot.get(f"/conversations/{session_id}/tracker")
+    return [e.get("text") for e in tracker["events"] if e["event"] == "user"]
+
+
+def answer_of(replies: list[dict]) -> dict:
+    answers = [r["metadata"]["answer"] for r in replies if "answer" in r.get("metadata", {})]
+    assert len(answers) == 1, replies
+    return answers[0]
+
+
+def test_health_route(running_bot):
+    assert running_bot.get("/webhooks/socketio/") == {"status": "ok"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_answer_with_text_buttons_and_payload_in_each_language(widget, lang):
+    w = widget(lang)
+    w.request_session()
+    replies = w.say(ONSITE[lang])  # a paid answer: text, a request button, the payload
+    assert len(replies) == 1, replies
+    reply = replies[0]
+    assert set(reply) == {"text", "quick_replies", "metadata"}
+    assert "Kaspersky Professional Services" in reply["text"]
+    assert reply["quick_replies"] and all(
+        set(b) == {"content_type", "title", "payload"} and b["payload"].startswith("/")
+        for b in reply["quick_replies"]
+    )
+    answer = reply["metadata"]["answer"]
+    assert answer["verdict"] == "paid"
+    assert answer["rule_ids"][0] == "rules:4.2.5"
+    assert answer["lang"] == lang
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_custom_data_language_decides_the_reply_language(widget, lang):
+    """The question in English, the page in `lang`: the page wins, as metadata.lang does."""
+    w = widget(lang)
+    w.request_session()
+    replies = w.say(DISINFECTION["en"])
+    assert answer_of(replies) == {
+        "rule_ids": ["rules:4.2.3", "kb101732:2.2", "rules:4.1.2c", "rules:4.2.14"],
+        "verdict": "excluded",
+        "lang": lang,
+    }
+    for reply in replies:  # every message is one rasa-webchat renders, metadata aside
+        assert {k for k in reply if k != "metadata"} in WEBCHAT_KEYS, reply
+
+
+def test_an_invalid_language_is_ignored(widget):
+    w = widget("klingon")
+    w.request_session()
+    assert answer_of(w.say(DISINFECTION["sv"]))["lang"] == "sv"  # detected instead
+
+
+def test_a_button_payload_answers_in_the_pages_language(widget):
+    w = widget("nb")
+    w.request_session()
+    answer = answer_of(w.say("/scope_licence"))  # skips NLU, so no detection
+    assert answer["lang"] == "nb"
+    assert answer["rule_ids"] == ["rules:4.5a", "rules:4.5b", "rules:2.4"]
+
+
+def test_reconnecting_with_the_session_id_continues_the_form(widget, running_bot):
+    first = widget("en")
+    session_id = first.request_session()
+    assert "product" in first.say("Is my version still supported?")[0]["text"].lower()
+    first.close()
+
+    again = widget("en")
+    assert again.request_session(session_id) == session_id
+    replies = again.say("we use KES")
+    assert "version" in replies[0]["text"].lower()
+    assert "12.8" in [b["payload"] for r in replies for b in r.get("quick_replies", [])]
+    answer = answer_of(again.say("12.8"))
+    assert answer["lookup"]["product"] == "Kaspersky Endpoint Security for Windows"
+    texts = tracker_texts(running_bot, session_id)
+    assert texts[-3:] == ["Is my version still supported?", "we use KES", "12.8"]
+
+
+def test_two_tabs_of_one_session_both_get_the_replies(widget):
+    one = widget("en")
+    session_id = one.request_session()
+    two = widget("en")
+    two.request_session(session_id)
+    replies = one.say(DISINFECTION["en"])
+    assert answer_of(replies)["verdict"] == "excluded"
+    assert two.replies(first=5) == replies
+
+
+def test_someone_elses_session_id_gets_neither_their_replies_nor_their_conversation(
+    widget, running_bot
+):
+    alice = widget("en")
+    alice_id = alice.request_session()
+    mallory = widget("en")
+    mallory_id = mallory.request_session()
+
+    # Mallory's message names Alice's session: it is Mallory's own turn all the same.
+    assert answer_of(mallory.say(DISINFECTION["en"], session_id=alice_id))
+    assert alice.replies(first=2) == []
+    assert DISINFECTION["en"] in tracker_texts(running_bot, mallory_id)
+
+    # Alice's replies stay Alice's.
+    assert answer_of(alice.say(ONSITE["en"]))["verdict"] == "paid"
+    assert mallory.replies(first=2) == []
+    assert DISINFECTION["en"] not in tracker_texts(running_bot, alice_id)
+
+
+def test_a_socket_without_session_request_gets_a_fresh_session(widget, running_bot):
+    alice = widget("en")
+    alice_id = alice.request_session()
+    stranger = widget("en")
+    replies = stranger.say(DISINFECTION["en"], session_id=alice_id)  # never asked for one
+    assert answer_of(replies)["verdict"] == "excluded"
+    assert alice.replies(first=2) == []
+    assert DISINFECTION["en"] not in tracker_texts(running_bot, alice_id)
+
+
+def test_a_short_guessable_session_id_is_not_resumed(widget):
+    w = widget("en")
+    assert w.request_session("1") != "1"
+
+
+def test_events_that_are_not_objects_are_ignored(widget):
+    w = widget("en")
+    w.request_session()
+    w.client.emit("user_uttered", "Can you disinfect my PC?")
+    w.client.emit("user_uttered", ["Can you disinfect my PC?"])
+    w.client.emit("user_uttered", {"message": {"text": "nested"}})
+    w.client.emit("session_request", 42)
+    assert w.replies(first=3) == []
+    assert answer_of(w.say(DISINFECTION["en"]))["verdict"] == "excluded"  # still served
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_overlong_message_is_refused_before_nlu(widget, running_bot, lang):
+    w = widget(lang)
+    session_id = w.request_session()
+    text = (DISINFECTION[lang] + " ") * 40
+    assert len(text) > 1000
+    replies = w.say(text)
+    number = "1,000" if lang == "en" else "1\u00a0000"
+    assert replies == [{"text": say("message_too_long", lang, max=number)}]
+    assert text not in tracker_texts(running_bot, session_id)
+    assert answer_of(w.say(DISINFECTION[lang]))["lang"] == lang  # the next one is answered
+
+
+def test_a_payload_over_the_size_limit_is_not_processed(widget, running_bot):
+    w = widget("en")
+    session_id = w.request_session()
+    try:
+        w.send("x" * 40_000)
+    except socketio.exceptions.SocketIOError:
+        pass  # the server may drop the connection
+    assert w.replies(first=3) == []
+    assert all(len(t or "") < 1000 for t in tracker_texts(running_bot, session_id))
+    other = widget("en")
+    other.request_session()
+    assert answer_of(other.say(DISINFECTION["en"]))["verdict"] == "excluded"
+
+
+def test_a_flood_is_told_to_slow_down(widget):
+    w = widget("sv")
+    w.request_session()
+    # Two bursts of 12 (polling sends what is queued in one request; engine.io
+    # refuses more than 16 packets in one): 24 messages in well under a second.
+    for _ in range(2):
+        for _ in range(12):
+            w.send("hej")
+        time.sleep(0.3)
+    slow_down = {"text": say("slow_down", "sv")}
+    slow = answered = 0
+    while answered < 10:  # the accepted ones queue for the conversation's lock
+        replies = w.replies(first=60, quiet=0.5)
+        assert replies, f"{answered} answered, {slow} told to slow down"
+        slow += replies.count(slow_down)
+        answered += len(replies) - replies.count(slow_down)
+    assert slow >= 5  # a burst of 10 passes, then 5 a second
+    time.sleep(1.0)  # the bucket refills
+    assert answer_of(w.say(DISINFECTION["sv"]))["lang"] == "sv"
+
+
+def test_an_origin_not_allowed_is_refused(widget, running_bot):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        widget(headers={"Origin": "http://evil.example"})
+    allowed = running_bot.cfg.allowed_origins[0]  # the rasa-webchat test page's origin
+    w = widget("en", headers={"Origin": allowed})
+    assert w.request_session()
+
+
+def test_the_server_logged_no_exception(running_bot, log_start):
+    """Runs last: nothing above made the Rasa server log an exception."""
+    time.sleep(1.0)  # the last turns' lines reach the file
+    path = running_bot.servers.log_dir / "rasa.log"
+    log = path.read_bytes()[log_start:].decode("utf-8", "replace")
+    bad = [line for line in log.splitlines() if "Traceback" in line or "Exception" in line]
+    assert not bad, f"the Rasa server logged:\n{log[-4000:]}"
