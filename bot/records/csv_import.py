@@ -74,6 +74,8 @@ class ImportFailed(Exception):
 
 @dataclass(frozen=True)
 class ImportResult:
+    """What one import did; `records_version` is the one stored after it."""
+
     kind: str  # products | licences
     path: str
     added: int
@@ -281,8 +283,8 @@ def import_licences(path: Path | str, url: str | None = None) -> ImportResult:
             versions.setdefault(p, []).append(v)
         spelled = {fold(p): p for p in versions}
         for line, row in parsed:
-            product = spelled.get(fold(row["product"]))
-            if product is None:
+            spelling = spelled.get(fold(row["product"]))
+            if spelling is None:
                 near = difflib.get_close_matches(row["product"], list(versions), n=1, cutoff=0.6)
                 hint = f"; did you mean {near[0]!r}?" if near else ""
                 problems.append(
@@ -292,17 +294,17 @@ def import_licences(path: Path | str, url: str | None = None) -> ImportResult:
                         "import it with `bot import products` first",
                     )
                 )
-            elif row["version"] not in versions[product]:
-                known = ", ".join(sorted(versions[product], key=version_key))
+            elif row["version"] not in versions[spelling]:
+                known = ", ".join(sorted(versions[spelling], key=version_key))
                 problems.append(
                     Problem(
                         line,
-                        f"unknown version {row['version']!r} of {product} "
+                        f"unknown version {row['version']!r} of {spelling} "
                         f"(the product records have {known})",
                     )
                 )
             else:
-                row["product"] = product  # the stored spelling
+                row["product"] = spelling  # the stored spelling
         if problems:
             raise ImportFailed(path, problems)
         stored = {lic.licence_key: lic for lic in session.scalars(select(db.Licence))}

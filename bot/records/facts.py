@@ -240,11 +240,11 @@ class ProductMatcher:
                     continue
                 seen.append(word)
                 key = tuple(sorted(seen))
-                product = self.index.get(key)
+                named = self.index.get(key)
                 if key in self.weak and not self._named_plainly(doc, i, j + 1):
                     continue
-                if product is not None:
-                    found.append(_Match(i, j + 1, product, len(seen), exact=False))
+                if named is not None:
+                    found.append(_Match(i, j + 1, named, len(seen), exact=False))
         return found
 
     def _products_in(self, doc: Doc) -> list[_Match]:
