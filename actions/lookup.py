@@ -1,6 +1,7 @@
 """Looking up the customer's product version or licence: the forms' prompts,
 their validation, and the answers. The records are read through bot.records
-and bot.facts; a licence key is never repeated in full (only its last group)."""
+(facts in a message: bot.records.facts); a licence key is never repeated in
+full (only its last group)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import service_request
 from actions.conversation import reply_language, send, wants_full
-from bot import answers, facts, records, rulebase
+from bot import answers, records, rulebase
 from bot.messages import say
+from bot.records import facts
 
 MAX_BAD_KEYS = 3
 NO_KEY = "-"  # the licence form gave up on a key after MAX_BAD_KEYS tries

@@ -7,9 +7,13 @@ Plain data in, plain data out: the action server sends `Reply.text` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bot import messages
 from bot.rulebase import Clause, RuleBase, Service, Topic
+
+if TYPE_CHECKING:
+    from bot.records import Entitlement
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,10 @@ def _last_group(masked_key: str) -> str:
     return masked_key.rsplit("-", 1)[-1]
 
 
-def entitlement_answer(rulebase: RuleBase, found, lang: str, full: bool = False) -> Reply:
-    """A version or licence lookup (bot.records.Entitlement): what the records
+def entitlement_answer(
+    rulebase: RuleBase, found: Entitlement, lang: str, full: bool = False
+) -> Reply:
+    """A version or licence lookup: what the records
     say, what that means under the rules for this product's segment, the
     clauses, the paid route when the version has reached its end of life."""
     status, licence = found.version, found.licence

@@ -1,6 +1,6 @@
 """NLU component: product, version, licence key and paid service in a message, as entities.
 
-Products are matched against the products table as it is now (bot.facts
+Products are matched against the products table as it is now (bot.records.facts
 rebuilds its spaCy matcher when an import changes the records), so a product
 imported after training is recognised without retraining.
 """
@@ -19,7 +19,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import facts
+from bot.records import facts
 from bot.service_requests import services as service_names
 
 logger = logging.getLogger(__name__)

@@ -4,11 +4,10 @@ recognised without a restart."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from bot import facts, records
+from bot import records
+from bot.records import facts, names
 
 KES_W = "Kaspersky Endpoint Security for Windows"
 KES_L = "Kaspersky Endpoint Security for Linux"
@@ -170,12 +169,4 @@ def test_an_empty_database_finds_keys_but_no_products(database_url):
      ("could", "cloud", 1, 2), ("securty", "security", 2, 1), ("kaspersky", "kaspersky", 2, 0)],
 )  # fmt: skip
 def test_edit_distance(a, b, limit, distance):
-    assert min(facts._edit_distance(a, b, limit), limit + 1) == min(distance, limit + 1)
-
-
-def test_sample_alias_file_names_only_known_products():
-    aliases, problems = records.read_aliases(records.ALIASES)
-    assert problems == []
-    sample = Path(records.SAMPLE_PRODUCTS).read_text(encoding="utf-8").splitlines()[1:]
-    names = {line.split(",")[0] for line in sample}
-    assert set(aliases.values()) <= names
+    assert min(names.edit_distance(a, b, limit), limit + 1) == min(distance, limit + 1)
