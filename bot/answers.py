@@ -168,12 +168,14 @@ def entitlement_answer(
         if licence.status == "unknown":
             parts.append(say("licence_unknown", lang, last=last))
         else:
+            assert licence.valid_until is not None  # a licence on record always has one
             key = "licence_valid" if licence.status == "valid" else "licence_expired"
             parts.append(say(key, lang, last=last, product=licence.product,
                              version=licence.version,
                              date=messages.date(licence.valid_until, lang)))  # fmt: skip
     product, version = status.product, status.record_version or status.version
     if found.reason == "end_of_life":
+        assert status.support_ends is not None  # end of life means a date has passed
         ended = messages.date(status.support_ends, lang)
         parts.append(say("lookup_end_of_life", lang, product=product, version=version, date=ended))
     elif status.status == "supported":

@@ -93,8 +93,8 @@ def _records_licence(args: argparse.Namespace) -> int:
     if licence.status == "unknown":
         print(f"Licence {licence.masked_key}: not on record.", file=sys.stderr)
         return 1
-    print(f"Licence {licence.masked_key}: {licence.status}, valid until "
-          f"{licence.valid_until.isoformat()}")  # fmt: skip
+    until = licence.valid_until.isoformat() if licence.valid_until else "?"
+    print(f"Licence {licence.masked_key}: {licence.status}, valid until {until}")
     print(f"Product: {licence.product} {licence.version} ({licence.segment})")
     print(f"Holder:  {licence.holder}")
     _print_entitlement(records.entitlement(key=args.key, url=url))

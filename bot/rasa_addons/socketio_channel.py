@@ -42,6 +42,7 @@ from sanic_cors.core import SANIC_CORS_EVALUATED
 from socketio import AsyncServer
 
 from bot import language, settings
+from bot.contract import LANGS
 from bot.messages import say
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class WebchatOutput(SocketIOOutput):
     async def _emit(self, room: str, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             answer = message.get("metadata", {}).get("answer")
-            if isinstance(answer, dict) and answer.get("lang") in language.SUPPORTED:
+            if isinstance(answer, dict) and answer.get("lang") in LANGS:
                 self.lang = answer["lang"]
             await self.sio.emit(self.bot_message_evt, message, room=room, namespace=self.namespace)
 
@@ -175,7 +176,7 @@ class SocketIOChannel(SocketIOInput):
 
     def get_output_channel(self) -> WebchatOutput | None:
         if self.sio is None:
-            return super().get_output_channel()  # type: ignore[return-value]  # warns
+            return super().get_output_channel()  # warns
         return WebchatOutput(self.sio, self.bot_message_evt, self.namespace, buffered=False)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -214,8 +215,9 @@ class SocketIOChannel(SocketIOInput):
                 return
             self._remember_language(sid, data)
             wanted = data.get("session_id")
-            resumable = isinstance(wanted, str) and RESUMABLE_ID.fullmatch(wanted)
-            session_id = await self._bind(sid, wanted if resumable else uuid.uuid4().hex)
+            if not (isinstance(wanted, str) and RESUMABLE_ID.fullmatch(wanted)):
+                wanted = uuid.uuid4().hex
+            session_id = await self._bind(sid, wanted)
             await sio.emit("session_confirm", session_id, room=sid, namespace=ns)
 
         @sio.on(self.user_message_evt, namespace=ns)
