@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher, settings
+from bot import generate, launcher, settings
 
 
 @dataclass
@@ -107,6 +107,7 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
 
 @pytest.fixture(scope="session")
 def model(bot_env) -> Path:
+    generate.generate()  # the topic intents and rules, as `make test` does first
     return launcher.train(bot_env)
 
 
