@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets as random_secrets
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher, settings
+from bot import launcher, secrets, settings
 
 
 @dataclass
@@ -33,17 +34,22 @@ class Bot:
     def url(self) -> str:
         return self.cfg.rasa_url
 
+    def _auth(self, path: str) -> dict[str, str]:
+        """The HTTP API (trackers, model, status) wants the token; the channels are public."""
+        return {} if path.startswith("/webhooks/") else secrets.api_headers(self.cfg)
+
     def post(self, path: str, body: dict) -> object:
         request = urllib.request.Request(
             self.url + path,
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._auth(path)},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
     def get(self, path: str) -> object:
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+        request = urllib.request.Request(self.url + path, headers=self._auth(path))
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
     def send(self, text: str, sender: str | None = None, lang: str | None = None) -> list[dict]:
@@ -88,6 +94,10 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         "BOT_RASA_PORT": str(launcher.free_port()),
         "BOT_ACTIONS_PORT": str(launcher.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
+        # Fresh secrets per run, in the environment, so `bot ask` subprocesses have them.
+        "BOT_API_TOKEN": random_secrets.token_urlsafe(32),
+        "BOT_ACTIONS_TOKEN": random_secrets.token_urlsafe(32),
+        "BOT_TRAINER_TOKEN": random_secrets.token_urlsafe(32),
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)
