@@ -200,10 +200,11 @@ def _answers(url: str, headers: dict[str, str] | None = None) -> bool:
 
 
 def ensure_secrets(cfg: Settings) -> Settings:
-    """Generate each secret the environment does not set; the settings that read them."""
-    for env_name, path in secrets.ensure(cfg.var_dir):
+    """Generate each secret the environment does not set; `cfg` with all of them."""
+    cfg, created = secrets.complete(cfg)
+    for env_name, path in created:  # where, never what
         step(f"generated {env_name} in {path} (owner-only; set {env_name} to use your own)")
-    return settings.load()
+    return cfg
 
 
 def check_ports_free(cfg: Settings) -> None:
@@ -236,6 +237,8 @@ class Servers:
         )  # fmt: skip
 
     def start(self) -> None:
+        if not (self.cfg.api_token and self.cfg.actions_token):
+            self.cfg = ensure_secrets(self.cfg)  # callers that skip `run`, e.g. benchmarks
         cfg = self.cfg
         # --cors: only the configured origins get CORS headers (browsers then refuse
         # other sites' scripts); the HTTP API itself needs the JWT (see server.py).

@@ -12,6 +12,7 @@ Standard library only: `bot ask` and the tests use it without importing Rasa.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -47,6 +48,27 @@ def ensure(var_dir: Path, environ: dict[str, str] | None = None) -> list[tuple[s
         _write_private(path, _random.token_urlsafe(TOKEN_BYTES) + "\n")
         created.append((env_name, path))
     return created
+
+
+def complete(cfg: Settings) -> tuple[Settings, list[tuple[str, Path]]]:
+    """`cfg` with every secret set: `ensure`, then the files for what was missing."""
+    created = ensure(cfg.var_dir)
+
+    def value(current: str | None, env_name: str) -> str | None:
+        if current:
+            return current
+        try:
+            return secret_file(cfg.var_dir, env_name).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            return None
+
+    filled = dataclasses.replace(
+        cfg,
+        api_token=value(cfg.api_token, SECRETS["api_token"]),
+        actions_token=value(cfg.actions_token, SECRETS["actions_token"]),
+        trainer_token=value(cfg.trainer_token, SECRETS["trainer_token"]),
+    )
+    return filled, created
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -60,6 +60,9 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 RunMethod = Callable[..., Awaitable[list[Event]]]
+# Rasa's own, kept so that applying twice (tests reset `_applied`) never wraps twice.
+_REMOTE_RUN: RunMethod = RemoteAction.run
+_FORM_RUN: RunMethod = FormAction.run
 
 
 def _answer_on_failure(run: RunMethod, timeout: float) -> RunMethod:
@@ -106,7 +109,7 @@ def apply() -> None:
         )
     RemoteAction._validate_action_result = _validate_action_result
     timeout = settings.load().action_timeout
-    RemoteAction.run = _answer_on_failure(RemoteAction.run, timeout)
-    FormAction.run = _answer_on_failure(FormAction.run, timeout)
+    RemoteAction.run = _answer_on_failure(_REMOTE_RUN, timeout)
+    FormAction.run = _answer_on_failure(_FORM_RUN, timeout)
     _applied = True
     logger.debug("Rasa patches applied")

@@ -83,3 +83,15 @@ def test_bearer_verifies_with_pyjwt_as_sanic_jwt_does():
 
     payload = jwt.decode(secrets.bearer("k" * 43), "k" * 43, algorithms=["HS256"])
     assert payload["user"]["role"] == "admin"
+
+
+def test_complete_fills_what_the_settings_lack(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("BOT_API_TOKEN", "from-env")
+    for name in NAMES[1:]:
+        monkeypatch.delenv(name, raising=False)
+    cfg, created = secrets.complete(settings.load())
+    assert cfg.api_token == "from-env"
+    assert [name for name, _ in created] == NAMES[1:]
+    assert cfg.actions_token == (tmp_path / "secrets" / "bot_actions_token").read_text().strip()
+    assert cfg.trainer_token and cfg.trainer_token != cfg.actions_token
