@@ -97,7 +97,8 @@ async def _on_error(request: Request, exception: BaseException) -> HTTPResponse:
     if request.path == "/webhook" and _is_database_down(exception):
         logger.error("database unreachable (%s); told the user to try again", _short(exception))
         return _database_down_reply(request)
-    logger.error("action call failed: %s", _short(exception), exc_info=exception)
+    logger.error("action call failed: %s", _short(exception))
+    logger.debug("the failure in full", exc_info=exception)  # BOT_LOG_LEVEL=DEBUG
     return response.json({"error": "internal error"}, status=500)
 
 
