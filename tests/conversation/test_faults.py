@@ -68,10 +68,11 @@ def timed_ask(running_bot, text: str):
 
 @pytest.mark.parametrize("lang", ["en", "nb", "sv"])
 def test_action_server_stopped_the_user_is_told_at_once(running_bot, lang):
+    running_bot.ask(DISINFECTION[lang])  # warm: a fresh server's first message is slow
     with action_server_replaced(running_bot):
         reply, seconds = timed_ask(running_bot, DISINFECTION[lang])
     assert reply.text == say("action_failed", lang)
-    assert seconds < 5
+    assert seconds < running_bot.cfg.action_timeout / 2  # refused at once, not timed out
     assert running_bot.ask(DISINFECTION[lang]).answer["lang"] == lang  # and back
 
 
@@ -111,6 +112,10 @@ class Proxy:
     def cut(self) -> None:
         with self.lock:
             if self.listener:
+                # shutdown wakes the thread blocked in accept(); close alone leaves
+                # the kernel socket listening while that call holds it
+                with contextlib.suppress(OSError):
+                    self.listener.shutdown(socket.SHUT_RDWR)
                 self.listener.close()
                 self.listener = None
             for conn in self.conns:
