@@ -55,11 +55,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = launcher.rasa_env(cfg) | {"LOG_LEVEL": "WARNING"}
         (Path(tmp) / "endpoints.yml").write_text("")
+        log = (Path(tmp) / "rasa.log").open("wb")
         proc = subprocess.Popen(
             [*launcher.RASA, "run", "--model", str(model), "--enable-api",
              "--endpoints", str(Path(tmp) / "endpoints.yml"), "--port", str(port),
              "--auth-token", token, "--jwt-secret", jwt_secret, "--jwt-method", "HS256"],
-            cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         try:
@@ -67,7 +68,8 @@ def main() -> None:
             deadline = time.monotonic() + 300
             while not launcher._answers(f"http://127.0.0.1:{port}/status", minted):
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the Rasa server did not start")
+                    tail = (Path(tmp) / "rasa.log").read_text(errors="replace")[-2000:]
+                    raise SystemExit(f"the Rasa server did not start:\n{tail}")
                 time.sleep(0.5)
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             parse = json.dumps({"text": "Can you disinfect my PC?"})
@@ -91,8 +93,10 @@ def main() -> None:
                 p90 = times[int(len(times) * 0.9)]
                 print(f"{name:30} median {statistics.median(times):6.2f} ms  p90 {p90:6.2f} ms")
         finally:
-            os.killpg(proc.pid, 15)
-            proc.wait(timeout=30)
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+                proc.wait(timeout=30)
+            log.close()
 
 
 if __name__ == "__main__":
