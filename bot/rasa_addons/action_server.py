@@ -79,8 +79,11 @@ def _is_database_down(exc: BaseException) -> bool:
 
 
 def _database_down_reply(request: Request) -> HTTPResponse:
-    call: dict[str, Any] = request.json if isinstance(request.json, dict) else {}
-    tracker = call.get("tracker") or {}
+    try:
+        call: Any = request.json  # a compressed body is not parsed here: English then
+    except SanicException:
+        call = None
+    tracker = (call.get("tracker") if isinstance(call, dict) else None) or {}
     text = faults.apology(
         faults.DATABASE_UNAVAILABLE,
         tracker.get("latest_message"),
