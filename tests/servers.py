@@ -87,11 +87,19 @@ class Reply:
 def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
     """Environment for the servers: own ports, own database and tracker store."""
     var = tmp_path_factory.mktemp("var")
+    rasa_port = launcher.free_port()
     overrides = {
         "BOT_VAR_DIR": str(var),
         "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
         "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
-        "BOT_RASA_PORT": str(launcher.free_port()),
+        "BOT_RASA_PORT": str(rasa_port),
+        # The server's own pages, and (a pattern: sanic-cors matches an origin with
+        # regex characters as one) any local port, where the browser tests serve a
+        # page that embeds the widget from "another site". Never a real site's.
+        "BOT_ALLOWED_ORIGINS": (
+            f"http://127.0.0.1:{rasa_port},http://localhost:{rasa_port},"
+            r"http://127\.0\.0\.1:[0-9]+$"
+        ),
         "BOT_ACTIONS_PORT": str(launcher.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
         # Fresh secrets per run, in the environment, so `bot ask` subprocesses have them.
