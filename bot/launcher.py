@@ -21,11 +21,16 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot import db, generate, rulebase, settings
+from bot import db, generate, ports, rulebase, secrets, settings
 from bot.settings import PROJECT_DIR, Settings
 
 # The `rasa` command, with this project's patches to Rasa applied first.
 RASA = (sys.executable, "-m", "bot.rasa_addons.main")
+# `rasa run` with the API secret read from the environment (not the command line).
+RASA_SERVER = (sys.executable, "-m", "bot.rasa_addons.server")
+# The SDK's action server, loopback only, token-checked (`rasa run actions` would
+# import Rasa, and with it TensorFlow, into a process that never needs them).
+ACTION_SERVER = (sys.executable, "-m", "bot.rasa_addons.action_server")
 # Everything a trained model depends on; the model is named after their hash.
 # data/ holds Rasa training data only (content/ is read at answer time); the
 # channels and Rasa patches in bot/rasa_addons are not part of the model.
@@ -71,6 +76,11 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         TF_CPP_MIN_LOG_LEVEL="2",
         RASA_TELEMETRY_ENABLED="false",
     )
+    # endpoints.yml sends BOT_ACTIONS_TOKEN; bot.rasa_addons.server reads BOT_API_TOKEN.
+    # In the environment (readable by this user only), never on a command line.
+    for name, value in (("BOT_API_TOKEN", cfg.api_token), ("BOT_ACTIONS_TOKEN", cfg.actions_token)):
+        if value:
+            env[name] = value
     if cfg.lock_store_url:
         lock = make_url(cfg.lock_store_url)
         env.update(
@@ -180,12 +190,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def ensure_secrets(cfg: Settings) -> Settings:
+    """Generate each secret the environment does not set; `cfg` with all of them."""
+    cfg, created = secrets.complete(cfg)
+    for env_name, path in created:  # where, never what
+        step(f"generated {env_name} in {path} (owner-only; set {env_name} to use your own)")
+    return cfg
+
+
+def check_ports_free(cfg: Settings) -> None:
+    """Refuse to start on a port another process holds, and say which process."""
+    for port, host, name in (
+        (cfg.rasa_port, cfg.host, "BOT_RASA_PORT"),
+        (cfg.actions_port, "127.0.0.1", "BOT_ACTIONS_PORT"),
+    ):
+        if not ports.is_free(host, port):
+            raise LaunchError(f"{ports.describe_holder(port)}; stop it or set {name}")
 
 
 @dataclass
@@ -208,15 +237,21 @@ class Servers:
         )  # fmt: skip
 
     def start(self) -> None:
+        if not (self.cfg.api_token and self.cfg.actions_token):
+            self.cfg = ensure_secrets(self.cfg)  # callers that skip `run`, e.g. benchmarks
         cfg = self.cfg
-        self.procs = [
-            self._spawn("actions", self._actions_cmd()),
-            self._spawn("rasa", [*RASA, "run", "--model", str(self.model),
+        # --cors: only the configured origins get CORS headers (browsers then refuse
+        # other sites' scripts); the HTTP API itself needs the JWT (see server.py).
+        # No --cors at all (the default): same-origin pages only.
+        cors = ["--cors", *cfg.allowed_origins] if cfg.allowed_origins else []
+        self.procs = [self._spawn("actions", self._actions_cmd())]
+        self.procs.append(
+            self._spawn("rasa", [*RASA_SERVER, "run", "--model", str(self.model),
                                  "--endpoints", str(endpoints_file(cfg)),
                                  "--credentials", "credentials.yml", "--enable-api",
-                                 "--cors", "*", "--interface", cfg.host,
-                                 "--port", str(cfg.rasa_port)]),
-        ]  # fmt: skip
+                                 *cors, "--interface", cfg.host,
+                                 "--port", str(cfg.rasa_port)])
+        )  # fmt: skip
 
     def restart_actions(self) -> None:
         """Stop the action server and start it again (the Rasa server keeps running)."""
@@ -226,22 +261,19 @@ class Servers:
         self.procs[0] = self._spawn("actions", self._actions_cmd())
 
     def _actions_cmd(self) -> list[str]:
-        # The SDK's own entry point: `rasa run actions` imports Rasa (and with
-        # it TensorFlow) into a process that never needs them.
-        return [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
-                "--port", str(self.cfg.actions_port)]  # fmt: skip
+        return [*ACTION_SERVER, "--actions", "actions", "--port", str(self.cfg.actions_port)]
 
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds until both servers answer; raises if one dies or time runs out."""
         started = time.monotonic()
         checks = {
             "action server": f"http://127.0.0.1:{self.cfg.actions_port}/health",
-            "Rasa server": f"http://127.0.0.1:{self.cfg.rasa_port}/status",
+            "Rasa server": f"http://127.0.0.1:{self.cfg.rasa_port}/status",  # model loaded
         }
         pending = dict(checks)
         while pending:
             for name, url in list(pending.items()):
-                if _answers(url):
+                if _answers(url, secrets.api_headers(self.cfg)):
                     del pending[name]
             for proc in self.procs:
                 if proc.poll() is not None:
@@ -268,16 +300,26 @@ class Servers:
         self.procs = []
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, Docker, Kubernetes stopping us): handled like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, _frame: object) -> None:
+    # Once: a second SIGTERM during the orderly stop must not cut it short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise _Terminated()
+
+
 def run() -> None:
-    cfg = settings.load()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    cfg = ensure_secrets(settings.load())
+    check_ports_free(cfg)  # before training: a taken port fails in seconds, not minutes
     model = prepare(cfg)
-    for port, name in ((cfg.rasa_port, "BOT_RASA_PORT"), (cfg.actions_port, "BOT_ACTIONS_PORT")):
-        if _answers(f"http://127.0.0.1:{port}/") or _answers(f"http://127.0.0.1:{port}/health"):
-            raise LaunchError(f"port {port} is already in use (another `make run`?); set {name}")
+    check_ports_free(cfg)
     servers = Servers(cfg, model)
     step("starting the action server and the Rasa server")
-    servers.start()
     try:
+        servers.start()  # inside the try: a SIGTERM during start still stops what started
         ready = servers.wait_ready()
         base = f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.rasa_port}"
         step(f"ready in {ready:.1f} s")
@@ -286,7 +328,8 @@ def run() -> None:
             f"  REST:      curl -s {base}/webhooks/rest/webhook "
             '-d \'{"sender": "me", "message": "Can you disinfect my PC?"}\'\n'
             "  Shell:     make shell (in another terminal)\n"
-            "  Stop:      Ctrl-C\n",
+            "  HTTP API:  Authorization: Bearer <an HS256 JWT signed with BOT_API_TOKEN>\n"
+            "  Stop:      Ctrl-C (or SIGTERM)\n",
             flush=True,
         )
         while all(proc.poll() is None for proc in servers.procs):
@@ -301,7 +344,7 @@ def run() -> None:
 
 def shell() -> None:
     """rasa shell against the same model, action server and tracker store."""
-    cfg = settings.load()
+    cfg = ensure_secrets(settings.load())
     model = prepare(cfg)
     helper = None
     if not _answers(f"http://127.0.0.1:{cfg.actions_port}/health"):

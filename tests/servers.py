@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets as random_secrets
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import generate, launcher, settings
+from bot import generate, launcher, secrets, settings
 
 
 @dataclass
@@ -33,17 +34,22 @@ class Bot:
     def url(self) -> str:
         return self.cfg.rasa_url
 
+    def _auth(self, path: str) -> dict[str, str]:
+        """The HTTP API (trackers, model, status) wants the token; the channels are public."""
+        return {} if path.startswith("/webhooks/") else secrets.api_headers(self.cfg)
+
     def post(self, path: str, body: dict) -> object:
         request = urllib.request.Request(
             self.url + path,
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **self._auth(path)},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
     def get(self, path: str) -> object:
-        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+        request = urllib.request.Request(self.url + path, headers=self._auth(path))
+        with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
     def send(self, text: str, sender: str | None = None, lang: str | None = None) -> list[dict]:
@@ -81,15 +87,28 @@ class Reply:
 def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
     """Environment for the servers: own ports, own database and tracker store."""
     var = tmp_path_factory.mktemp("var")
+    rasa_port = launcher.free_port()
     overrides = {
         "BOT_VAR_DIR": str(var),
         "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
         "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
-        "BOT_RASA_PORT": str(launcher.free_port()),
+        "BOT_RASA_PORT": str(rasa_port),
+        # First the origin of the rasa-webchat test page (tests/browser; socket.io
+        # compares origins exactly), then the server's own pages, and (a pattern:
+        # sanic-cors matches an origin with regex characters as one) any local
+        # port, where the browser tests serve a page that embeds the widget from
+        # "another site". Never a real site's.
+        "BOT_ALLOWED_ORIGINS": (
+            f"http://127.0.0.1:{launcher.free_port()},"
+            f"http://127.0.0.1:{rasa_port},http://localhost:{rasa_port},"
+            r"http://127\.0\.0\.1:[0-9]+$"
+        ),
         "BOT_ACTIONS_PORT": str(launcher.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
-        # the one origin socket.io accepts: the rasa-webchat page of tests/browser
-        "BOT_ALLOWED_ORIGINS": f"http://127.0.0.1:{launcher.free_port()}",
+        # Fresh secrets per run, in the environment, so `bot ask` subprocesses have them.
+        "BOT_API_TOKEN": random_secrets.token_urlsafe(32),
+        "BOT_ACTIONS_TOKEN": random_secrets.token_urlsafe(32),
+        "BOT_TRAINER_TOKEN": random_secrets.token_urlsafe(32),
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot import settings
+from bot import secrets, settings
 from bot.contract import LANGS
 
 TIMEOUT = 60  # seconds; the first message after start-up can be slow
@@ -49,11 +49,11 @@ class AskError(Exception):
 # ---------------------------------------------------------------- HTTP
 
 
-def _post(base: str, path: str, body: dict) -> Any:
+def _post(base: str, path: str, body: dict, headers: dict[str, str] | None = None) -> Any:
     request = urllib.request.Request(
         base + path,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
@@ -61,7 +61,12 @@ def _post(base: str, path: str, body: dict) -> Any:
     except urllib.error.HTTPError as exc:
         # checked before URLError, its base class: the server is up but refused
         hint = ""
-        if exc.code in (401, 403, 404):  # /model/parse exists only with --enable-api
+        if exc.code in (401, 403):  # the HTTP API wants a JWT signed with BOT_API_TOKEN
+            hint = (
+                " (the HTTP API needs BOT_API_TOKEN: set it, or run where `make run` "
+                "wrote var/secrets/bot_api_token)"
+            )
+        elif exc.code == 404:  # /model/parse exists only with --enable-api
             hint = " (is it started with --enable-api, as `make run` does?)"
         raise AskError(
             f"The assistant at {base} answered {path} with HTTP {exc.code}{hint}."
@@ -97,8 +102,10 @@ def ask(question: str, lang: str | None = None, base: str | None = None) -> dict
     question = question.strip()
     if not question:
         raise AskError("The question is empty.")
-    base = base or settings.load().rasa_url
-    parsed = _post(base, "/model/parse", {"text": question})
+    cfg = settings.load()
+    base = base or cfg.rasa_url
+    # the HTTP API (model/parse) needs the token; the REST channel is public
+    parsed = _post(base, "/model/parse", {"text": question}, secrets.api_headers(cfg))
     body: dict[str, Any] = {"sender": f"bot-ask-{uuid.uuid4().hex}", "message": question}
     if lang:
         body["metadata"] = {"lang": lang}

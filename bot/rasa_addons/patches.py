@@ -8,14 +8,21 @@ blindly. `apply()` is called by the entry point that starts Rasa
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import rasa
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import BotUttered, Event
+
+from bot import faults, settings
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,44 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         raise e
 
 
+RunMethod = Callable[..., Awaitable[list[Event]]]
+# Rasa's own, kept so that applying twice (tests reset `_applied`) never wraps twice.
+_REMOTE_RUN: RunMethod = RemoteAction.run
+_FORM_RUN: RunMethod = FormAction.run
+
+
+def _answer_on_failure(run: RunMethod, timeout: float) -> RunMethod:
+    """A custom action (or a form, which calls its validation action) that fails
+    says so to the user instead of nothing, and gives up after `timeout` seconds.
+
+    Rasa 3.6 waits up to DEFAULT_REQUEST_TIMEOUT (300 s, hard-coded in
+    RemoteAction.run) for the action server, and when the call fails
+    (refused, 401, 500, timeout) MessageProcessor._run_action logs it and drops
+    the action's events: the user gets no reply at all. A rejection (the SDK's
+    400, a form's "not this slot") is normal dialogue flow and passes through.
+    """
+
+    @functools.wraps(run)
+    async def guarded(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any):
+        if isinstance(self, RemoteAction) and self.name().startswith("validate_"):
+            # Called by a form (FormAction.validate_slots), which treats missing
+            # events as "every slot valid": let it fail, the form's guard answers.
+            return await run(self, output_channel, nlg, tracker, domain)
+        try:
+            return await asyncio.wait_for(run(self, output_channel, nlg, tracker, domain), timeout)
+        except ActionExecutionRejection:
+            raise
+        except asyncio.TimeoutError:
+            logger.error("action %s: no answer within %.0f s", self.name(), timeout)
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the user hears about it
+            logger.error("action %s failed: %s", self.name(), exc)
+        latest = tracker.latest_message.parse_data if tracker.latest_message else {}
+        text = faults.apology(faults.ACTION_FAILED, latest, tracker.get_slot("language"))
+        return [BotUttered(text, metadata={"fault": faults.ACTION_FAILED})]
+
+    return guarded
+
+
 def apply() -> None:
     """Apply every patch once; refuse a Rasa version they were not checked on."""
     global _applied
@@ -63,5 +108,8 @@ def apply() -> None:
             f"found {rasa.__version__}: check each patch against it, then update RASA_VERSION"
         )
     RemoteAction._validate_action_result = _validate_action_result
+    timeout = settings.load().action_timeout
+    RemoteAction.run = _answer_on_failure(_REMOTE_RUN, timeout)
+    FormAction.run = _answer_on_failure(_FORM_RUN, timeout)
     _applied = True
     logger.debug("Rasa patches applied")

@@ -1,0 +1,160 @@
+"""The action server: rasa-sdk's own, made fit for a machine with a public website.
+
+`python -m bot.rasa_addons.action_server --actions actions --port N` (the
+launcher) runs `python -m rasa_sdk` with, through the SDK's plugin hook
+`attach_sanic_app_extensions`:
+
+- loopback only: the SDK binds SANIC_HOST, default 0.0.0.0; ours 127.0.0.1
+  (the Rasa server is its only client and runs on the same machine);
+- a bearer token (BOT_ACTIONS_TOKEN, sent by Rasa through endpoints.yml) on every
+  request but /health, compared in constant time;
+- an action call that is not one (bad JSON, no action name, no tracker): 400;
+- the project database unreachable: the user is told to try again shortly
+  (a normal action response, so Rasa says it), and the next request simply uses
+  the database again (the engine pings pooled connections);
+- any other error: one log line and a generic JSON error. The SDK's own handler
+  answers a 500 with the whole request body: the tracker, i.e. the conversation.
+
+rasa-sdk 3.6 discovers plugins only by importing a package named
+`rasa_sdk_plugins` (rasa_sdk/plugin.py `_discover_plugins`), not from setuptools
+entry points, so this module registers itself with the SDK's plugin manager
+before handing over to the SDK's `main`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import sys
+from typing import Any
+
+import pluggy
+from sanic import Sanic, response
+from sanic.exceptions import SanicException
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import faults, settings
+
+logger = logging.getLogger(__name__)
+
+hookimpl = pluggy.HookimplMarker("rasa_sdk")
+
+PUBLIC_PATHS = frozenset({"/health"})  # the launcher's readiness check
+
+
+def _authorised(header: str | None, token: str) -> bool:
+    scheme, _, value = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode()
+    )
+
+
+def _action_call_problem(request: Request) -> str | None:
+    """Why the body is not an action call Rasa would send, or None."""
+    if request.headers.get("content-encoding") == "deflate":
+        return None  # compressed (COMPRESS_ACTION_SERVER_REQUEST): the SDK decodes it
+    try:
+        call = request.json
+    except SanicException:
+        return "the body is not JSON"
+    if not isinstance(call, dict):
+        return "the body is not a JSON object"
+    if not isinstance(call.get("next_action"), str) or not call["next_action"]:
+        return "no next_action"
+    if not isinstance(call.get("tracker"), dict):
+        return "no tracker"
+    return None
+
+
+def _is_database_down(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
+    # DBAPIError covers OperationalError (refused, reset, timed out) and
+    # InterfaceError; connection_invalidated marks a dropped pooled connection.
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or type(exc).__name__ in ("OperationalError", "InterfaceError")
+    )
+
+
+def _database_down_reply(request: Request) -> HTTPResponse:
+    try:
+        call: Any = request.json  # a compressed body is not parsed here: English then
+    except SanicException:
+        call = None
+    tracker = (call.get("tracker") if isinstance(call, dict) else None) or {}
+    text = faults.apology(
+        faults.DATABASE_UNAVAILABLE,
+        tracker.get("latest_message"),
+        (tracker.get("slots") or {}).get("language"),
+    )
+    return response.json({"events": [], "responses": [{"text": text}]})
+
+
+async def _on_error(request: Request, exception: BaseException) -> HTTPResponse:
+    if isinstance(exception, SanicException):  # 400 bad JSON, 404, 405, 413 ...
+        status = getattr(exception, "status_code", 500) or 500
+        logger.info("%s %s: %s", request.method, request.path, status)
+        return response.json({"error": _reason(status)}, status=status)
+    if request.path == "/webhook" and _is_database_down(exception):
+        logger.error("database unreachable (%s); told the user to try again", _short(exception))
+        return _database_down_reply(request)
+    logger.error("action call failed: %s", _short(exception))
+    logger.debug("the failure in full", exc_info=exception)  # BOT_LOG_LEVEL=DEBUG
+    return response.json({"error": "internal error"}, status=500)
+
+
+def _short(exc: BaseException) -> str:
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0][:200] if first else ''}"
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return "error"
+
+
+@hookimpl
+def attach_sanic_app_extensions(app: Sanic) -> None:
+    token = settings.load().actions_token
+    if not token:  # fail closed: an action server anyone on the machine may call
+        raise SystemExit(
+            "BOT_ACTIONS_TOKEN is not set and var/secrets/bot_actions_token is missing: "
+            "start the assistant with `make run`, which creates it"
+        )
+
+    async def check_token(request: Request) -> HTTPResponse | None:
+        if request.path in PUBLIC_PATHS:
+            return None
+        if not _authorised(request.headers.get("authorization"), token):
+            logger.warning("refused %s %s: no valid token", request.method, request.path)
+            return response.json({"error": "unauthorised"}, status=401)
+        if request.path == "/webhook" and request.method == "POST":
+            problem = _action_call_problem(request)
+            if problem:
+                logger.info("refused an action call: %s", problem)
+                return response.json({"error": f"not an action call: {problem}"}, status=400)
+        return None
+
+    app.register_middleware(check_token, "request")
+    # Replaces the SDK's handler for Exception (added in create_app, same key).
+    app.error_handler.add(Exception, _on_error)
+
+
+def main() -> None:
+    # rasa_sdk.endpoint.run binds os.environ["SANIC_HOST"] (default 0.0.0.0).
+    os.environ.setdefault("SANIC_HOST", "127.0.0.1")
+    from rasa_sdk.__main__ import main as sdk_main
+    from rasa_sdk.plugin import plugin_manager
+
+    plugin_manager().register(sys.modules[__name__])
+    sdk_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""bot.secrets: the generated secret files and the API's bearer tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import stat
+import time
+
+from bot import secrets, settings
+
+NAMES = ["BOT_API_TOKEN", "BOT_ACTIONS_TOKEN", "BOT_TRAINER_TOKEN"]
+
+
+def test_ensure_creates_each_missing_secret_private_and_random(tmp_path):
+    created = secrets.ensure(tmp_path, environ={})
+    assert [name for name, _ in created] == NAMES
+    values = set()
+    for name, path in created:
+        assert path == tmp_path / "secrets" / name.lower()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        value = path.read_text().strip()
+        assert len(value) >= 43  # token_urlsafe(32)
+        values.add(value)
+    assert len(values) == 3
+    assert stat.S_IMODE((tmp_path / "secrets").stat().st_mode) == 0o700
+    assert not [p for p in (tmp_path / "secrets").iterdir() if p.name.startswith(".")]
+
+
+def test_ensure_keeps_existing_files_and_skips_what_the_environment_sets(tmp_path):
+    first = dict(secrets.ensure(tmp_path, environ={}))
+    before = {name: path.read_text() for name, path in first.items()}
+    assert secrets.ensure(tmp_path, environ={}) == []
+    assert {name: path.read_text() for name, path in first.items()} == before
+
+    other = tmp_path / "other"
+    created = secrets.ensure(other, environ={"BOT_API_TOKEN": "from-env"})
+    assert [name for name, _ in created] == ["BOT_ACTIONS_TOKEN", "BOT_TRAINER_TOKEN"]
+    assert not (other / "secrets" / "bot_api_token").exists()
+
+
+def test_ensure_replaces_an_empty_file(tmp_path):
+    path = tmp_path / "secrets" / "bot_api_token"
+    path.parent.mkdir()
+    path.write_text("")
+    created = secrets.ensure(tmp_path, environ={"BOT_ACTIONS_TOKEN": "x", "BOT_TRAINER_TOKEN": "y"})
+    assert created == [("BOT_API_TOKEN", path)]
+    assert path.read_text().strip()
+
+
+def test_settings_read_the_generated_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    for name in NAMES:
+        monkeypatch.delenv(name, raising=False)
+    assert settings.load().api_token is None
+    created = dict(secrets.ensure(tmp_path))
+    cfg = settings.load()
+    assert cfg.api_token == created["BOT_API_TOKEN"].read_text().strip()
+    assert cfg.actions_token == created["BOT_ACTIONS_TOKEN"].read_text().strip()
+    assert "api_token" not in repr(cfg) and cfg.api_token not in repr(cfg)
+
+
+def _decode(part: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def test_bearer_is_an_hs256_jwt_rasa_reads_as_admin():
+    token = secrets.bearer("s3cret", lifetime=60)
+    head, body, signature = token.split(".")
+    assert _decode(head) == {"alg": "HS256", "typ": "JWT"}
+    payload = _decode(body)
+    assert payload["user"] == {"username": "bot", "role": "admin"}
+    assert 55 <= payload["exp"] - time.time() <= 61
+    expected = hmac.new(b"s3cret", f"{head}.{body}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)) == expected
+    assert "s3cret" not in token
+
+
+def test_bearer_verifies_with_pyjwt_as_sanic_jwt_does():
+    import jwt  # PyJWT, what sanic-jwt (Rasa's --jwt-secret) verifies with
+
+    payload = jwt.decode(secrets.bearer("k" * 43), "k" * 43, algorithms=["HS256"])
+    assert payload["user"]["role"] == "admin"
+
+
+def test_complete_fills_what_the_settings_lack(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("BOT_API_TOKEN", "from-env")
+    for name in NAMES[1:]:
+        monkeypatch.delenv(name, raising=False)
+    cfg, created = secrets.complete(settings.load())
+    assert cfg.api_token == "from-env"
+    assert [name for name, _ in created] == NAMES[1:]
+    assert cfg.actions_token == (tmp_path / "secrets" / "bot_actions_token").read_text().strip()
+    assert cfg.trainer_token and cfg.trainer_token != cfg.actions_token
