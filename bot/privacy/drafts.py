@@ -62,13 +62,17 @@ def put(conversation_id: str, values: dict[str, str | None], url: str | None = N
     raise RuntimeError("could not store the request draft")
 
 
-def delete(conversation_id: str, fields: Iterable[str] | None = None, url: str | None = None) -> None:
+def delete(
+    conversation_id: str, fields: Iterable[str] | None = None, url: str | None = None
+) -> None:
     """Forget the whole draft, or only some fields of it."""
     url = db.ensure_schema(url)
     key = conversation_hash(conversation_id)
     with db.session_scope(url) as session:
         if fields is None:
-            session.execute(sql_delete(db.RequestDraft).where(db.RequestDraft.conversation_hash == key))
+            session.execute(
+                sql_delete(db.RequestDraft).where(db.RequestDraft.conversation_hash == key)
+            )
             return
         row = session.get(db.RequestDraft, key)
         if row is not None:

@@ -48,7 +48,9 @@ _KEY_DASHED = re.compile(
     rf"(?<![{_A}{_DASH}])[{_A}]{{4,6}}(?:[{_DASH}][{_A}]{{4,6}}){{2,4}}(?![{_A}]|[{_DASH}][{_A}])"
 )
 _KEY_SPACED = re.compile(rf"(?<![{_A}])(?=([{_A}]{{5}}(?:[ _.]{{1,2}}[{_A}]{{5}}){{3}})(?![{_A}]))")
-_KEY_GLUED = re.compile(rf"(?<![{_A}{_DASH}])(?=[{_A}]*\d)(?=[{_A}]*[A-Za-z])[{_A}]{{20}}(?![{_A}])")
+_KEY_GLUED = re.compile(
+    rf"(?<![{_A}{_DASH}])(?=[{_A}]*\d)(?=[{_A}]*[A-Za-z])[{_A}]{{20}}(?![{_A}])"
+)
 _EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+)@((?:[\w-]+\.)+[\w-]{2,})", re.UNICODE)
 _PHONE = re.compile(r"(?<![\w+\-/.,])(?:\+|00)?\(?\d[\d \-\u2013()]{6,22}\d(?![\w\-/]|[.,]\d)")
 _DATE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|\d{2}-\d{2}-\d{4})$")
@@ -80,7 +82,7 @@ def _is_key(found: str) -> bool:
 
 
 def _mask_spaced_keys(text: str) -> str:
-    """"abcde 12345 fghij 67890": 4 groups of 5, at least two with a digit (four
+    """Keys written "abcde 12345 fghij 67890": 4 groups of 5, at least two with a digit (four
     five-letter words are not a key). Scanned at every start, since a sentence
     may run into a key ("words abcde 12345 ...")."""
     out, end = [], 0
@@ -132,7 +134,9 @@ def mask_text(text: str, known: Iterable[tuple[str, str]] = ()) -> str:
     """The text with keys, e-mail addresses, phone numbers and known form values hidden."""
     if not text:
         return text
-    text = _KEY_DASHED.sub(lambda m: mask_key(m.group(0)) if _is_key(m.group(0)) else m.group(0), text)
+    text = _KEY_DASHED.sub(
+        lambda m: mask_key(m.group(0)) if _is_key(m.group(0)) else m.group(0), text
+    )
     text = _KEY_GLUED.sub(lambda m: mask_key(m.group(0)), text)
     text = _mask_spaced_keys(text)
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)

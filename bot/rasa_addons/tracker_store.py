@@ -68,12 +68,13 @@ class MaskingSQLTrackerStore(rasa_stores.SQLTrackerStore):
             # Rasa's own save, with the data masked: only the events not stored yet
             for event in self._additional_events(session, tracker):
                 data = masked_event_data(event.as_dict(), known)
+                intent = (data.get("parse_data") or {}).get("intent") or {}
                 session.add(
                     self.SQLEvent(
                         sender_id=tracker.sender_id,
                         type_name=event.type_name,
                         timestamp=data.get("timestamp"),
-                        intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                        intent_name=intent.get(INTENT_NAME_KEY),
                         action_name=data.get("name"),
                         data=json.dumps(data),
                     )
