@@ -108,7 +108,8 @@ def _is_phone(match: re.Match[str], text: str) -> bool:
 
 
 def _known_pattern(value: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)", re.IGNORECASE)
+    # whole words, not inside an address's domain (k***@nordmann.no stays readable)
+    return re.compile(rf"(?<![\w@.]){re.escape(value)}(?![\w@]|\.\w)", re.IGNORECASE)
 
 
 def known_values(fields: Mapping[str, Any]) -> list[tuple[str, str]]:
