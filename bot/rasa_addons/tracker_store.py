@@ -40,15 +40,16 @@ SERVING_COMMANDS = ("run", "shell", "interactive")  # the rasa commands that sto
 def known_values(tracker: DialogueStateTracker) -> list[tuple[str, str]]:
     """The form values to replace wherever they appear: this turn's slot values
     and the request draft (the summary echoes the name the draft holds)."""
-    values: dict[str, Any] = {}
+    found: list[dict[str, Any]] = []
     try:
-        values.update(drafts.get(tracker.sender_id))
+        found.append(drafts.get(tracker.sender_id))
     except Exception:  # noqa: BLE001 - patterns and slot masks still apply
         logger.warning("request draft not readable; masking by pattern only", exc_info=True)
-    for event in tracker.events:
+    for event in tracker.events:  # every value: a second form may give another name
         if isinstance(event, SlotSet) and event.key in mask.PERSONAL_SLOTS and event.value:
-            values.setdefault(event.key, event.value)
-    return mask.known_values(values)
+            found.append({event.key: event.value})
+    pairs = dict(pair for values in found for pair in mask.known_values(values))
+    return sorted(pairs.items(), key=lambda p: -len(p[0]))  # the longest first
 
 
 def masked_event_data(data: dict[str, Any], known: Iterable[tuple[str, str]]) -> dict[str, Any]:
