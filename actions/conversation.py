@@ -11,6 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import language
 from bot.answers import Reply
 from bot.contract import LANGS
+from bot.privacy import log_filter
+
+# Every action module imports this one, so the action server masks personal
+# data in its log records from the first action on (the SDK logs failing
+# actions with their tracker's text).
+log_filter.install()
 
 # Form fields whose answers are names, addresses, keys or numbers: no evidence of a
 # language ("Kari Nordmann" reads as Norwegian), so they never switch it.

@@ -15,6 +15,7 @@ from actions import service_request
 from actions.conversation import reply_language, send, wants_full
 from bot import answers, records, rulebase
 from bot.messages import say
+from bot.privacy import drafts, mask
 from bot.records import facts
 
 MAX_BAD_KEYS = 3
@@ -24,6 +25,25 @@ LOOKUP_SLOTS = ("product", "version", "licence_key", "bad_key_tries")
 
 def _text(tracker: Tracker) -> str:
     return tracker.latest_message.get("text") or ""
+
+
+def _licence_key(tracker: Tracker) -> str | None:
+    """The key the lookup was given: the slot within the turn it came; after that
+    the tracker store has only its mask, and the draft the key itself."""
+    key = tracker.get_slot("licence_key")
+    if key and mask.is_masked(key):
+        return drafts.get(tracker.sender_id).get(drafts.LOOKUP_KEY)
+    return key
+
+
+def _keep_key(tracker: Tracker, key: str | None) -> None:
+    """A full key seen in this turn, kept in the draft for the turns after it."""
+    if key and key != NO_KEY and not mask.is_masked(key):
+        drafts.put(tracker.sender_id, {drafts.LOOKUP_KEY: key})
+
+
+def _forget_key(tracker: Tracker) -> None:
+    drafts.delete(tracker.sender_id, [drafts.LOOKUP_KEY])
 
 
 def _reset() -> list[dict[str, Any]]:
@@ -71,6 +91,10 @@ class ValidateVersionForm(FormValidationAction):
     def name(self) -> str:
         return "validate_version_form"
 
+    async def run(self, dispatcher, tracker, domain):
+        _keep_key(tracker, tracker.get_slot("licence_key"))  # a key Rasa's extraction found
+        return await super().run(dispatcher, tracker, domain)
+
     def validate_product(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
@@ -78,6 +102,7 @@ class ValidateVersionForm(FormValidationAction):
         found = facts.extract(_text(tracker))
         if found.licence_key:  # a key instead of a product: the licence names it
             licence = records.lookup_licence(found.licence_key)
+            _keep_key(tracker, found.licence_key)
             if licence.product:
                 return {"product": licence.product, "version": licence.version,
                         "licence_key": found.licence_key}  # fmt: skip
@@ -113,11 +138,16 @@ class ValidateLicenceForm(FormValidationAction):
     def name(self) -> str:
         return "validate_licence_form"
 
+    async def run(self, dispatcher, tracker, domain):
+        _keep_key(tracker, tracker.get_slot("licence_key"))  # a key Rasa's extraction found
+        return await super().run(dispatcher, tracker, domain)
+
     def validate_licence_key(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
         found = facts.extract(_text(tracker))
         if found.licence_key:
+            _keep_key(tracker, found.licence_key)
             return {"licence_key": found.licence_key, "bad_key_tries": 0.0}
         tries = int(tracker.get_slot("bad_key_tries") or 0) + 1
         if tries >= MAX_BAD_KEYS:  # let the form end; the answer offers stop / go on
@@ -135,11 +165,12 @@ class AnswerVersion(Action):
         found = records.entitlement(
             tracker.get_slot("product"),
             tracker.get_slot("version"),
-            tracker.get_slot("licence_key"),
+            _licence_key(tracker),
         )
         reply = answers.entitlement_answer(
             rulebase.current(), found, lang, full=wants_full(tracker)
         )
+        _forget_key(tracker)
         return send(dispatcher, reply) + _reset()
 
 
@@ -149,7 +180,8 @@ class AnswerLicence(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
-        key = tracker.get_slot("licence_key")
+        key = _licence_key(tracker)
+        _forget_key(tracker)
         if not key or key == NO_KEY:
             buttons = [
                 {"title": say("button_stop", lang), "payload": "/stop"},
@@ -176,4 +208,5 @@ class Stop(Action):
         text = say("sr_cancelled" if request_form else "stopped", lang)
         events = send(dispatcher, answers.Reply(text=text, lang=lang, verdict="info"))
         events += [SlotSet(slot, None) for slot in service_request.SLOTS]
+        drafts.delete(tracker.sender_id)  # nothing the forms collected is kept
         return events + _reset() + [SlotSet("requested_slot", None), ActiveLoop(None)]

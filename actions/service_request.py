@@ -1,7 +1,12 @@
 """Requesting a paid service: the form's prompts, validation, summary and
 correction, and filing. What an answer means, validation, routing and filing
 are bot.service_requests'; this module maps its results and problem codes to
-messages in the user's language."""
+messages in the user's language.
+
+Personal answers (name, e-mail, company, licence key, description) are kept in
+full in the request draft (bot.privacy.drafts); their slots hold only the masked
+value, which is all the tracker store ever sees. The summary and filing read the
+draft; filing and cancelling delete it."""
 
 from __future__ import annotations
 
@@ -15,13 +20,41 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.conversation import reply_language
 from bot import records, rulebase, service_requests
 from bot.messages import say
+from bot.privacy import drafts, mask
 from bot.service_requests import FIELDS, SKIP
 
 SLOTS = tuple(f"sr_{f}" for f in FIELDS) + ("sr_confirmed",)
+DRAFTED = tuple(f for f in FIELDS if f in mask.PERSONAL_FIELDS)  # kept in the draft
 
 
 def reset_slots() -> list[dict[str, Any]]:
     return [SlotSet(slot, None) for slot in SLOTS]
+
+
+def forget_draft(tracker: Tracker) -> None:
+    """The request was filed or cancelled: its personal values go."""
+    drafts.delete(tracker.sender_id, DRAFTED)
+
+
+def form_values(tracker: Tracker) -> tuple[dict[str, str | None], list[str]]:
+    """Every field's real value (the draft's for personal fields; None for a
+    skipped one), and the fields whose slot is filled but whose real value is
+    gone (a draft purged mid-form): those must be asked again."""
+    draft = drafts.get(tracker.sender_id)
+    values: dict[str, str | None] = {}
+    lost = []
+    for field in FIELDS:
+        slot = tracker.get_slot(f"sr_{field}")
+        if slot in (None, SKIP):
+            values[field] = None
+        elif field in DRAFTED and draft.get(field):
+            values[field] = draft[field]
+        elif field in DRAFTED and mask.is_masked(slot):
+            values[field] = None
+            lost.append(field)
+        else:  # not personal, or a slot filled before drafts existed
+            values[field] = slot
+    return values, lost
 
 
 def _service_name(service_id: str | None, lang: str) -> str:
@@ -112,22 +145,23 @@ class AskConfirmed(Action):
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
         none = say("sr_none", lang)
+        values, _lost = form_values(tracker)  # what the user typed, from the draft
 
-        def shown(slot: str) -> str:
-            value = tracker.get_slot(slot)
-            return none if value in (None, SKIP) else str(value)
+        def shown(field: str) -> str:
+            value = values[field]
+            return none if value is None else str(value)
 
-        key = tracker.get_slot("sr_licence_key")
+        key = values["licence_key"]
         text = say(
             "sr_summary",
             lang,
             service=_service_name(tracker.get_slot("sr_service"), lang),
-            name=shown("sr_name"),
-            email=shown("sr_email"),
-            company=shown("sr_company"),
+            name=shown("name"),
+            email=shown("email"),
+            company=shown("company"),
             country=_country(tracker.get_slot("sr_country"), lang) or none,
-            key=records.mask_key(key) if key not in (None, SKIP) else none,
-            description=shown("sr_description"),
+            key=records.mask_key(key) if key else none,
+            description=shown("description"),
         )
         buttons = [
             {"title": say("button_send", lang), "payload": "/affirm"},
@@ -145,6 +179,7 @@ class ValidateServiceRequestForm(FormValidationAction):
     def _check(self, field: str, value: Any, dispatcher, tracker) -> dict[str, Any]:
         lang = reply_language(tracker)
         if field in ("company", "licence_key") and service_requests.is_skip(str(value or "")):
+            drafts.put(tracker.sender_id, {field: None})
             return {f"sr_{field}": SKIP}
         clean, problem = service_requests.validate_field(field, value)
         if problem == "key_unknown" and clean:
@@ -153,6 +188,9 @@ class ValidateServiceRequestForm(FormValidationAction):
         if problem or clean is None:
             _problem(dispatcher, problem or "empty", lang)
             return {f"sr_{field}": None}
+        if field in DRAFTED:  # the real value to the draft, the masked one to the slot
+            drafts.put(tracker.sender_id, {field: clean})
+            return {f"sr_{field}": mask.mask_slot(f"sr_{field}", clean)}
         return {f"sr_{field}": clean}
 
     def validate_sr_service(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
@@ -206,6 +244,9 @@ class ValidateServiceRequestForm(FormValidationAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         if intent == "affirm":
+            _values, lost = form_values(tracker)
+            if lost:  # the draft is gone (retention): ask those fields again
+                return {**{f"sr_{f}": None for f in lost}, "sr_confirmed": None}
             return {"sr_confirmed": "yes"}
         email = service_requests.email_in(text)
         if email:  # "my e-mail is x@y.no": take it, show the summary again
@@ -231,10 +272,11 @@ class FileServiceRequest(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
-        fields = {
-            f: (None if tracker.get_slot(f"sr_{f}") == SKIP else tracker.get_slot(f"sr_{f}"))
-            for f in FIELDS
-        }
+        fields, lost = form_values(tracker)  # the full values, from the draft
+        if lost:  # never file a masked value
+            dispatcher.utter_message(text=say("sr_unavailable", lang))
+            forget_draft(tracker)
+            return reset_slots()
         try:
             filed = service_requests.file_request(
                 fields,
@@ -245,10 +287,13 @@ class FileServiceRequest(Action):
         except service_requests.RequestInvalid as invalid:  # e.g. the routing table changed
             for problem in invalid.problems:
                 _problem(dispatcher, problem.code, lang)
+            forget_draft(tracker)
             return reset_slots()
         except service_requests.RoutingError:
             dispatcher.utter_message(text=say("sr_unavailable", lang))
+            forget_draft(tracker)
             return reset_slots()
+        forget_draft(tracker)
         if filed.created:
             service_requests.notify_in_background(filed.reference)
         dispatcher.utter_message(

@@ -218,6 +218,19 @@ class Feedback(Base):
     __table_args__ = (CheckConstraint("rating IN ('up', 'down')", name="ck_feedback_rating"),)
 
 
+class RequestDraft(Base):
+    """A form's personal answers before filing (bot/privacy/drafts.py): the
+    tracker store keeps only masked slots, so the real values live here, keyed
+    by a hash of the conversation id. Deleted on filing, cancelling, and by
+    retention (BOT_RETENTION_DAYS, by updated_at)."""
+
+    __tablename__ = "request_drafts"
+    conversation_hash = Column(String(64), primary_key=True)
+    fields = Column(JSON, nullable=False)  # {field: value}, the values in full
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    updated_at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot import db, generate, ports, rulebase, secrets, settings
+from bot.privacy import retention
 from bot.settings import PROJECT_DIR, Settings
 
 # The `rasa` command, with this project's patches to Rasa applied first.
@@ -316,6 +317,7 @@ def run() -> None:
     check_ports_free(cfg)  # before training: a taken port fails in seconds, not minutes
     model = prepare(cfg)
     check_ports_free(cfg)
+    step(retention.purge_at_start(cfg))  # BOT_RETENTION_DAYS: older conversations go
     servers = Servers(cfg, model)
     step("starting the action server and the Rasa server")
     try:

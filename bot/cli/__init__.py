@@ -20,6 +20,9 @@ bot requests export --format csv|json [--out FILE]   every request, for the team
 bot requests set-status REF STATUS   new, in_progress or closed
 bot requests notify REF          send a request to the webhook again
 bot requests routing             the routing table (content/routing.csv), checked
+bot privacy purge [--days N]     delete conversations, feedback, drafts past BOT_RETENTION_DAYS
+bot privacy forget SENDER        delete one person's data; anonymise their service requests
+bot privacy export SENDER        everything stored about one person, as JSON (masked)
 
 One module per command group, each with a `register(sub)` that adds its
 subcommands and handlers `(args: argparse.Namespace) -> int` (the exit code):
@@ -29,6 +32,7 @@ bot/cli/rules.py      rulebase, rules
 bot/cli/ask.py        ask (the HTTP client and the command)
 bot/cli/records.py    import, records
 bot/cli/requests.py   requests
+bot/cli/privacy.py    privacy
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ask, launch, records, requests, rules
+from bot.cli import ask, launch, privacy, records, requests, rules
 
 __all__ = ["main", "parser"]
 
@@ -45,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     """The whole `bot` command line (`requests --queue` reads services.yml now)."""
     top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
     sub = top.add_subparsers(dest="command", required=True)
-    for group in (launch, rules, ask, records, requests):  # the order of `bot --help`
+    for group in (launch, rules, ask, records, requests, privacy):  # the order of `bot --help`
         group.register(sub)
     return top
 

@@ -1,0 +1,100 @@
+"""Retention: BOT_RETENTION_DAYS (settings.retention_days; 0 keeps everything).
+
+`purge` deletes whole conversations whose last event is older than the limit
+(every tracker store row of that sender, so no half conversation is left),
+feedback given before it, and request drafts not touched since. Filed service
+requests are kept: the team works from them (`bot privacy forget` anonymises
+one person's). `bot privacy purge` runs it; `purge_at_start` is the launcher's call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy import delete, func, select
+
+from bot import db, settings
+from bot.privacy import drafts
+
+# Rasa's SQLTrackerStore table, as Rasa 3.6 creates it (rasa.core.tracker_store.
+# SQLTrackerStore.SQLEvent); described here so the core reads it without Rasa.
+TRACKER_METADATA = sa.MetaData()
+EVENTS = sa.Table(
+    "events",
+    TRACKER_METADATA,
+    sa.Column("id", sa.Integer, sa.Sequence("events_seq"), primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    sa.Column("type_name", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("action_name", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
+_BATCH = 500  # senders per DELETE (SQLite allows 999 bound parameters)
+
+
+@dataclass(frozen=True)
+class Purged:
+    conversations: int
+    events: int
+    feedback: int
+    drafts: int
+
+    def summary(self) -> str:
+        return (
+            f"{self.conversations} conversation(s) ({self.events} events), "
+            f"{self.feedback} feedback, {self.drafts} request draft(s) deleted"
+        )
+
+
+def tracker_engine(tracker_url: str | None = None) -> sa.engine.Engine | None:
+    """The tracker store's database, or None if Rasa has not created its table yet."""
+    engine = db.engine_for(tracker_url or settings.load().tracker_url)
+    return engine if sa.inspect(engine).has_table(EVENTS.name) else None
+
+
+def _purge_conversations(cutoff: dt.datetime, tracker_url: str | None) -> tuple[int, int]:
+    engine = tracker_engine(tracker_url)
+    if engine is None:
+        return 0, 0
+    last = func.max(EVENTS.c.timestamp)
+    old = select(EVENTS.c.sender_id).group_by(EVENTS.c.sender_id).having(last < cutoff.timestamp())
+    conversations = events = 0
+    with engine.begin() as conn:
+        senders = list(conn.execute(old).scalars())
+        for i in range(0, len(senders), _BATCH):
+            batch = senders[i : i + _BATCH]
+            result = conn.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(batch)))
+            conversations += len(batch)
+            events += int(result.rowcount or 0)
+    return conversations, events
+
+
+def purge(
+    days: int | None = None,
+    *,
+    now: dt.datetime | None = None,
+    url: str | None = None,
+    tracker_url: str | None = None,
+) -> Purged:
+    """Delete what is older than `days` (default BOT_RETENTION_DAYS); 0: nothing."""
+    days = settings.load().retention_days if days is None else days
+    if days <= 0:
+        return Purged(0, 0, 0, 0)
+    cutoff = (now or dt.datetime.now(dt.timezone.utc)) - dt.timedelta(days=days)
+    conversations, events = _purge_conversations(cutoff, tracker_url)
+    url = db.ensure_schema(url)
+    with db.session_scope(url) as session:
+        result = session.execute(delete(db.Feedback).where(db.Feedback.created_at < cutoff))
+        feedback = int(result.rowcount or 0)
+    return Purged(conversations, events, feedback, drafts.delete_older(cutoff, url))
+
+
+def purge_at_start(cfg: settings.Settings) -> str:
+    """For the launcher, before the servers start: one line to print."""
+    if cfg.retention_days <= 0:
+        return "retention: kept (BOT_RETENTION_DAYS=0)"
+    done = purge(cfg.retention_days, url=cfg.database_url, tracker_url=cfg.tracker_url)
+    return f"retention {cfg.retention_days} days: {done.summary()}"

@@ -1,0 +1,56 @@
+"""Personal data through the real servers: a conversation with a licence key, an
+e-mail address and a phone number leaves none of them in full in the tracker
+store's database, while the filed request holds them in full."""
+
+from __future__ import annotations
+
+import uuid
+
+import sqlalchemy as sa
+
+from bot import service_requests
+
+KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"  # a sample licence (content/records/licences.csv)
+EMAIL = "kari.nordmann@fjordvik.no"
+PHONE = "+47 912 34 567"
+
+
+def tracker_rows(url: str, sender: str) -> list[str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id")
+            return list(conn.execute(query, {"s": sender}).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_the_tracker_store_keeps_no_personal_data_in_full(running_bot):
+    bot, sender = running_bot, uuid.uuid4().hex
+    lookup = bot.ask(f"Is my licence {KEY} still valid?", sender, lang="en")
+    assert "ZEB76" in lookup.text and KEY not in lookup.text
+    bot.ask("We'd like to buy a remote session with one of your specialists", sender)
+    bot.ask("Kari Nordmann", sender)
+    bot.ask(EMAIL, sender)
+    bot.ask("Fjordvik Regnskap AS", sender)
+    bot.ask("Norway", sender)
+    bot.ask(KEY.lower(), sender)
+    summary = bot.ask(f"Help with KES on 40 laptops. Call me on {PHONE}.", sender)
+    assert "Kari Nordmann" in summary.text and EMAIL in summary.text  # from the draft
+    bot.ask("yes", sender)
+
+    (filed,) = [
+        r
+        for r in service_requests.list_requests(url=bot.cfg.database_url)
+        if r.conversation_id == sender
+    ]
+    assert (filed.name, filed.email, filed.company) == ("Kari Nordmann", EMAIL,
+                                                        "Fjordvik Regnskap AS")  # fmt: skip
+    assert filed.licence_key == KEY and PHONE in filed.description
+
+    rows = tracker_rows(bot.cfg.tracker_url, sender)
+    assert len(rows) > 20  # the whole conversation is there...
+    stored = "\n".join(rows)
+    for secret in (KEY, KEY.lower(), EMAIL, "912 34 567", "Kari Nordmann", "Fjordvik Regnskap"):
+        assert secret not in stored, secret  # ...masked
+    assert "ZEB76" in stored and "k***@fjordvik.no" in stored and "[phone]" in stored
