@@ -88,6 +88,11 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         "BOT_RASA_PORT": str(launcher.free_port()),
         "BOT_ACTIONS_PORT": str(launcher.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
+        # Every test talks from 127.0.0.1: one client for the whole session, so
+        # its bucket is raised; the per-sender limit (30 a minute) stays real.
+        "BOT_RATE_PER_CLIENT": "1000000",
+        # What the launcher sets from max_body_bytes: Sanic's own 413.
+        "SANIC_REQUEST_MAX_SIZE": str(64 * 1024),
     }
     saved = {k: os.environ.get(k) for k in overrides}
     os.environ.update(overrides)

@@ -123,7 +123,9 @@ class RestChannel(InputChannel):
             if wait:
                 return too_many(wait)
             try:
-                message = inbound.parse(request.body or b"", cfg.max_body_bytes, cfg.max_message_chars)
+                message = inbound.parse(
+                    request.body or b"", cfg.max_body_bytes, cfg.max_message_chars
+                )
             except inbound.Refused as exc:
                 return error(exc.status, str(exc))
             wait = guard.sender.hit(message.sender)
@@ -131,14 +133,21 @@ class RestChannel(InputChannel):
                 return too_many(wait)
             if message.too_long:
                 lang = inbound.reply_language(message)
-                logger.info("sender %s: message over %d characters, not parsed", message.sender, cfg.max_message_chars)
+                logger.info(
+                    "sender %s: message over %d characters, not parsed",
+                    message.sender,
+                    cfg.max_message_chars,
+                )
                 text = messages.say("message_too_long", lang, limit=cfg.max_message_chars)
                 return response.json(answer(message.sender, text, lang))
             if message.is_intent:
                 offered, intents, previous = await _conversation(request, message.sender)
                 if not inbound.intent_allowed(message.text, offered, intents):
                     lang = inbound.reply_language(message, previous)
-                    logger.info("sender %s: an intent payload the bot did not offer, not run", message.sender)
+                    logger.info(
+                        "sender %s: an intent payload the bot did not offer, not run",
+                        message.sender,
+                    )
                     text = messages.say("fallback_no_options", lang)
                     return response.json(answer(message.sender, text, lang))
             collector = CollectingOutputChannel()
@@ -150,7 +159,9 @@ class RestChannel(InputChannel):
                 await on_new_message(user_message)
             except Exception as exc:  # noqa: BLE001 - as Rasa's RestInput: the replies so far
                 # The type only: a traceback can quote the message.
-                logger.error("sender %s: message not handled (%s)", message.sender, type(exc).__name__)
+                logger.error(
+                    "sender %s: message not handled (%s)", message.sender, type(exc).__name__
+                )
                 logger.debug("message not handled", exc_info=True)
             return response.json(collector.messages)
 

@@ -162,7 +162,9 @@ def test_per_client_limit_is_shared_by_the_post_routes(server):
 
 def test_feedback_per_sender_limit(server):
     bad = {"sender": "fb", "rating": "meh", "question": "q", "answer": "a"}
-    statuses = [server.request("POST", "/webhooks/chat/feedback", bad)[0] for _ in range(PER_SENDER + 1)]
+    statuses = [
+        server.request("POST", "/webhooks/chat/feedback", bad)[0] for _ in range(PER_SENDER + 1)
+    ]
     assert statuses == [400] * PER_SENDER + [429]
 
 

@@ -24,16 +24,33 @@ def refused(body: object) -> tuple[int, str]:
 
 
 def test_a_good_message():
-    message = parse({"sender": "web-1f2e", "message": "  Can you fix my PC?\x00 ", "metadata": {"lang": "nb-NO"}})
+    message = parse(
+        {
+            "sender": "web-1f2e",
+            "message": "  Can you fix my PC?\x00 ",
+            "metadata": {"lang": "nb-NO"},
+        }
+    )
     assert (message.sender, message.text, message.lang) == ("web-1f2e", "Can you fix my PC?", "nb")
     assert not message.too_long and not message.is_intent
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"   ", b"[]", b'"text"', b"42", b"null", b"true", b"{not json", b"\xff\xfe{}",
-     b'{"sender": "a"', b"[" * 5000 + b"]" * 5000],
-)  # fmt: skip
+    [
+        b"",
+        b"   ",
+        b"[]",
+        b'"text"',
+        b"42",
+        b"null",
+        b"true",
+        b"{not json",
+        b"\xff\xfe{}",
+        b'{"sender": "a"',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
 def test_not_a_json_object(raw):
     with pytest.raises(Refused) as caught:
         inbound.parse(raw, KB, 1000)

@@ -13,9 +13,20 @@ from bot.outbound import UnsafeHeader, header_value, spreadsheet_cell
 
 @pytest.mark.parametrize(
     "value",
-    ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1", "\n=1", "|calc", "  =HYPERLINK(\"x\")",
-     "\uff1d1+1", '=cmd|" /C calc"!A0'],
-)  # fmt: skip
+    [
+        "=1+1",
+        "+SUM(A1)",
+        "-2+3",
+        "@cmd",
+        "\t=1",
+        "\r=1",
+        "\n=1",
+        "|calc",
+        '  =HYPERLINK("x")',
+        "\uff1d1+1",
+        '=cmd|" /C calc"!A0',
+    ],
+)
 def test_formulas_are_neutralised(value):
     cell = spreadsheet_cell(value)
     assert cell == "'" + value
@@ -23,7 +34,14 @@ def test_formulas_are_neutralised(value):
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [("Kari Nordmann", "Kari Nordmann"), ("a=b", "a=b"), ("", ""), (None, ""), (42, "42"), ("   ", "   ")],
+    [
+        ("Kari Nordmann", "Kari Nordmann"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, ""),
+        (42, "42"),
+        ("   ", "   "),
+    ],
 )
 def test_plain_values_are_unchanged(value, cell):
     assert spreadsheet_cell(value) == cell
@@ -35,7 +53,9 @@ def test_in_a_csv_row():
     assert out.getvalue().strip() == "'=1+1,ok,'@x"
 
 
-@pytest.mark.parametrize("value", ["SR-2026-000001\r\nX-Evil: 1", "a\nb", "a\rb", "a\x00b", "a\x7fb"])
+@pytest.mark.parametrize(
+    "value", ["SR-2026-000001\r\nX-Evil: 1", "a\nb", "a\rb", "a\x00b", "a\x7fb"]
+)
 def test_header_values_with_controls_are_refused(value):
     with pytest.raises(UnsafeHeader):
         header_value(value)
