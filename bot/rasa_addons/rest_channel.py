@@ -90,7 +90,11 @@ async def _conversation(request: Request, sender: str) -> tuple[list[str], list[
     if agent is None:
         return [], [], None
     intents = list(agent.domain.intents) if agent.domain is not None else []
-    tracker = await agent.tracker_store.retrieve(sender) if agent.tracker_store else None
+    try:
+        tracker = await agent.tracker_store.retrieve(sender) if agent.tracker_store else None
+    except Exception as exc:  # noqa: BLE001 - no tracker: only bare intents pass
+        logger.warning("sender %s: tracker not read (%s)", sender, type(exc).__name__)
+        tracker = None
     if tracker is None:
         return [], intents, None
     bot_events = [e.as_dict() for e in tracker.events if getattr(e, "type_name", "") == "bot"]
