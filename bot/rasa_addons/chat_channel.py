@@ -92,11 +92,11 @@ def static_file(root: Path, relative: str) -> Path | None:
     if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return None
     base = root.resolve()
-    try:
+    try:  # a name too long for the file system raises OSError here: not found
         path = (base / relative).resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not path.is_relative_to(base) or not path.is_file():
+        if not path.is_relative_to(base) or not path.is_file():
+            return None
+    except (OSError, RuntimeError, ValueError):
         return None
     if path.suffix.lower() not in STATIC_TYPES:
         return None

@@ -123,8 +123,9 @@ def sender_like(rng: random.Random) -> object:
     )
 
 
-def webhook_body(rng: random.Random) -> bytes:
-    """A malformed, hostile or over-long REST body; valid ones reaching NLU are rare."""
+def webhook_body(rng: random.Random, nlu_budget: list[int]) -> bytes:
+    """A malformed, hostile or over-long REST body; at most nlu_budget[0] valid
+    ones, which reach NLU (the slow part: it runs on the server's event loop)."""
     kind = rng.randrange(100)
     if kind < 10:  # raw bytes: invalid UTF-8, truncated JSON, nothing
         return rng.choice(
@@ -168,11 +169,14 @@ def webhook_body(rng: random.Random) -> bytes:
                 ),
             )
         ).encode()
-    else:  # a hostile but valid message: reaches NLU and the actions
-        body = {
-            "sender": f"hostile-{rng.randrange(100)}",
-            "message": rng.choice(HOSTILE) + " " + rand_text(rng, rng.randrange(30)),
-        }
+    else:  # hostile text: through NLU and the actions while the budget lasts, else over-long
+        if nlu_budget[0] > 0:  # each hostile text once through NLU
+            nlu_budget[0] -= 1
+            text = HOSTILE[nlu_budget[0]] + " " + rand_text(rng, rng.randrange(30))
+        else:
+            text = rng.choice(HOSTILE) + " " + rand_text(rng, rng.randrange(30))
+            text = (text + " ") * (1001 // len(text) + 2)
+        body = {"sender": f"hostile-{rng.randrange(100)}", "message": text}
     try:
         return json.dumps(body).encode()
     except (TypeError, ValueError):
@@ -240,7 +244,7 @@ def chat_request(rng: random.Random) -> tuple[str, str, bytes | None]:
                 answer="<script>",
                 lang="en",
             )
-        raw = json.dumps(fb).encode() if rng.random() < 0.9 else webhook_body(rng)
+        raw = json.dumps(fb).encode() if rng.random() < 0.9 else webhook_body(rng, [0])
         return "POST", f"{CHAT}/feedback", raw
     if kind == 4:
         return "POST", f"{CHAT}/session", rng.choice([None, b"", b"{}", b"\xff", b"[1]"])
@@ -254,9 +258,10 @@ def chat_request(rng: random.Random) -> tuple[str, str, bytes | None]:
 def plan(seed: int, total: int) -> list[tuple[str, str, bytes | None]]:
     rng = random.Random(seed)
     requests = []
+    nlu_budget = [len(HOSTILE)]  # NLU is slow (0.1-2 s a message, on the event loop)
     for _ in range(total):
         if rng.random() < 0.6:
-            requests.append(("POST", WEBHOOK, webhook_body(rng)))
+            requests.append(("POST", WEBHOOK, webhook_body(rng, nlu_budget)))
         else:
             requests.append(chat_request(rng))
     return requests

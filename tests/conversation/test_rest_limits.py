@@ -101,7 +101,7 @@ def test_an_overlong_message_is_answered_at_once(running_bot, lang, text, metada
 def test_a_message_at_the_limit_is_parsed(running_bot):
     sender = uuid.uuid4().hex
     text = DISINFECTION["en"] + " " + "please " * 200
-    text = text[: LIMITS.max_message_chars]
+    text = text[: LIMITS.max_message_chars].strip()
     reply = running_bot.ask(text, sender)
     assert reply.answer["lang"] == "en"
     assert user_texts(running_bot, sender) == [text]
