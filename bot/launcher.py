@@ -76,6 +76,8 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         TF_CPP_MIN_LOG_LEVEL="2",
         RASA_TELEMETRY_ENABLED="false",
+        # Sanic refuses larger bodies with 413 before any handler reads them.
+        SANIC_REQUEST_MAX_SIZE=str(cfg.max_body_bytes),
     )
     # endpoints.yml sends BOT_ACTIONS_TOKEN; bot.rasa_addons.server reads BOT_API_TOKEN.
     # In the environment (readable by this user only), never on a command line.

@@ -13,6 +13,13 @@ the answer payload of answer-contract.md §2. What it adds:
 - GET  /webhooks/chat/labels?lang=       {verdict: label}, fallback included
 - POST /webhooks/chat/feedback           thumbs up/down (bot/feedback.py);
                                          201 {"id": n} or 400 {"error": ...}
+- POST /webhooks/chat/session            {"sender": an unguessable new id}: the
+                                         page's conversation id (the REST channel
+                                         refuses a missing one)
+
+The POST routes spend the client's rate-limit bucket shared with the REST
+channel (bot/rasa_addons/rest_channel.py), feedback also a per-sender one:
+429 with Retry-After. Bodies over settings.max_body_bytes get 413.
 
 Errors are JSON {"error": "..."}. CORS comes from Rasa's --cors, which covers
 every route of the server. Database work runs in a worker thread so the event
@@ -25,6 +32,7 @@ import asyncio
 import hashlib
 import logging
 import mimetypes
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,15 +42,16 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import answers, feedback, rulebase
+from bot import answers, feedback, inbound, rulebase, settings
 from bot.contract import ANSWER_VERDICTS, LANGS
+from bot.rasa_addons.rest_channel import client_key, limits, too_many
 from bot.settings import PROJECT_DIR
 
 logger = logging.getLogger(__name__)
 
 WEB_DIR = PROJECT_DIR / "bot" / "web"
 PLACEHOLDER = "<!doctype html><title>Chat</title><p>The chat page is not installed (bot/web/).</p>"
-MAX_FEEDBACK_BYTES = 64 * 1024
+SESSION_BYTES = 18  # 144 random bits: 24 characters of token_urlsafe
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "application/javascript; charset=utf-8",
@@ -83,11 +92,11 @@ def static_file(root: Path, relative: str) -> Path | None:
     if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
         return None
     base = root.resolve()
-    try:
+    try:  # a name too long for the file system raises OSError here: not found
         path = (base / relative).resolve()
-    except (OSError, RuntimeError):
-        return None
-    if not path.is_relative_to(base) or not path.is_file():
+        if not path.is_relative_to(base) or not path.is_file():
+            return None
+    except (OSError, RuntimeError, ValueError):
         return None
     if path.suffix.lower() not in STATIC_TYPES:
         return None
@@ -134,6 +143,9 @@ def labels_json(lang: str) -> dict[str, str]:
 class ChatChannel(InputChannel):
     """Routes for the chat page; messages themselves go through the REST channel."""
 
+    def __init__(self) -> None:
+        self.cfg = settings.load()  # once: load() reads the environment and files
+
     @classmethod
     def name(cls) -> str:
         return "chat"
@@ -179,16 +191,29 @@ class ChatChannel(InputChannel):
                 return _error(400, f"lang must be one of {', '.join(LANGS)}")
             return response.json(labels_json(lang))
 
+        @chat.route("/session", methods=["POST"])
+        async def session(request: Request) -> HTTPResponse:
+            wait = limits(request, self.cfg).client.hit(client_key(request))
+            if wait:
+                return too_many(wait)
+            sender = secrets.token_urlsafe(SESSION_BYTES)
+            return response.json({"sender": sender}, headers={"Cache-Control": "no-store"})
+
         @chat.route("/feedback", methods=["POST"])
         async def post_feedback(request: Request) -> HTTPResponse:
-            if len(request.body or b"") > MAX_FEEDBACK_BYTES:
-                return _error(413, "feedback is too large")
+            guard = limits(request, self.cfg)
+            wait = guard.client.hit(client_key(request))
+            if wait:
+                return too_many(wait)
             try:
-                body = request.json
-            except Exception:  # noqa: BLE001 - sanic raises its own InvalidUsage
-                body = None
-            if not isinstance(body, dict):
-                return _error(400, "expected a JSON object")
+                body = inbound.load_object(request.body or b"", self.cfg.max_body_bytes)
+            except inbound.Refused as exc:
+                return _error(exc.status, str(exc))
+            sender = body.get("sender")
+            if isinstance(sender, str) and sender:  # feedback.record says what is wrong
+                wait = guard.feedback.hit(sender[: feedback.MAX_SENDER])
+                if wait:
+                    return too_many(wait)
             fields = ("sender", "rating", "question", "answer", "rule_ids", "verdict", "lang")
             values = {k: body.get(k) for k in fields}
             values["comment"] = body.get("comment")

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db, records
+from bot.outbound import spreadsheet_cell
 
 # A request's life, in order; filing sets the first. db.ServiceRequest's
 # CheckConstraint spells the same values out, because bot.db cannot import this
@@ -174,18 +175,12 @@ def set_status(reference: str, status: str, url: str | None = None) -> StoredReq
         return _stored(row)
 
 
-def _csv_cell(value: object) -> str:
-    """Plain text for a spreadsheet: no formula can start a cell (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def export_requests(
     fmt: str, queue: str | None = None, status: str | None = None, url: str | None = None
 ) -> str:
     """Every request (filtered like list_requests) as csv or json, keys masked.
 
-    CSV cells starting with = + - @ get a leading ' so no spreadsheet runs them."""
+    A CSV cell that could start a formula gets a leading ' (bot.outbound)."""
     rows = [r.record() for r in list_requests(queue, status, url)]
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
@@ -195,5 +190,5 @@ def export_requests(
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for row in rows:
-        writer.writerow([_csv_cell(row[c]) for c in EXPORT_COLUMNS])
+        writer.writerow([spreadsheet_cell(row[c]) for c in EXPORT_COLUMNS])
     return out.getvalue()

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import update
 
 from bot import db, settings
+from bot.outbound import UnsafeHeader, header_value
 from bot.service_requests.store import StoredRequest, get_request, normalise_reference
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ def _where(hook: str) -> str:
 
 def _post(hook: str, body: bytes, reference: str, timeout: float) -> tuple[bool, str, bool]:
     """(delivered, what happened, worth retrying)."""
+    try:
+        idempotency_key = header_value(reference)  # never a second header smuggled in
+    except UnsafeHeader as exc:
+        return False, str(exc), False
     request = urllib.request.Request(
         hook,
         data=body,
@@ -56,7 +61,7 @@ def _post(hook: str, body: bytes, reference: str, timeout: float) -> tuple[bool,
         headers={
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "support-scope-bot",
-            "Idempotency-Key": reference,
+            "Idempotency-Key": idempotency_key,
         },
     )
     try:

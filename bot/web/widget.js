@@ -86,17 +86,35 @@
 
   // ---- persistent state -------------------------------------------------
   var STORE_KEY = "supportScopeChat:" + server;
+  var SENDER_RE = /^[A-Za-z0-9_.:-]{1,64}$/;  // what the REST channel accepts
   var state = load();
   function load() {
     var s = null;
     try { s = JSON.parse(localStorage.getItem(STORE_KEY) || "null"); } catch (e) { s = null; }
     if (!s || typeof s !== "object" || !Array.isArray(s.history)) s = {history: []};
-    if (!s.sender) s.sender = newSender();
+    if (typeof s.sender !== "string" || !SENDER_RE.test(s.sender)) s.sender = null;  // ensureSender
     if (LANGS.indexOf(s.lang) < 0) s.lang = LANGS.indexOf(cfg.lang) >= 0 ? cfg.lang : defaultLang();
     return s;
   }
   function save() {
     try { localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* storage full or blocked */ }
+  }
+  // A conversation id: an unguessable one from the server (POST /session), or,
+  // when that fails, one made here from crypto.getRandomValues.
+  var pendingSender = null;
+  function ensureSender() {
+    if (state.sender) return Promise.resolve(state.sender);
+    if (!pendingSender) {
+      pendingSender = request("POST", "/webhooks/chat/session", {})
+        .then(function (r) { return r && typeof r.sender === "string" && SENDER_RE.test(r.sender) ? r.sender : newSender(); })
+        .catch(function () { return newSender(); })
+        .then(function (id) {
+          pendingSender = null;
+          if (!state.sender) { state.sender = id; save(); }
+          return state.sender;
+        });
+    }
+    return pendingSender;
   }
   function newSender() {
     var a = new Uint8Array(12);
@@ -315,8 +333,9 @@
   }
 
   function resetConversation() {
-    state.history = []; state.sender = newSender(); state.langChosen = false; save();
+    state.history = []; state.sender = null; state.langChosen = false; save();
     renderAll(); input.focus();
+    ensureSender();
   }
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
@@ -505,9 +524,11 @@
     // in the text. So the language is sent when the user picked it with the
     // switch, or for a button payload (nothing to detect); otherwise the server
     // detects it, and the switch follows the reply's language.
-    var body = {sender: state.sender, message: payload};
-    if (state.langChosen || payload.charAt(0) === "/") body.metadata = {lang: state.lang};
-    request("POST", "/webhooks/rest/webhook", body)
+    ensureSender().then(function (sender) {
+      var body = {sender: sender, message: payload};
+      if (state.langChosen || payload.charAt(0) === "/") body.metadata = {lang: state.lang};
+      return request("POST", "/webhooks/rest/webhook", body);
+    })
       .then(function (messages) {
         if (!Array.isArray(messages)) messages = [];
         var entry = {type: "bot", question: shown, messages: messages};

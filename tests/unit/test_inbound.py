@@ -1,0 +1,156 @@
+"""bot/inbound.py: what the REST channel accepts, without a server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot import inbound
+from bot.inbound import Refused
+
+KB = 64 * 1024
+
+
+def parse(body: object, max_chars: int = 1000) -> inbound.Message:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return inbound.parse(raw, KB, max_chars)
+
+
+def refused(body: object) -> tuple[int, str]:
+    with pytest.raises(Refused) as caught:
+        parse(body)
+    return caught.value.status, str(caught.value)
+
+
+def test_a_good_message():
+    message = parse(
+        {
+            "sender": "web-1f2e",
+            "message": "  Can you fix my PC?\x00 ",
+            "metadata": {"lang": "nb-NO"},
+        }
+    )
+    assert (message.sender, message.text, message.lang) == ("web-1f2e", "Can you fix my PC?", "nb")
+    assert not message.too_long and not message.is_intent
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"   ",
+        b"[]",
+        b'"text"',
+        b"42",
+        b"null",
+        b"true",
+        b"{not json",
+        b"\xff\xfe{}",
+        b'{"sender": "a"',
+        b"[" * 5000 + b"]" * 5000,
+    ],
+)
+def test_not_a_json_object(raw):
+    with pytest.raises(Refused) as caught:
+        inbound.parse(raw, KB, 1000)
+    assert caught.value.status == 400
+    assert str(caught.value)
+
+
+def test_too_large():
+    with pytest.raises(Refused) as caught:
+        inbound.parse(b" " * (KB + 1), KB, 1000)
+    assert caught.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"message": "hi"}, "sender is required"),
+        ({"sender": "", "message": "hi"}, "sender is required"),
+        ({"sender": 42, "message": "hi"}, "sender must be"),
+        ({"sender": "a" * 65, "message": "hi"}, "sender must be"),
+        ({"sender": "a b", "message": "hi"}, "sender must be"),
+        ({"sender": "a/../b", "message": "hi"}, "sender must be"),
+        ({"sender": "å", "message": "hi"}, "sender must be"),
+        ({"sender": "a\n", "message": "hi"}, "sender must be"),
+        ({"sender": "a"}, "message is required"),
+        ({"sender": "a", "message": 5}, "message must be a string"),
+        ({"sender": "a", "message": ["hi"]}, "message must be a string"),
+        ({"sender": "a", "message": " \x00\u202e "}, "message is empty"),
+        ({"sender": "a", "message": "hi", "metadata": "nb"}, "metadata must be a JSON object"),
+        ({"sender": "a", "message": "hi", "metadata": [1]}, "metadata must be a JSON object"),
+        ({"sender": "a", "message": "hi", "metadata": {"a": [[[[[1]]]]]}}, "nested"),
+    ],
+)
+def test_refused_with_a_reason(body, words):
+    status, message = refused(body)
+    assert status == 400 and words in message
+
+
+def test_lone_surrogates():
+    raw = b'{"sender": "a", "message": "hi \\ud800 there", "metadata": {"x": "\\udfff"}}'
+    with pytest.raises(Refused):
+        inbound.parse(raw, KB, 1000)
+    message = inbound.parse(b'{"sender": "a", "message": "hi \\ud800"}', KB, 1000)
+    assert message.text == "hi"  # a surrogate is a control character: removed
+
+
+def test_the_longest_sender_and_every_allowed_character():
+    assert parse({"sender": "a" * 64, "message": "hi"}).sender == "a" * 64
+    assert parse({"sender": "Az09_.:-", "message": "hi"}).sender == "Az09_.:-"
+
+
+def test_an_overlong_message_is_kept_as_a_prefix():
+    message = parse({"sender": "a", "message": "Hei, kan dere hjelpe meg? " * 100}, max_chars=1000)
+    assert message.too_long
+    assert len(message.text) <= 2 * inbound.DETECT_PREFIX
+    assert not parse({"sender": "a", "message": "x" * 1000}).too_long
+
+
+def test_reply_language():
+    def lang(text: str, meta: dict | None = None, previous: str | None = None) -> str:
+        message = inbound.Message("a", text, meta, too_long=True)
+        return inbound.reply_language(message, previous)
+
+    assert lang("Kan dere fjerne virus fra PC-en min? Jeg har prøvd alt.", {"lang": "sv"}) == "sv"
+    assert lang("Kan dere fjerne virus fra PC-en min? Jeg har prøvd alt.") == "nb"
+    assert lang("Kan ni ta bort virus från min dator? Jag har försökt allt.") == "sv"
+    assert lang("/scope_licence", previous="nb") == "nb"
+    assert lang("1234 5678 !!!! ????") == "en"
+
+
+OFFERED = ['/request_service{"sr_service": "incident_response"}', "/affirm"]
+INTENTS = ["scope_licence", "affirm", "request_service", "restart", "session_start"]
+
+
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    [
+        ('/request_service{"sr_service": "incident_response"}', True),  # offered
+        ('/request_service{"sr_service": "premium_support"}', False),  # not offered
+        ('/request_service{"sr_email": "x@example.com"}', False),  # slot values forged
+        ("/scope_licence", True),  # a bare intent of the domain
+        ("/scope_licence ", True),
+        ("/request_service", True),
+        ("/no_such_intent", False),
+        ("/scope_licence@0.99", False),  # a forged confidence
+        ("/restart", False),  # Rasa's control intents
+        ("/session_start", False),
+        ("/", False),
+        ("//scope_licence", False),
+        ("/scope licence", False),
+    ],
+)
+def test_intent_allowed(text, allowed):
+    assert inbound.intent_allowed(text, OFFERED, INTENTS) is allowed
+
+
+def test_offered_payloads_from_bot_events():
+    events = [
+        {"event": "bot", "data": {"buttons": [{"title": "A", "payload": "/a"}, {"title": "x"}]}},
+        {"event": "bot", "data": None},
+        {"event": "bot", "data": {"buttons": [{"payload": 5}, "junk", {"payload": " /b "}]}},
+    ]
+    assert inbound.offered_payloads(events) == ["/a", "/b"]
