@@ -21,9 +21,16 @@ log_filter.install()
 # Form fields whose answers are names, addresses, keys or numbers: no evidence of a
 # language ("Kari Nordmann" reads as Norwegian), so they never switch it.
 NON_LINGUISTIC_SLOTS = {
-    "product", "version", "licence_key",
-    "sr_service", "sr_name", "sr_email", "sr_company", "sr_country", "sr_licence_key",
-}  # fmt: skip
+    "product",
+    "version",
+    "licence_key",
+    "sr_service",
+    "sr_name",
+    "sr_email",
+    "sr_company",
+    "sr_country",
+    "sr_licence_key",
+}
 
 
 def reply_language(tracker: Tracker) -> str:

@@ -104,8 +104,11 @@ class ValidateVersionForm(FormValidationAction):
             licence = records.lookup_licence(found.licence_key)
             _keep_key(tracker, found.licence_key)
             if licence.product:
-                return {"product": licence.product, "version": licence.version,
-                        "licence_key": found.licence_key}  # fmt: skip
+                return {
+                    "product": licence.product,
+                    "version": licence.version,
+                    "licence_key": found.licence_key,
+                }
         if found.product:
             slots = {"product": found.product}
             if found.version:

@@ -232,10 +232,15 @@ class ValidateServiceRequestForm(FormValidationAction):
         names = ", ".join(_service_name(s, lang) for s in found.alternatives)
         key = "sr_not_offered" if names else "sr_not_offered_none"
         dispatcher.utter_message(
-            text=say(key, lang, service=_service_name(service, lang),
-                     country=_country(country, lang), alternatives=names),
+            text=say(
+                key,
+                lang,
+                service=_service_name(service, lang),
+                country=_country(country, lang),
+                alternatives=names,
+            ),
             buttons=[{"title": _service_name(s, lang), "payload": s} for s in found.alternatives],
-        )  # fmt: skip
+        )
         # keep the country, ask for the service again (offering what is offered there)
         return {"sr_country": country, "sr_service": None}
 
@@ -297,8 +302,13 @@ class FileServiceRequest(Action):
         if filed.created:
             service_requests.notify_in_background(filed.reference)
         dispatcher.utter_message(
-            text=say("sr_filed", lang, reference=filed.reference,
-                     service=_service_name(fields["service"], lang), email=fields["email"]),
+            text=say(
+                "sr_filed",
+                lang,
+                reference=filed.reference,
+                service=_service_name(fields["service"], lang),
+                email=fields["email"],
+            ),
             json_message=filed.payload,
-        )  # fmt: skip
+        )
         return reset_slots() + [SlotSet("language", lang)]

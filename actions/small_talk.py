@@ -11,9 +11,16 @@ from actions.conversation import reply_language, send
 from bot import answers
 
 INTENTS = (
-    "greet", "goodbye", "thanks", "affirm", "deny",
-    "bot_challenge", "human_handoff", "capabilities", "out_of_scope",
-)  # fmt: skip
+    "greet",
+    "goodbye",
+    "thanks",
+    "affirm",
+    "deny",
+    "bot_challenge",
+    "human_handoff",
+    "capabilities",
+    "out_of_scope",
+)
 
 
 class SmallTalk(Action):
@@ -24,6 +31,7 @@ class SmallTalk(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        reply = answers.small_talk(intent if intent in INTENTS else "out_of_scope",
-                                   reply_language(tracker))  # fmt: skip
+        reply = answers.small_talk(
+            intent if intent in INTENTS else "out_of_scope", reply_language(tracker)
+        )
         return send(dispatcher, reply)

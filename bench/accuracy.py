@@ -48,8 +48,19 @@ def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
     print(f"training {name} ({config.relative_to(PROJECT_DIR)})", flush=True)
     started = time.monotonic()
     name = target.name[: -len(".tar.gz")]
-    cmd = [*launcher.RASA, "train", "nlu", "--config", str(config), "--nlu", "data/nlu",
-           "--out", str(target.parent), "--fixed-model-name", name]  # fmt: skip
+    cmd = [
+        *launcher.RASA,
+        "train",
+        "nlu",
+        "--config",
+        str(config),
+        "--nlu",
+        "data/nlu",
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        name,
+    ]
     env = launcher.rasa_env(settings.load())
     subprocess.run(cmd, cwd=PROJECT_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
     return target, time.monotonic() - started
@@ -107,10 +118,16 @@ def score(rows: list[dict[str, str]], parses: list[dict]) -> dict:
     ) / len(inscope)
     report["inscope_fallback"] = sum(scored[i] == "out_of_scope" for i in inscope) / len(inscope)
     report["errors"] = [
-        {"lang": rows[i]["lang"], "text": rows[i]["text"], "gold": rows[i]["intent"],
-         "predicted": predicted[i], "confidence": round(parses[i]["intent"]["confidence"], 3)}
-        for i in range(len(rows)) if scored[i] != rows[i]["intent"]
-    ]  # fmt: skip
+        {
+            "lang": rows[i]["lang"],
+            "text": rows[i]["text"],
+            "gold": rows[i]["intent"],
+            "predicted": predicted[i],
+            "confidence": round(parses[i]["intent"]["confidence"], 3),
+        }
+        for i in range(len(rows))
+        if scored[i] != rows[i]["intent"]
+    ]
     return report
 
 
@@ -138,21 +155,32 @@ def main() -> int:
     (RESULTS / "accuracy.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False))
     for set_name, by_pipeline in reports.items():
         print(f"\nHeld-out set: {len(sets[set_name])} questions (bench/{set_name})")
-        print(f"{'pipeline':<14}" + "".join(f"{lang + ' acc':>9}{lang + ' F1':>8}" for lang in
-              ("en", "nb", "sv")) + f"{'OOS fb':>8}{'wrong':>7}{'in fb':>7}")  # fmt: skip
+        print(
+            f"{'pipeline':<14}"
+            + "".join(f"{lang + ' acc':>9}{lang + ' F1':>8}" for lang in ("en", "nb", "sv"))
+            + f"{'OOS fb':>8}{'wrong':>7}{'in fb':>7}"
+        )
         for name, r in by_pipeline.items():
-            cells = "".join(f"{r[lang]['accuracy']:>9.3f}{r[lang]['macro_f1']:>8.3f}" for lang in
-                            ("en", "nb", "sv"))  # fmt: skip
-            print(f"{name:<14}{cells}{r['oos_fallback']:>8.2f}{r['inscope_wrong_answer']:>7.3f}"
-                  f"{r['inscope_fallback']:>7.3f}")  # fmt: skip
-    print("\nOOS fb: out-of-scope questions that fall back; wrong: in-scope questions answered "
-          "from a wrong topic; in fb: in-scope questions that fall back.")  # fmt: skip
+            cells = "".join(
+                f"{r[lang]['accuracy']:>9.3f}{r[lang]['macro_f1']:>8.3f}"
+                for lang in ("en", "nb", "sv")
+            )
+            print(
+                f"{name:<14}{cells}{r['oos_fallback']:>8.2f}{r['inscope_wrong_answer']:>7.3f}"
+                f"{r['inscope_fallback']:>7.3f}"
+            )
+    print(
+        "\nOOS fb: out-of-scope questions that fall back; wrong: in-scope questions answered "
+        "from a wrong topic; in fb: in-scope questions that fall back."
+    )
     if args.errors:
         for name, r in ((f"{s} {p}", r) for s, rs in reports.items() for p, r in rs.items()):
             print(f"\n{name} misses:")
             for e in r["errors"]:
-                print(f"  [{e['lang']}] {e['text']!r}: {e['gold']} -> {e['predicted']} "
-                      f"({e['confidence']})")  # fmt: skip
+                print(
+                    f"  [{e['lang']}] {e['text']!r}: {e['gold']} -> {e['predicted']} "
+                    f"({e['confidence']})"
+                )
     return 0
 
 

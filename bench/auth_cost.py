@@ -57,12 +57,29 @@ def main() -> None:
         (Path(tmp) / "endpoints.yml").write_text("")
         log = (Path(tmp) / "rasa.log").open("wb")
         proc = subprocess.Popen(
-            [*launcher.RASA, "run", "--model", str(model), "--enable-api",
-             "--endpoints", str(Path(tmp) / "endpoints.yml"), "--port", str(port),
-             "--auth-token", token, "--jwt-secret", jwt_secret, "--jwt-method", "HS256"],
-            cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                *launcher.RASA,
+                "run",
+                "--model",
+                str(model),
+                "--enable-api",
+                "--endpoints",
+                str(Path(tmp) / "endpoints.yml"),
+                "--port",
+                str(port),
+                "--auth-token",
+                token,
+                "--jwt-secret",
+                jwt_secret,
+                "--jwt-method",
+                "HS256",
+            ],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         try:
             minted = {"Authorization": f"Bearer {secrets.bearer(jwt_secret)}"}
             deadline = time.monotonic() + 300
@@ -84,9 +101,13 @@ def main() -> None:
                 "GET /status JWT": lambda: ("GET", "/status", None, minted),
                 "GET /status JWT minted each": lambda: ("GET", "/status", None, fresh()),
                 "POST /model/parse ?token=": lambda: (
-                    "POST", f"/model/parse?token={token}", parse, jtype),
+                    "POST",
+                    f"/model/parse?token={token}",
+                    parse,
+                    jtype,
+                ),
                 "POST /model/parse JWT": lambda: ("POST", "/model/parse", parse, minted | jtype),
-            }  # fmt: skip
+            }
             for name, request in cases.items():
                 _time(conn, 20, request)  # warm up
                 times = sorted(_time(conn, n, request))

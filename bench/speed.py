@@ -44,11 +44,29 @@ def full_model(name: str, config: Path, cfg: settings.Settings) -> tuple[Path, f
         return target, None
     print(f"training {name} from scratch", flush=True)
     started = time.monotonic()
-    cmd = [*launcher.RASA, "train", "--config", str(config), "--domain", "domain",
-           "--data", *launcher.NLU_DATA, "--out", str(target.parent),
-           "--fixed-model-name", target.name[: -len(".tar.gz")], "--force"]  # fmt: skip
-    subprocess.run(cmd, cwd=PROJECT_DIR, env=launcher.rasa_env(cfg), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    cmd = [
+        *launcher.RASA,
+        "train",
+        "--config",
+        str(config),
+        "--domain",
+        "domain",
+        "--data",
+        *launcher.NLU_DATA,
+        "--out",
+        str(target.parent),
+        "--fixed-model-name",
+        target.name[: -len(".tar.gz")],
+        "--force",
+    ]
+    subprocess.run(
+        cmd,
+        cwd=PROJECT_DIR,
+        env=launcher.rasa_env(cfg),
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return target, time.monotonic() - started
 
 

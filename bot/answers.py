@@ -170,9 +170,16 @@ def entitlement_answer(
         else:
             assert licence.valid_until is not None  # a licence on record always has one
             key = "licence_valid" if licence.status == "valid" else "licence_expired"
-            parts.append(say(key, lang, last=last, product=licence.product,
-                             version=licence.version,
-                             date=messages.date(licence.valid_until, lang)))  # fmt: skip
+            parts.append(
+                say(
+                    key,
+                    lang,
+                    last=last,
+                    product=licence.product,
+                    version=licence.version,
+                    date=messages.date(licence.valid_until, lang),
+                )
+            )
     product, version = status.product, status.record_version or status.version
     if found.reason == "end_of_life":
         assert status.support_ends is not None  # end of life means a date has passed
@@ -181,8 +188,9 @@ def entitlement_answer(
     elif status.status == "supported":
         if status.support_ends:
             ends = messages.date(status.support_ends, lang)
-            parts.append(say("lookup_supported_until", lang, product=product, version=version,
-                             date=ends))  # fmt: skip
+            parts.append(
+                say("lookup_supported_until", lang, product=product, version=version, date=ends)
+            )
         else:
             parts.append(say("lookup_supported", lang, product=product, version=version))
     elif found.reason == "unknown_version":

@@ -130,9 +130,20 @@ def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
         return target
     step("training the model (data, config or domain changed)")
     started = time.monotonic()
-    cmd = [*RASA, "train", "--config", str(config), "--domain", "domain",
-           "--data", *NLU_DATA, "--out", str(cfg.models_dir),
-           "--fixed-model-name", target.name.removesuffix(".tar.gz")]  # fmt: skip
+    cmd = [
+        *RASA,
+        "train",
+        "--config",
+        str(config),
+        "--domain",
+        "domain",
+        "--data",
+        *NLU_DATA,
+        "--out",
+        str(cfg.models_dir),
+        "--fixed-model-name",
+        target.name.removesuffix(".tar.gz"),
+    ]
     result = subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
     if result.returncode != 0 or not target.exists():
         raise LaunchError("training failed (see the messages above); fix the data and run again")
@@ -142,8 +153,18 @@ def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
 
 def validate_data(cfg: Settings) -> None:
     step("validating the training data (rasa data validate)")
-    cmd = [*RASA, "data", "validate", "--fail-on-warnings", "--domain", "domain",
-           "--data", *NLU_DATA, "--config", "config.yml"]  # fmt: skip
+    cmd = [
+        *RASA,
+        "data",
+        "validate",
+        "--fail-on-warnings",
+        "--domain",
+        "domain",
+        "--data",
+        *NLU_DATA,
+        "--config",
+        "config.yml",
+    ]
     if subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg)).returncode != 0:
         raise LaunchError("the training data is inconsistent (see above)")
 
@@ -235,9 +256,13 @@ class Servers:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
         return subprocess.Popen(
-            cmd, cwd=PROJECT_DIR, env=rasa_env(self.cfg), stdout=out, stderr=subprocess.STDOUT
-            if out else None, start_new_session=True,
-        )  # fmt: skip
+            cmd,
+            cwd=PROJECT_DIR,
+            env=rasa_env(self.cfg),
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+        )
 
     def start(self) -> None:
         if not (self.cfg.api_token and self.cfg.actions_token):
@@ -249,12 +274,26 @@ class Servers:
         cors = ["--cors", *cfg.allowed_origins] if cfg.allowed_origins else []
         self.procs = [self._spawn("actions", self._actions_cmd())]
         self.procs.append(
-            self._spawn("rasa", [*RASA_SERVER, "run", "--model", str(self.model),
-                                 "--endpoints", str(endpoints_file(cfg)),
-                                 "--credentials", "credentials.yml", "--enable-api",
-                                 *cors, "--interface", cfg.host,
-                                 "--port", str(cfg.rasa_port)])
-        )  # fmt: skip
+            self._spawn(
+                "rasa",
+                [
+                    *RASA_SERVER,
+                    "run",
+                    "--model",
+                    str(self.model),
+                    "--endpoints",
+                    str(endpoints_file(cfg)),
+                    "--credentials",
+                    "credentials.yml",
+                    "--enable-api",
+                    *cors,
+                    "--interface",
+                    cfg.host,
+                    "--port",
+                    str(cfg.rasa_port),
+                ],
+            )
+        )
 
     def restart_actions(self) -> None:
         """Stop the action server and start it again (the Rasa server keeps running)."""
@@ -356,8 +395,16 @@ def shell() -> None:
         helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         helper.procs = [helper._spawn("actions", helper._actions_cmd())]
     port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
-    cmd = [*RASA, "shell", "--model", str(model), "--endpoints", str(endpoints_file(cfg)),
-           "--port", str(port)]  # fmt: skip
+    cmd = [
+        *RASA,
+        "shell",
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints_file(cfg)),
+        "--port",
+        str(port),
+    ]
     try:
         subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
     except KeyboardInterrupt:

@@ -117,10 +117,13 @@ def ask(question: str, lang: str | None = None, base: str | None = None) -> dict
     intent = parsed.get("intent") or {}
     ranking = parsed.get("intent_ranking") or []
     answer: dict[str, Any] = next(
-        (m["custom"]["answer"] for m in messages
-         if isinstance(m.get("custom"), dict) and "answer" in m["custom"]),
+        (
+            m["custom"]["answer"]
+            for m in messages
+            if isinstance(m.get("custom"), dict) and "answer" in m["custom"]
+        ),
         {},
-    )  # fmt: skip
+    )
     return {
         "question": question,
         # /model/parse takes no metadata, so an explicit language is ours to report

@@ -23,8 +23,10 @@ def _guarded(action: Callable[[argparse.Namespace, settings.Settings], int]):
             return action(args, settings.load())
         except SQLAlchemyError as exc:
             first = str(exc).splitlines()[0]
-            print(f"cannot use the database: {first}. Check BOT_DATABASE_URL and "
-                  "BOT_TRACKER_URL.", file=sys.stderr)  # fmt: skip
+            print(
+                f"cannot use the database: {first}. Check BOT_DATABASE_URL and BOT_TRACKER_URL.",
+                file=sys.stderr,
+            )
             return 1
 
     return run

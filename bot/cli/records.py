@@ -64,12 +64,16 @@ def _records_products(args: argparse.Namespace) -> int:
         print("No product records: `bot import products FILE.csv` loads some.", file=sys.stderr)
         return 1
     width = max(len(r.product) for r in rows)
-    print(f"{'product':<{width}}  {'version':<8} {'segment':<9} {'released':<10}  "
-          f"{'support ends':<12}  status")  # fmt: skip
+    print(
+        f"{'product':<{width}}  {'version':<8} {'segment':<9} {'released':<10}  "
+        f"{'support ends':<12}  status"
+    )
     for r in rows:
         ends = r.end_of_support.isoformat() if r.end_of_support else "-"
-        print(f"{r.product:<{width}}  {r.version:<8} {r.segment:<9} {r.released.isoformat()}  "
-              f"{ends:<12}  {r.status()}")  # fmt: skip
+        print(
+            f"{r.product:<{width}}  {r.version:<8} {r.segment:<9} {r.released.isoformat()}  "
+            f"{ends:<12}  {r.status()}"
+        )
     return 0
 
 
@@ -87,8 +91,11 @@ def _records_licence(args: argparse.Namespace) -> int:
     url = settings.load().database_url
     licence = records.lookup_licence(args.key, url=url)
     if not licence.well_formed:
-        print(f"{licence.masked_key} is not a licence key (four groups of five letters or "
-              "digits joined by '-')", file=sys.stderr)  # fmt: skip
+        print(
+            f"{licence.masked_key} is not a licence key (four groups of five letters or "
+            "digits joined by '-')",
+            file=sys.stderr,
+        )
         return 1
     if licence.status == "unknown":
         print(f"Licence {licence.masked_key}: not on record.", file=sys.stderr)
@@ -110,12 +117,16 @@ def _records_version(args: argparse.Namespace) -> int:
     if status.status == "unknown":
         what = {"unknown_product": "no such product", "unknown_version": "no such version"}
         near = f"; nearest: {', '.join(status.nearest)}" if status.nearest else ""
-        print(f"{args.product} {args.version}: {what.get(status.reason or '', 'unknown')}{near}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{args.product} {args.version}: {what.get(status.reason or '', 'unknown')}{near}",
+            file=sys.stderr,
+        )
         return 1
     ends = status.support_ends.isoformat() if status.support_ends else "no end date set"
-    print(f"{status.product} {status.record_version} ({status.segment}, matched {status.match}): "
-          f"{status.status}; support ends: {ends}")  # fmt: skip
+    print(
+        f"{status.product} {status.record_version} ({status.segment}, matched {status.match}): "
+        f"{status.status}; support ends: {ends}"
+    )
     if status.alternatives:
         print(f"Also in this family: {', '.join(status.alternatives)}")
     _print_entitlement(records.entitlement(status.product, args.version, url=url))

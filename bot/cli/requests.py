@@ -30,8 +30,10 @@ def _call(action: Action, args: argparse.Namespace) -> int:
     try:
         return action(sr, settings.load().database_url, args)
     except sr.RequestNotFound:
-        print(f"No service request {args.reference!r} (`bot requests list` shows them).",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"No service request {args.reference!r} (`bot requests list` shows them).",
+            file=sys.stderr,
+        )
         return 1
     except OSError as exc:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
@@ -54,15 +56,21 @@ def _list(sr: ModuleType, url: str, args: argparse.Namespace) -> int:
         print()
         return 0
     if not rows:
-        print("No service requests" + (" match." if args.queue or args.status else "."),
-              file=sys.stderr)  # fmt: skip
+        print(
+            "No service requests" + (" match." if args.queue or args.status else "."),
+            file=sys.stderr,
+        )
         return 0
-    print(f"{'reference':<14}  {'created (UTC)':<16}  {'queue':<21}  {'status':<11}  "
-          f"{'service':<21}  {'country':<7}  name")  # fmt: skip
+    print(
+        f"{'reference':<14}  {'created (UTC)':<16}  {'queue':<21}  {'status':<11}  "
+        f"{'service':<21}  {'country':<7}  name"
+    )
     for r in rows:
         created = r.created_at.strftime("%Y-%m-%d %H:%M")
-        print(f"{r.reference:<14}  {created:<16}  {r.queue:<21}  {r.status:<11}  "
-              f"{r.service:<21}  {r.country:<7}  {textwrap.shorten(r.name, 40)}")  # fmt: skip
+        print(
+            f"{r.reference:<14}  {created:<16}  {r.queue:<21}  {r.status:<11}  "
+            f"{r.service:<21}  {r.country:<7}  {textwrap.shorten(r.name, 40)}"
+        )
     return 0
 
 
@@ -115,8 +123,10 @@ def _routing(sr: ModuleType, _url: str, _args: argparse.Namespace) -> int:
     if problems:
         for problem in problems:
             print(f"{path}: {problem}", file=sys.stderr)
-        print("The routing table has problems; no request can be filed until they are fixed.",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "The routing table has problems; no request can be filed until they are fixed.",
+            file=sys.stderr,
+        )
         return 1
     print(f"{path}")
     for row in sr.read_routing(path):

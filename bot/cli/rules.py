@@ -79,8 +79,12 @@ def _list(args: argparse.Namespace) -> int:
     """One line per clause, or every field as JSON."""
     rules = _rules()
     if args.json:
-        json.dump([clause_record(c) for c in rules.clauses.values()], sys.stdout,
-                  ensure_ascii=False, indent=2)  # fmt: skip
+        json.dump(
+            [clause_record(c) for c in rules.clauses.values()],
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
         print()
         return 0
     for clause in rules.clauses.values():

@@ -171,8 +171,19 @@ def mask_slot(slot: str, value: Any, known: Iterable[tuple[str, str]] = ()) -> A
 
 
 # JSON keys whose values are identifiers, never user text
-_STRUCTURAL = {"event", "name", "policy", "timestamp", "message_id", "input_channel",
-               "entity", "extractor", "intent_name", "action_name", "type_name"}  # fmt: skip
+_STRUCTURAL = {
+    "event",
+    "name",
+    "policy",
+    "timestamp",
+    "message_id",
+    "input_channel",
+    "entity",
+    "extractor",
+    "intent_name",
+    "action_name",
+    "type_name",
+}
 
 
 def mask_data(data: Any, known: Iterable[tuple[str, str]] = ()) -> Any:

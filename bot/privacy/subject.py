@@ -79,11 +79,17 @@ def export(sender: str, *, url: str | None = None, tracker_url: str | None = Non
     return {
         "sender": sender,
         "conversation": _events(sender, tracker_url),
-        "feedback": [{**feedback.to_json(f), "question": mask.mask_text(f.question),
-                      "comment": mask.mask_text(f.comment or "") or None} for f in mine],
+        "feedback": [
+            {
+                **feedback.to_json(f),
+                "question": mask.mask_text(f.question),
+                "comment": mask.mask_text(f.comment or "") or None,
+            }
+            for f in mine
+        ],
         "request_draft": {k: _shown(k, v) for k, v in draft.items()} or None,
         "service_requests": requests,
-    }  # fmt: skip
+    }
 
 
 def forget(sender: str, *, url: str | None = None, tracker_url: str | None = None) -> Forgotten:

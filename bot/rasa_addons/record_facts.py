@@ -56,9 +56,15 @@ class RecordFactsExtractor(EntityExtractorMixin, GraphComponent):
         ):
             if value:
                 entities.append(
-                    {"entity": name, "value": value, "start": 0, "end": len(text),
-                     "confidence_entity": 1.0, "extractor": self.__class__.__name__}
-                )  # fmt: skip
+                    {
+                        "entity": name,
+                        "value": value,
+                        "start": 0,
+                        "end": len(text),
+                        "confidence_entity": 1.0,
+                        "extractor": self.__class__.__name__,
+                    }
+                )
         return entities
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -156,9 +156,12 @@ class RestChannel(InputChannel):
                     return response.json(answer(message.sender, text, lang))
             collector = CollectingOutputChannel()
             user_message = UserMessage(
-                message.text, collector, message.sender,
-                input_channel=self.name(), metadata=message.metadata,
-            )  # fmt: skip
+                message.text,
+                collector,
+                message.sender,
+                input_channel=self.name(),
+                metadata=message.metadata,
+            )
             try:
                 await on_new_message(user_message)
             except Exception as exc:  # noqa: BLE001 - as Rasa's RestInput: the replies so far

@@ -220,8 +220,18 @@ def import_products(path: Path | str, url: str | None = None) -> ImportResult:
         if errors:
             problems.append(Problem(line, "; ".join(errors)))
         else:
-            parsed.append((line, dict(product=product, version=version, segment=segment,
-                                      released=released, end_of_support=ends)))  # fmt: skip
+            parsed.append(
+                (
+                    line,
+                    dict(
+                        product=product,
+                        version=version,
+                        segment=segment,
+                        released=released,
+                        end_of_support=ends,
+                    ),
+                )
+            )
 
     db.upgrade(url)
     with db.session_scope(url) as session:
@@ -273,8 +283,18 @@ def import_licences(path: Path | str, url: str | None = None) -> ImportResult:
         if errors:
             problems.append(Problem(line, "; ".join(errors)))
         else:
-            parsed.append((line, dict(licence_key=key, product=product, version=row["version"],
-                                      holder=holder, valid_until=valid_until)))  # fmt: skip
+            parsed.append(
+                (
+                    line,
+                    dict(
+                        licence_key=key,
+                        product=product,
+                        version=row["version"],
+                        holder=holder,
+                        valid_until=valid_until,
+                    ),
+                )
+            )
 
     db.upgrade(url)
     with db.session_scope(url) as session:

@@ -155,10 +155,17 @@ class ProductMatcher:
                     self.weak.add(key)
         self.vocabulary = frozenset(w for key in self.index for w in key)
         self.abbreviations = sorted(
-            (key[0] for key in self.index if len(key) == 1 and len(key[0]) <= 6 and
-             key[0].isalpha() and not any(key[0] == fold(n) for n in self.names)),
-            key=len, reverse=True,
-        )  # fmt: skip
+            (
+                key[0]
+                for key in self.index
+                if len(key) == 1
+                and len(key[0]) <= 6
+                and key[0].isalpha()
+                and not any(key[0] == fold(n) for n in self.names)
+            ),
+            key=len,
+            reverse=True,
+        )
         self._labels: dict[str, str] = {}
         self.matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
         for n, (key, product) in enumerate(sorted(self.index.items())):

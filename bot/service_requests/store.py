@@ -26,10 +26,26 @@ STATUSES = ("new", "in_progress", "closed")
 NEW = STATUSES[0]
 
 EXPORT_COLUMNS = (
-    "reference", "created_at", "queue", "status", "service", "clause", "country", "language",
-    "name", "email", "company", "licence_key", "licence_status", "description",
-    "conversation_id", "updated_at", "webhook_status", "webhook_attempts", "webhook_error",
-)  # fmt: skip
+    "reference",
+    "created_at",
+    "queue",
+    "status",
+    "service",
+    "clause",
+    "country",
+    "language",
+    "name",
+    "email",
+    "company",
+    "licence_key",
+    "licence_status",
+    "description",
+    "conversation_id",
+    "updated_at",
+    "webhook_status",
+    "webhook_attempts",
+    "webhook_error",
+)
 
 
 class RequestNotFound(LookupError):

@@ -45,8 +45,12 @@ def _clean_draft(bot_db: str):
 
 def validate(field: str, value: str, **slots) -> dict:
     form = service_request.ValidateServiceRequestForm()
-    t = tracker(value, "inform", active_loop="service_request_form",
-                slots={"requested_slot": f"sr_{field}", **slots})  # fmt: skip
+    t = tracker(
+        value,
+        "inform",
+        active_loop="service_request_form",
+        slots={"requested_slot": f"sr_{field}", **slots},
+    )
     return getattr(form, f"validate_sr_{field}")(value, CollectingDispatcher(), t, {})
 
 
@@ -86,16 +90,23 @@ def test_filing_uses_the_draft_and_deletes_it() -> None:
     ran = run(service_request.FileServiceRequest(), t)
     reference = ran.messages[0]["custom"]["service_request"]["reference"]
     stored = service_requests.get_request(reference)
-    assert (stored.name, stored.email, stored.company) == ("Kari Nordmann", "kari@nordmann.no",
-                                                           "Nordmann Data AS")  # fmt: skip
+    assert (stored.name, stored.email, stored.company) == (
+        "Kari Nordmann",
+        "kari@nordmann.no",
+        "Nordmann Data AS",
+    )
     assert stored.licence_key == KEY and PHONE in stored.description
     assert drafts.get(SENDER) == {}
     assert ran.slot("sr_email") is None
 
 
 def test_a_lost_draft_is_asked_again_never_filed_masked() -> None:
-    t = tracker("yes", "affirm", active_loop="service_request_form",
-                slots={**MASKED_SLOTS, "requested_slot": "sr_confirmed"})  # fmt: skip
+    t = tracker(
+        "yes",
+        "affirm",
+        active_loop="service_request_form",
+        slots={**MASKED_SLOTS, "requested_slot": "sr_confirmed"},
+    )
     form = service_request.ValidateServiceRequestForm()
     asked = form.validate_sr_confirmed("yes", CollectingDispatcher(), t, {})
     assert asked["sr_name"] is None and asked["sr_email"] is None and asked["sr_confirmed"] is None
@@ -124,8 +135,12 @@ def test_licence_lookup_reads_a_masked_key_from_the_draft() -> None:
 
 def test_a_key_found_by_the_lookup_form_is_kept_for_later_turns() -> None:
     form = lookup.ValidateLicenceForm()
-    t = tracker(f"my key is {KEY}", "inform", active_loop="licence_form",
-                slots={"requested_slot": "licence_key"})  # fmt: skip
+    t = tracker(
+        f"my key is {KEY}",
+        "inform",
+        active_loop="licence_form",
+        slots={"requested_slot": "licence_key"},
+    )
     assert form.validate_licence_key(KEY, CollectingDispatcher(), t, {})["licence_key"] == KEY
     assert drafts.get(SENDER)[drafts.LOOKUP_KEY] == KEY
 

@@ -31,16 +31,24 @@ class Answer:
         return json.loads(self.body)
 
 
-def call(url: str, method: str = "GET", body: object = None, headers: dict | None = None,
-         raw: bytes | None = None) -> Answer:  # fmt: skip
+def call(
+    url: str,
+    method: str = "GET",
+    body: object = None,
+    headers: dict | None = None,
+    raw: bytes | None = None,
+) -> Answer:
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
-            return Answer(response.status, {k.lower(): v for k, v in response.headers.items()},
-                          response.read())  # fmt: skip
+            return Answer(
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
 
@@ -60,12 +68,15 @@ def sender(running_bot) -> str:
 def api_routes(sender: str, model: Path) -> list[tuple[str, str, object]]:
     return [
         ("GET", f"/conversations/{sender}/tracker", None),
-        ("POST", f"/conversations/{sender}/tracker/events",
-         {"event": "slot", "name": "language", "value": "en"}),
+        (
+            "POST",
+            f"/conversations/{sender}/tracker/events",
+            {"event": "slot", "name": "language", "value": "en"},
+        ),
         ("POST", "/model/parse", {"text": "Can you disinfect my PC?"}),
         ("PUT", "/model", {"model_file": str(model)}),
         ("GET", "/status", None),
-    ]  # fmt: skip
+    ]
 
 
 # ---------------------------------------------------------------- Rasa's HTTP API
@@ -92,8 +103,10 @@ def test_the_http_api_refuses_requests_without_a_valid_token(
 
 def test_the_http_api_works_with_the_token(running_bot, sender, model):
     auth = bearer(secrets.bearer(running_bot.cfg.api_token))
-    answers = {path: call(running_bot.url + path, method, body, auth)
-               for method, path, body in api_routes(sender, model)}  # fmt: skip
+    answers = {
+        path: call(running_bot.url + path, method, body, auth)
+        for method, path, body in api_routes(sender, model)
+    }
     tracker = answers[f"/conversations/{sender}/tracker"]
     assert tracker.status == 200 and tracker.json()["sender_id"] == sender
     events = answers[f"/conversations/{sender}/tracker/events"]
@@ -184,7 +197,7 @@ def action_call(sender: str, marker: str = "") -> dict:
                 "text": DISINFECTION["en"],
                 "intent": {"name": "scope_disinfection"},
                 "language": {"detected": "en", "confidence": 1.0, "decisive": True},
-            },  # fmt: skip
+            },
             "events": [],
             "paused": False,
             "followup_action": None,

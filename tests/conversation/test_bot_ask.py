@@ -65,9 +65,19 @@ def test_json_output(running_bot):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {
-        "question", "language", "language_source", "language_confidence", "intent",
-        "confidence", "top3", "entities", "reply", "buttons", "rule_ids", "verdict",
-    } <= result.keys()  # fmt: skip
+        "question",
+        "language",
+        "language_source",
+        "language_confidence",
+        "intent",
+        "confidence",
+        "top3",
+        "entities",
+        "reply",
+        "buttons",
+        "rule_ids",
+        "verdict",
+    } <= result.keys()
     assert result["question"] == DISINFECTION["nb"]
     assert result["language"] == "nb"
     assert result["language_source"] == "detected"
@@ -108,9 +118,16 @@ def test_a_text_file_of_questions_in_three_languages(running_bot, tmp_path):
     assert done.returncode == 0, done.stderr
     rows = read_csv(done.stdout)
     assert list(rows[0]) == [
-        "question", "language", "intent", "confidence", "second_intent",
-        "second_confidence", "verdict", "rule_ids", "reply",
-    ]  # fmt: skip
+        "question",
+        "language",
+        "intent",
+        "confidence",
+        "second_intent",
+        "second_confidence",
+        "verdict",
+        "rule_ids",
+        "reply",
+    ]
     assert [(r["question"], r["language"], r["intent"], r["verdict"]) for r in rows] == [
         (DISINFECTION["nb"], "nb", "scope_disinfection", "excluded"),
         (ONSITE["en"], "en", "scope_onsite_remote", "paid"),

@@ -166,8 +166,9 @@ def test_static_file_if_the_page_is_installed(running_bot):
     wanted = "application/javascript" if path.suffix == ".js" else "text/css"
     assert headers["content-type"].startswith(wanted)
     assert "max-age" in headers["cache-control"]
-    again = request(running_bot, "GET", f"{CHAT}/static/{relative}", None,
-                    {"If-None-Match": headers["etag"]})  # fmt: skip
+    again = request(
+        running_bot, "GET", f"{CHAT}/static/{relative}", None, {"If-None-Match": headers["etag"]}
+    )
     assert again[0] == 304
 
 
@@ -183,6 +184,17 @@ def test_static_file_resolution(tmp_path: Path):
     (root / "link.js").symlink_to(tmp_path / "outside.js")
     assert static_file(root, "widget.js") == (root / "widget.js").resolve()
     assert static_file(root, "sub/a.css") == (root / "sub" / "a.css").resolve()
-    for bad in ["../outside.js", "sub/../../outside.js", ".env", "notes.py", "link.js",
-                "/etc/passwd", "", "sub", "sub//a.css", "sub\\a.css", "widget.js\x00"]:  # fmt: skip
+    for bad in [
+        "../outside.js",
+        "sub/../../outside.js",
+        ".env",
+        "notes.py",
+        "link.js",
+        "/etc/passwd",
+        "",
+        "sub",
+        "sub//a.css",
+        "sub\\a.css",
+        "widget.js\x00",
+    ]:
         assert static_file(root, bad) is None, bad

@@ -247,9 +247,12 @@ def test_a_taken_port_is_refused_naming_its_holder(tmp_path, model):
         port = taken.getsockname()[1]
         started = time.monotonic()
         done = subprocess.run(
-            [BOT, "run"], env=run_env(tmp_path, model, rasa=port),
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [BOT, "run"],
+            env=run_env(tmp_path, model, rasa=port),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 1
     assert f"port {port} is already in use by pid {os.getpid()} (" in done.stderr
     assert "BOT_RASA_PORT" in done.stderr

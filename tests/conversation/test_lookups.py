@@ -120,9 +120,11 @@ def test_unknown_product_offers_the_nearest(running_bot, lang):
 @pytest.mark.parametrize("lang", ["en", "nb", "sv"])
 def test_valid_licence(running_bot, lang):
     sender = new_sender()
-    ask = {"en": "Can you check whether my licence is valid?",
-           "nb": "Kan du sjekke om lisensen min er gyldig?",
-           "sv": "Kan du kontrollera om min licens är giltig?"}  # fmt: skip
+    ask = {
+        "en": "Can you check whether my licence is valid?",
+        "nb": "Kan du sjekke om lisensen min er gyldig?",
+        "sv": "Kan du kontrollera om min licens är giltig?",
+    }
     prompt = running_bot.ask(ask[lang], sender)
     assert "XXXXX-XXXXX-XXXXX-XXXXX" in prompt.text
     reply = running_bot.ask(VALID_KEY, sender)

@@ -44,8 +44,11 @@ def test_the_tracker_store_keeps_no_personal_data_in_full(running_bot):
         for r in service_requests.list_requests(url=bot.cfg.database_url)
         if r.conversation_id == sender
     ]
-    assert (filed.name, filed.email, filed.company) == ("Kari Nordmann", EMAIL,
-                                                        "Fjordvik Regnskap AS")  # fmt: skip
+    assert (filed.name, filed.email, filed.company) == (
+        "Kari Nordmann",
+        EMAIL,
+        "Fjordvik Regnskap AS",
+    )
     assert filed.licence_key == KEY and PHONE in filed.description
 
     rows = tracker_rows(bot.cfg.tracker_url, sender)

@@ -57,9 +57,12 @@ def test_filed_end_to_end(running_bot, lang):
     (stored,) = requests_of(sender, running_bot.cfg.database_url)
     assert stored.reference == payload["reference"]
     assert (stored.name, stored.email, stored.company, stored.country, stored.language) == (
-        "Kari Nordmann", "kari@example.no", "Fjordvik Regnskap AS",
-        "NO" if lang != "sv" else "SE", lang,
-    )  # fmt: skip
+        "Kari Nordmann",
+        "kari@example.no",
+        "Fjordvik Regnskap AS",
+        "NO" if lang != "sv" else "SE",
+        lang,
+    )
     assert stored.licence_key is None
     assert stored.description == DESCRIPTION[lang]
 
@@ -146,5 +149,7 @@ def test_nothing_is_lost_when_the_action_server_restarts_mid_form(running_bot):
     running_bot.ask(YES["nb"], sender)
     (stored,) = requests_of(sender, running_bot.cfg.database_url)
     assert (stored.name, stored.email, stored.company) == (
-        "Kari Nordmann", "kari@example.no", "Fjordvik Regnskap AS",
-    )  # fmt: skip
+        "Kari Nordmann",
+        "kari@example.no",
+        "Fjordvik Regnskap AS",
+    )

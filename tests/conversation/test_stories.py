@@ -32,10 +32,21 @@ def user_steps(lang: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("lang", LANGS)
 def test_story_actions(running_bot, model, tmp_path, lang):
     cfg = running_bot.cfg
-    cmd = [*launcher.RASA, "test", "core", "--model", str(model),
-           "--stories", f"tests/stories/{lang}.yml", "--endpoints",
-           str(launcher.endpoints_file(cfg)), "--out", str(tmp_path),
-           "--fail-on-prediction-errors", "--no-plot"]  # fmt: skip
+    cmd = [
+        *launcher.RASA,
+        "test",
+        "core",
+        "--model",
+        str(model),
+        "--stories",
+        f"tests/stories/{lang}.yml",
+        "--endpoints",
+        str(launcher.endpoints_file(cfg)),
+        "--out",
+        str(tmp_path),
+        "--fail-on-prediction-errors",
+        "--no-plot",
+    ]
     result = subprocess.run(
         cmd, cwd=PROJECT_DIR, env=launcher.rasa_env(cfg), capture_output=True, text=True
     )

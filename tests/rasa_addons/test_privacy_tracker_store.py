@@ -54,14 +54,18 @@ def user(text: str) -> UserUttered:
 
 def test_every_event_is_stored_masked_and_none_is_lost(store) -> None:
     drafts.put("kari", {"name": "Kari Nordmann", "company": "Nordmann Data AS", "email": EMAIL})
-    tracker = DialogueStateTracker.from_events("kari", [
-        ActionExecuted("action_listen"),
-        user(f"{KEY} is my key, mail {EMAIL}, phone {PHONE}"),
-        SlotSet("licence_key", KEY),
-        SlotSet("sr_email", EMAIL),
-        SlotSet("sr_name", "Kari Nordmann"),
-        BotUttered(f"Name: Kari Nordmann\nCompany: Nordmann Data AS\nE-mail: {EMAIL}"),
-    ], slots=DOMAIN.slots)  # fmt: skip
+    tracker = DialogueStateTracker.from_events(
+        "kari",
+        [
+            ActionExecuted("action_listen"),
+            user(f"{KEY} is my key, mail {EMAIL}, phone {PHONE}"),
+            SlotSet("licence_key", KEY),
+            SlotSet("sr_email", EMAIL),
+            SlotSet("sr_name", "Kari Nordmann"),
+            BotUttered(f"Name: Kari Nordmann\nCompany: Nordmann Data AS\nE-mail: {EMAIL}"),
+        ],
+        slots=DOMAIN.slots,
+    )
     asyncio.run(store.save(tracker))
     rows = stored(store)
     assert len(rows) == len(tracker.events)
@@ -88,8 +92,11 @@ def test_the_endpoints_files_select_the_masking_store() -> None:
 
 
 def test_a_server_with_another_store_refuses_to_start(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(rasa_stores, "_load_from_module_name_in_endpoint_config",
-                        rasa_stores._load_from_module_name_in_endpoint_config)  # fmt: skip
+    monkeypatch.setattr(
+        rasa_stores,
+        "_load_from_module_name_in_endpoint_config",
+        rasa_stores._load_from_module_name_in_endpoint_config,
+    )
     plain = tmp_path / "endpoints.yml"
     plain.write_text("tracker_store:\n  type: SQL\n", encoding="utf-8")
     with pytest.raises(tracker_store.WrongTrackerStore):

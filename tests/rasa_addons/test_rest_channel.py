@@ -181,8 +181,12 @@ def test_intent_payloads(server):
     assert server.send("offered", OFFER)[0] == 200
     assert server.send("fresh", "/scope_licence")[0] == 200
     assert server.received == [OFFER, "/scope_licence"]
-    for sender, text in [("fresh", OFFER), ("offered", '/request_service{"sr_email": "x"}'),
-                         ("fresh", "/restart"), ("fresh", "/nope")]:  # fmt: skip
+    for sender, text in [
+        ("fresh", OFFER),
+        ("offered", '/request_service{"sr_email": "x"}'),
+        ("fresh", "/restart"),
+        ("fresh", "/nope"),
+    ]:
         status, _, body = server.send(sender, text, metadata={"lang": "sv"})
         assert status == 200
         assert body[1]["custom"]["answer"]["verdict"] == "fallback"

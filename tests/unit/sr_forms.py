@@ -47,5 +47,6 @@ def stored_rows(url: str) -> list[dict]:
 
 
 def file_form(url: str, conversation: str = "conv-1", **changes) -> sr.FiledRequest:
-    return sr.file_request({**FORM, **changes}, conversation_id=conversation, language="nb",
-                           url=url)  # fmt: skip
+    return sr.file_request(
+        {**FORM, **changes}, conversation_id=conversation, language="nb", url=url
+    )

@@ -13,13 +13,17 @@ from .helpers import run_cli
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--file", "q.txt", "Can you disinfect my PC?"],
-         "bot ask: give a QUESTION or --file, not both (--json is for one question)"),
-        (["--file", "q.txt", "--json"],
-         "bot ask: give a QUESTION or --file, not both (--json is for one question)"),
+        (
+            ["--file", "q.txt", "Can you disinfect my PC?"],
+            "bot ask: give a QUESTION or --file, not both (--json is for one question)",
+        ),
+        (
+            ["--file", "q.txt", "--json"],
+            "bot ask: give a QUESTION or --file, not both (--json is for one question)",
+        ),
         (["--out", "a.csv", "Can you disinfect my PC?"], "bot ask: --out goes with --file"),
     ],
-)  # fmt: skip
+)
 def test_usage_errors_exit_2_with_one_line(args, message):
     result = run_cli("ask", *args)
     assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")

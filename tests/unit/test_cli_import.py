@@ -78,8 +78,9 @@ def test_a_bad_file_exits_1_names_every_bad_line_and_imports_nothing(database_ur
     run_bot("import", "products", _file(tmp_path, "p.csv", PRODUCTS), url=database_url)
     before = records.records_version(database_url)
 
-    bad = run_bot("import", "licences", _file(tmp_path, "l.csv", BAD_LICENCES),
-                  url=database_url, check=False)  # fmt: skip
+    bad = run_bot(
+        "import", "licences", _file(tmp_path, "l.csv", BAD_LICENCES), url=database_url, check=False
+    )
 
     assert bad.returncode == 1
     lines = bad.stderr.strip().splitlines()
@@ -97,20 +98,21 @@ def test_a_bad_file_exits_1_names_every_bad_line_and_imports_nothing(database_ur
 
 
 def test_an_empty_file_and_a_missing_file(database_url, tmp_path):
-    empty = run_bot("import", "products", _file(tmp_path, "e.csv", ""), url=database_url,
-                    check=False)  # fmt: skip
+    empty = run_bot(
+        "import", "products", _file(tmp_path, "e.csv", ""), url=database_url, check=False
+    )
     assert empty.returncode == 1
     assert empty.stderr.splitlines()[0].startswith("line 1: the file is empty")
     assert empty.stderr.splitlines()[-1] == "Nothing was imported."
 
-    missing = run_bot("import", "products", str(tmp_path / "nope.csv"), url=database_url,
-                      check=False)  # fmt: skip
+    missing = run_bot(
+        "import", "products", str(tmp_path / "nope.csv"), url=database_url, check=False
+    )
     assert missing.returncode == 1
     assert "cannot read" in missing.stderr and "Nothing was imported." in missing.stderr
 
 
 def test_an_unknown_licence_exits_1(database_url):
-    result = run_bot("records", "licence", "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", url=database_url,
-                     check=False)  # fmt: skip
+    result = run_bot("records", "licence", "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", url=database_url, check=False)
     assert result.returncode == 1
     assert "•••••-•••••-•••••-ZZZZZ: not on record" in result.stderr

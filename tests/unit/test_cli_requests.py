@@ -17,20 +17,41 @@ from .helpers import CliResult, run_cli
 
 KEY = "FJORD-12345-VIKAS-9RQ7T"
 FORMS = [
-    {"service": "premium_support", "name": "Kari Nordmann", "email": "kari@fjordvik.no",
-     "company": "Fjordvik Regnskap AS", "country": "Norge", "licence_key": KEY,
-     "description": "We need a guaranteed response time.\nTwo offices."},
-    {"service": "support_renewal", "name": "Sven Svensson", "email": "sven@example.se",
-     "country": "Sverige", "description": "=SUM(A1) Renew support for KES 11.6 please"},
-    {"service": "incident_response", "name": "Jens Hansen", "email": "jens@example.dk",
-     "company": "Hansen ApS", "country": "DK", "licence_key": KEY.lower(),
-     "description": "Investigate how ransomware got in."},
-]  # fmt: skip
+    {
+        "service": "premium_support",
+        "name": "Kari Nordmann",
+        "email": "kari@fjordvik.no",
+        "company": "Fjordvik Regnskap AS",
+        "country": "Norge",
+        "licence_key": KEY,
+        "description": "We need a guaranteed response time.\nTwo offices.",
+    },
+    {
+        "service": "support_renewal",
+        "name": "Sven Svensson",
+        "email": "sven@example.se",
+        "country": "Sverige",
+        "description": "=SUM(A1) Renew support for KES 11.6 please",
+    },
+    {
+        "service": "incident_response",
+        "name": "Jens Hansen",
+        "email": "jens@example.dk",
+        "company": "Hansen ApS",
+        "country": "DK",
+        "licence_key": KEY.lower(),
+        "description": "Investigate how ransomware got in.",
+    },
+]
 
 
 def run_bot(*args: str, url: str, env: dict[str, str] | None = None) -> CliResult:
-    full_env: dict[str, str | None] = {"BOT_DATABASE_URL": url, "BOT_REQUESTS_WEBHOOK_URL": None,
-                                       "BOT_ROUTING_FILE": None, **(env or {})}  # fmt: skip
+    full_env: dict[str, str | None] = {
+        "BOT_DATABASE_URL": url,
+        "BOT_REQUESTS_WEBHOOK_URL": None,
+        "BOT_ROUTING_FILE": None,
+        **(env or {}),
+    }
     result = run_cli("requests", *args, env=full_env)
     for secret in (KEY, KEY.lower(), "FJORD-12345", "12345-VIKAS"):
         assert secret not in result.stdout + result.stderr, f"bot requests {args} showed the key"
@@ -43,8 +64,7 @@ def filed(database_url, monkeypatch) -> list[str]:
     monkeypatch.delenv("BOT_ROUTING_FILE", raising=False)
     refs = []
     for n, form in enumerate(FORMS):
-        result = sr.file_request(form, conversation_id=f"conv-{n}", language="en",
-                                 url=database_url)  # fmt: skip
+        result = sr.file_request(form, conversation_id=f"conv-{n}", language="en", url=database_url)
         refs.append(result.reference)
     return refs
 
@@ -60,10 +80,20 @@ def test_list_show_set_status(database_url, filed):
 
     shown = run_bot("show", filed[0].lower(), url=database_url)
     assert shown.returncode == 0, shown.stderr
-    for expected in ("reference:", filed[0], "Kari Nordmann", "kari@fjordvik.no",
-                     "Fjordvik Regnskap AS", "premium_support", "conv-0",
-                     records.mask_key(KEY), "  We need a guaranteed response time.",
-                     "  Two offices.", "licence_status:", "webhook_status:    none"):  # fmt: skip
+    for expected in (
+        "reference:",
+        filed[0],
+        "Kari Nordmann",
+        "kari@fjordvik.no",
+        "Fjordvik Regnskap AS",
+        "premium_support",
+        "conv-0",
+        records.mask_key(KEY),
+        "  We need a guaranteed response time.",
+        "  Two offices.",
+        "licence_status:",
+        "webhook_status:    none",
+    ):
         assert expected in shown.stdout, expected
 
     changed = run_bot("set-status", filed[2], "in_progress", url=database_url)
@@ -73,8 +103,11 @@ def test_list_show_set_status(database_url, filed):
     by_queue = run_bot("list", "--queue", "support_renewal", url=database_url)
     assert [line.split()[0] for line in by_queue.stdout.splitlines()[1:]] == [filed[1]]
     everything = json.loads(run_bot("list", "--json", url=database_url).stdout)
-    assert [r["licence_key"] for r in everything] == [records.mask_key(KEY), None,
-                                                      records.mask_key(KEY)]  # fmt: skip
+    assert [r["licence_key"] for r in everything] == [
+        records.mask_key(KEY),
+        None,
+        records.mask_key(KEY),
+    ]
     assert [r["status"] for r in everything] == ["new", "new", "in_progress"]
 
 
@@ -98,8 +131,9 @@ def test_export_csv_and_json(database_url, filed, tmp_path):
     data = json.loads(text)
     assert [r["reference"] for r in data] == filed
     assert data[0]["name"] == "Kari Nordmann" and data[0]["country"] == "NO"
-    filtered = run_bot("export", "--format", "json", "--queue", "incident_response",
-                       url=database_url)  # fmt: skip
+    filtered = run_bot(
+        "export", "--format", "json", "--queue", "incident_response", url=database_url
+    )
     assert [r["reference"] for r in json.loads(filtered.stdout)] == [filed[2]]
 
 
@@ -113,8 +147,9 @@ def test_errors_are_one_clear_line_with_an_exit_code(database_url, filed, tmp_pa
     bad_status = run_bot("set-status", filed[0], "done", url=database_url)
     assert bad_status.returncode == 2 and "invalid choice: 'done'" in bad_status.stderr
     assert run_bot("export", "--format", "xml", url=database_url).returncode == 2
-    no_dir = run_bot("export", "--format", "csv", "--out", str(tmp_path / "no" / "x.csv"),
-                     url=database_url)  # fmt: skip
+    no_dir = run_bot(
+        "export", "--format", "csv", "--out", str(tmp_path / "no" / "x.csv"), url=database_url
+    )
     assert no_dir.returncode == 1 and len(no_dir.stderr.strip().splitlines()) == 1
     no_hook = run_bot("notify", filed[0], url=database_url)
     assert no_hook.returncode == 1
@@ -129,8 +164,10 @@ def test_empty_database_and_routing_check(tmp_path):
 
     good = run_bot("routing", url=url)
     assert good.returncode == 0, good.stderr
-    assert any(line.split()[:3] == ["premium_support", "NO", "premium_support"]
-               for line in good.stdout.splitlines())  # fmt: skip
+    assert any(
+        line.split()[:3] == ["premium_support", "NO", "premium_support"]
+        for line in good.stdout.splitlines()
+    )
     broken = tmp_path / "routing.csv"
     broken.write_text("service,country,queue,note\npremium_support,NO,gold,\n", encoding="utf-8")
     bad = run_bot("routing", url=url, env={"BOT_ROUTING_FILE": str(broken)})

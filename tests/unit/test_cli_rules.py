@@ -97,8 +97,17 @@ def test_rules_list_json_gives_every_field(database_url):
     assert [r["id"] for r in records] == list(CLAUSE_IDS)  # all 65, in document order
     for record in records:
         cid = record["id"]
-        assert {"id", "document", "section", "original", "text", "verdict", "topics",
-                "see_also", "service"} <= set(record), cid  # fmt: skip
+        assert {
+            "id",
+            "document",
+            "section",
+            "original",
+            "text",
+            "verdict",
+            "topics",
+            "see_also",
+            "service",
+        } <= set(record), cid
         assert {"title", "date", "language", "article_id"} <= set(record["document"]), cid
         assert record["section"] == cid.split(":", 1)[1]
         assert record["original"].strip(), cid

@@ -165,8 +165,14 @@ def test_an_empty_database_finds_keys_but_no_products(database_url):
 
 @pytest.mark.parametrize(
     "a, b, limit, distance",
-    [("endpont", "endpoint", 1, 1), ("endpiont", "endpoint", 1, 1), ("centre", "center", 1, 1),
-     ("could", "cloud", 1, 2), ("securty", "security", 2, 1), ("kaspersky", "kaspersky", 2, 0)],
-)  # fmt: skip
+    [
+        ("endpont", "endpoint", 1, 1),
+        ("endpiont", "endpoint", 1, 1),
+        ("centre", "center", 1, 1),
+        ("could", "cloud", 1, 2),
+        ("securty", "security", 2, 1),
+        ("kaspersky", "kaspersky", 2, 0),
+    ],
+)
 def test_edit_distance(a, b, limit, distance):
     assert min(names.edit_distance(a, b, limit), limit + 1) == min(distance, limit + 1)

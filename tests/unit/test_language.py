@@ -67,7 +67,7 @@ def test_no_letters_means_the_default():
         ("SV", "sv"),
         ("en-GB", "en"),
         ("Norsk", "nb"),
-    ],  # fmt: skip
+    ],
 )
 def test_an_explicit_choice_wins(explicit, expected):
     english = detect("Can you remove a virus from my laptop?")

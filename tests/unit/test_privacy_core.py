@@ -43,8 +43,15 @@ def senders(url: str) -> set[str]:
 
 
 def give_feedback(url: str, sender: str, question: str = "Kan dere fjerne virus?") -> int:
-    return feedback.record(sender=sender, rating="down", question=question,
-                           answer="Nei.", rule_ids=[], lang="nb", url=url)  # fmt: skip
+    return feedback.record(
+        sender=sender,
+        rating="down",
+        question=question,
+        answer="Nei.",
+        rule_ids=[],
+        lang="nb",
+        url=url,
+    )
 
 
 def test_drafts_put_get_delete(url: str) -> None:

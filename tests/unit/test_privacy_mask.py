@@ -113,10 +113,14 @@ def test_short_form_values_are_not_known() -> None:
 
 def test_log_filter_masks_a_record() -> None:
     record = logging.LogRecord(
-        "rasa.core.channels.rest", logging.ERROR, __file__, 1,
+        "rasa.core.channels.rest",
+        logging.ERROR,
+        __file__,
+        1,
         "An exception occured while handling user message '%s'.",
-        (f"my key is {KEY}, mail kari@nordmann.no",), None,
-    )  # fmt: skip
+        (f"my key is {KEY}, mail kari@nordmann.no",),
+        None,
+    )
     assert log_filter.MaskingFilter().filter(record)
     message = record.getMessage()
     assert KEY not in message and "kari@nordmann.no" not in message

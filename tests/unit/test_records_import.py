@@ -181,23 +181,23 @@ BAD_LICENCE_ROWS = {
     "bad key": (
         "AB12C-3DE45-F6G7H-8JK9,Kaspersky Plus,21.19,Ola Nordmann,2027-01-01",
         "licence key ••••• -",
-    ),  # fmt: skip
+    ),
     "bad date": (
         "NEW01-NEW02-NEW03-NEW04,Kaspersky Plus,21.19,Ola Nordmann,2025-13-01",
         "valid_until '2025-13-01' is not a date (YYYY-MM-DD)",
-    ),  # fmt: skip
+    ),
     "unknown product": (
         "NEW01-NEW02-NEW03-NEW04,Kaspersky Plsu,21.19,Ola Nordmann,2027-01-01",
         "unknown product 'Kaspersky Plsu'",
-    ),  # fmt: skip
+    ),
     "unknown version": (
         "NEW01-NEW02-NEW03-NEW04,Kaspersky Plus,99.0,Ola Nordmann,2027-01-01",
         "unknown version '99.0' of Kaspersky Plus",
-    ),  # fmt: skip
+    ),
     "duplicate key": (
         f"{VALID_HOME.lower()},Kaspersky Plus,21.19,Per Hansen,2027-01-01",
         "duplicate row: licence key •••••-•••••-•••••-7F8G9 is already on line 4",
-    ),  # fmt: skip
+    ),
     "no holder": ("NEW01-NEW02-NEW03-NEW04,Kaspersky Plus,21.19,,2027-01-01", "holder is empty"),
 }
 
@@ -227,8 +227,9 @@ def test_a_licence_for_a_product_not_yet_imported_is_refused_clearly(database_ur
     with pytest.raises(records.ImportFailed) as failed:
         records.import_licences(write(tmp_path, "l.csv", LICENCES), database_url)
     assert [p.line for p in failed.value.problems] == [2, 3, 4, 5, 6]
-    assert all("import it with `bot import products` first" in p.message
-               for p in failed.value.problems)  # fmt: skip
+    assert all(
+        "import it with `bot import products` first" in p.message for p in failed.value.problems
+    )
 
 
 def test_no_message_ever_shows_a_key_in_full(loaded, tmp_path):

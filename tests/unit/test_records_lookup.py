@@ -33,22 +33,39 @@ def loaded(module_database_url, tmp_path_factory) -> str:
     "product, version, status, record, support_ends, how",
     [
         ("Kaspersky Endpoint Security for Windows", "12.6", "supported", "12.6", None, "exact"),
-        ("Kaspersky Endpoint Security for Windows", "12.1.0.506", "supported", "12.1",
-         "2027-09-30", "covers"),
-        ("kaspersky endpoint security for windows", "11.6.0.394", "end_of_life", "11.6",
-         "2024-02-29", "covers"),
-        ("Kaspersky Endpoint Security for Windows", "11", "end_of_life", "11.11",
-         "2026-03-31", "family"),
+        (
+            "Kaspersky Endpoint Security for Windows",
+            "12.1.0.506",
+            "supported",
+            "12.1",
+            "2027-09-30",
+            "covers",
+        ),
+        (
+            "kaspersky endpoint security for windows",
+            "11.6.0.394",
+            "end_of_life",
+            "11.6",
+            "2024-02-29",
+            "covers",
+        ),
+        (
+            "Kaspersky Endpoint Security for Windows",
+            "11",
+            "end_of_life",
+            "11.11",
+            "2026-03-31",
+            "family",
+        ),
         ("Kaspersky Endpoint Security for Windows", "v12.6", "supported", "12.6", None, "exact"),
         ("Kaspersky Security Center", "14", "end_of_life", "14", "2025-12-31", "exact"),
-        ("Kaspersky Security Center", "14.2.0.26967", "supported", "14.2", "2027-06-30",
-         "covers"),
+        ("Kaspersky Security Center", "14.2.0.26967", "supported", "14.2", "2027-06-30", "covers"),
         ("Kaspersky Internet Security", "2021", "supported", "21", "2027-12-31", "year"),
         ("Internet Security", "19", "end_of_life", "19", "2021-06-30", "exact"),
         ("KES", "12.1", "supported", "12.1", "2027-09-30", "exact"),
         ("Kaspersky Plus", "21.13", "end_of_life", "21.13", "2026-06-30", "exact"),
     ],
-)  # fmt: skip
+)
 def test_lookup_version(loaded, product, version, status, record, support_ends, how):
     found = records.lookup_version(product, version, TODAY, loaded)
     assert (found.status, found.record_version, found.match) == (status, record, how)
@@ -77,8 +94,12 @@ def test_an_unknown_product_offers_the_nearest_names(loaded):
     found = records.lookup_version("Kaspersky Plsu", "21.19", TODAY, loaded)
     assert (found.status, found.reason, found.segment) == ("unknown", "unknown_product", None)
     assert found.nearest[0] == "Kaspersky Plus"
-    assert found.lookup == {"product": "Kaspersky Plsu", "version": "21.19", "status": "unknown",
-                            "support_ends": None}  # fmt: skip
+    assert found.lookup == {
+        "product": "Kaspersky Plsu",
+        "version": "21.19",
+        "status": "unknown",
+        "support_ends": None,
+    }
     near = records.nearest_products("Endpoint Securty Windows", n=2, url=loaded)
     assert near[0] == "Kaspersky Endpoint Security for Windows" and len(near) == 2
 
@@ -135,32 +156,101 @@ def test_a_malformed_key_is_unknown_and_not_well_formed(loaded):
         ("Kaspersky Plus", "21.19", EXPIRED_HOME, "included", ("rules:4.5a",), "home", "expired"),
         (None, None, VALID_HOME, "included", ("rules:4.5a",), "home", "valid"),
         # business: a valid licence is needed (rules:4.5b, rules:2.4)
-        ("KES", "12.1", VALID_BUSINESS, "included", ("rules:4.5b", "rules:2.4"),
-         "licence_valid", "valid"),
-        ("KES", "12.6", VALID_BUSINESS, "included", ("rules:4.5b", "rules:2.4"),
-         "licence_valid", "valid"),
-        ("KES", "12.6", EXPIRED_BUSINESS, "not_supported", ("rules:4.5b", "rules:2.4"),
-         "licence_expired", "expired"),
-        ("KES", "12.6", None, "conditional", ("rules:4.5b", "rules:2.4"), "licence_needed",
-         None),
-        ("KES", "12.6", "AAAAA-BBBBB-CCCCC-DDDDD", "conditional", ("rules:4.5b", "rules:2.4"),
-         "licence_unknown", "unknown"),
-        ("Kaspersky Security Center", "14.2", VALID_BUSINESS, "conditional",
-         ("rules:4.5b", "rules:2.4"), "licence_other_product", "valid"),
+        (
+            "KES",
+            "12.1",
+            VALID_BUSINESS,
+            "included",
+            ("rules:4.5b", "rules:2.4"),
+            "licence_valid",
+            "valid",
+        ),
+        (
+            "KES",
+            "12.6",
+            VALID_BUSINESS,
+            "included",
+            ("rules:4.5b", "rules:2.4"),
+            "licence_valid",
+            "valid",
+        ),
+        (
+            "KES",
+            "12.6",
+            EXPIRED_BUSINESS,
+            "not_supported",
+            ("rules:4.5b", "rules:2.4"),
+            "licence_expired",
+            "expired",
+        ),
+        ("KES", "12.6", None, "conditional", ("rules:4.5b", "rules:2.4"), "licence_needed", None),
+        (
+            "KES",
+            "12.6",
+            "AAAAA-BBBBB-CCCCC-DDDDD",
+            "conditional",
+            ("rules:4.5b", "rules:2.4"),
+            "licence_unknown",
+            "unknown",
+        ),
+        (
+            "Kaspersky Security Center",
+            "14.2",
+            VALID_BUSINESS,
+            "conditional",
+            ("rules:4.5b", "rules:2.4"),
+            "licence_other_product",
+            "valid",
+        ),
         # end of life wins over everything (rules:4.3.2 + kb101732:1.2)
-        ("KES", "11.6.0.394", VALID_BUSINESS, "not_supported", ("rules:4.3.2", "kb101732:1.2"),
-         "end_of_life", "valid"),
-        (None, None, EOL_BUSINESS, "not_supported", ("rules:4.3.2", "kb101732:1.2"),
-         "end_of_life", "valid"),
-        ("Kaspersky Internet Security", "19", None, "not_supported",
-         ("rules:4.3.2", "kb101732:1.2"), "end_of_life", None),
+        (
+            "KES",
+            "11.6.0.394",
+            VALID_BUSINESS,
+            "not_supported",
+            ("rules:4.3.2", "kb101732:1.2"),
+            "end_of_life",
+            "valid",
+        ),
+        (
+            None,
+            None,
+            EOL_BUSINESS,
+            "not_supported",
+            ("rules:4.3.2", "kb101732:1.2"),
+            "end_of_life",
+            "valid",
+        ),
+        (
+            "Kaspersky Internet Security",
+            "19",
+            None,
+            "not_supported",
+            ("rules:4.3.2", "kb101732:1.2"),
+            "end_of_life",
+            None,
+        ),
         # not enough known
-        ("Kaspersky Plus", "30", None, "conditional", ("rules:4.3.2", "rules:4.5a"),
-         "unknown_version", None),
-        ("Kaspersky Nonesuch", "1", None, "conditional",
-         ("rules:4.5a", "rules:4.5b", "rules:2.4"), "unknown_product", None),
+        (
+            "Kaspersky Plus",
+            "30",
+            None,
+            "conditional",
+            ("rules:4.3.2", "rules:4.5a"),
+            "unknown_version",
+            None,
+        ),
+        (
+            "Kaspersky Nonesuch",
+            "1",
+            None,
+            "conditional",
+            ("rules:4.5a", "rules:4.5b", "rules:2.4"),
+            "unknown_product",
+            None,
+        ),
     ],
-)  # fmt: skip
+)
 def test_entitlement(loaded, product, version, key, verdict, rule_ids, reason, licence):
     found = records.entitlement(product, version, key, TODAY, loaded)
     assert (found.verdict, found.rule_ids, found.reason) == (verdict, rule_ids, reason)

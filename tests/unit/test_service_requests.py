@@ -44,8 +44,9 @@ def sqlite_url(tmp_path) -> Iterator[str]:
 def test_filing_stores_every_field(database_url, tmp_path):
     with_licences(database_url, tmp_path)
     before = dt.datetime.now(UTC).replace(microsecond=0)
-    filed = sr.file_request(FORM, conversation_id="conv-42", language="nb", url=database_url,
-                            clause="rules:4.1.2c")  # fmt: skip
+    filed = sr.file_request(
+        FORM, conversation_id="conv-42", language="nb", url=database_url, clause="rules:4.1.2c"
+    )
     assert filed.created and filed.queue == "premium_support"
     assert re.fullmatch(rf"SR-{before.year}-000001", filed.reference)
     assert filed.payload == {
@@ -86,13 +87,19 @@ def test_filing_stores_every_field(database_url, tmp_path):
 def test_references_count_per_year(sqlite_url):
     def at(year, month, day, n):
         when = dt.datetime(year, month, day, 12, tzinfo=UTC)
-        return sr.file_request({**FORM, "description": f"Request number {n}"},
-                               conversation_id=f"c{n}", language="en", url=sqlite_url,
-                               now=when).reference  # fmt: skip
+        return sr.file_request(
+            {**FORM, "description": f"Request number {n}"},
+            conversation_id=f"c{n}",
+            language="en",
+            url=sqlite_url,
+            now=when,
+        ).reference
 
     assert [at(2026, 12, 31, n) for n in range(3)] == [
-        "SR-2026-000001", "SR-2026-000002", "SR-2026-000003"
-    ]  # fmt: skip
+        "SR-2026-000001",
+        "SR-2026-000002",
+        "SR-2026-000003",
+    ]
     assert at(2027, 1, 1, 3) == "SR-2027-000001"
     assert at(2026, 12, 31, 4) == "SR-2026-000004"
     # a counter row lost (restored backup): numbering continues after the highest reference
@@ -105,15 +112,24 @@ def test_references_count_per_year(sqlite_url):
 def test_a_doubled_confirmation_files_one_request(database_url):
     first = file_form(database_url)
     # the same form again, typed a little differently: same key, same request
-    again = file_form(database_url, name="Åse Ørnebråten-Lind", email="Ase.Lind@fjordvik.no",
-                  country="NO", licence_key=KNOWN_KEY.lower())  # fmt: skip
+    again = file_form(
+        database_url,
+        name="Åse Ørnebråten-Lind",
+        email="Ase.Lind@fjordvik.no",
+        country="NO",
+        licence_key=KNOWN_KEY.lower(),
+    )
     assert again == sr.FiledRequest(first.reference, first.queue, created=False)
     assert len(stored_rows(database_url)) == 1
     other = file_form(database_url, conversation="conv-2")  # another conversation: another request
     assert other.created and other.reference != first.reference
-    explicit = sr.file_request({**FORM, "description": "Changed my mind about it"},
-                               conversation_id="conv-1", language="nb", url=database_url,
-                               idempotency_key=sr.idempotency_key_for("conv-1", FORM))  # fmt: skip
+    explicit = sr.file_request(
+        {**FORM, "description": "Changed my mind about it"},
+        conversation_id="conv-1",
+        language="nb",
+        url=database_url,
+        idempotency_key=sr.idempotency_key_for("conv-1", FORM),
+    )
     assert explicit.reference == first.reference and not explicit.created
     assert len(stored_rows(database_url)) == 2
 
@@ -191,20 +207,27 @@ def test_bad_input_stores_nothing(database_url):
 def test_unknown_licence_key_is_the_callers_choice(database_url, tmp_path):
     with_licences(database_url, tmp_path)
     assert sr.validate_field("licence_key", UNKNOWN_KEY.lower(), url=database_url) == (
-        UNKNOWN_KEY, "key_unknown"
-    )  # fmt: skip
+        UNKNOWN_KEY,
+        "key_unknown",
+    )
     assert sr.validate_field("licence_key", KNOWN_KEY, url=database_url) == (KNOWN_KEY, None)
     with pytest.raises(sr.RequestInvalid) as refused:
-        sr.file_request({**FORM, "licence_key": UNKNOWN_KEY}, conversation_id="c",
-                        language="en", url=database_url, allow_unknown_key=False)  # fmt: skip
+        sr.file_request(
+            {**FORM, "licence_key": UNKNOWN_KEY},
+            conversation_id="c",
+            language="en",
+            url=database_url,
+            allow_unknown_key=False,
+        )
     assert refused.value.codes == {"licence_key": "key_unknown"}
     assert stored_rows(database_url) == []
     file_form(database_url, licence_key=UNKNOWN_KEY)
     file_form(database_url, conversation="c2", licence_key=None, company="")
     rows = stored_rows(database_url)
     assert [(r["licence_key"], r["licence_status"]) for r in rows] == [
-        (UNKNOWN_KEY, "unknown"), (None, None)
-    ]  # fmt: skip
+        (UNKNOWN_KEY, "unknown"),
+        (None, None),
+    ]
     assert rows[1]["company"] is None
 
 
@@ -225,8 +248,9 @@ def test_status_changes_and_filters(sqlite_url):
 
 def test_the_database_allows_exactly_the_statuses():
     # bot.db spells them out (it cannot import this package: that would be a cycle)
-    [check] = [c for c in db.ServiceRequest.__table__.constraints
-               if c.name == "ck_service_requests_status"]  # fmt: skip
+    [check] = [
+        c for c in db.ServiceRequest.__table__.constraints if c.name == "ck_service_requests_status"
+    ]
     assert re.findall(r"'(\w+)'", str(check.sqltext)) == list(sr.STATUSES)
 
 
@@ -303,8 +327,10 @@ def test_a_failing_webhook_is_retried_then_logged_and_the_request_kept(
     [row] = stored_rows(database_url)
     assert row["reference"] == filed.reference
     assert (row["webhook_status"], row["webhook_attempts"], row["webhook_error"]) == (
-        "failed", 4, "HTTP 500"
-    )  # fmt: skip
+        "failed",
+        4,
+        "HTTP 500",
+    )
     [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
     message = warning.getMessage()
     assert filed.reference in message and "failed after 4 attempt" in message
@@ -328,8 +354,12 @@ def test_webhook_recovers_client_errors_are_final_and_nothing_set_means_none(sql
     assert sr.notify(filed.reference, url=sqlite_url, webhook="file:///etc/passwd") == "failed"
     assert sr.notify("SR-1999-000001", url=sqlite_url, webhook="http://127.0.0.1:9/") == "failed"
     # nothing listens on port 9: a network error, retried, then failed; never raised
-    assert sr.notify(filed.reference, url=sqlite_url, webhook="http://127.0.0.1:9/",
-                     delays=(0,), timeout=2) == "failed"  # fmt: skip
+    assert (
+        sr.notify(
+            filed.reference, url=sqlite_url, webhook="http://127.0.0.1:9/", delays=(0,), timeout=2
+        )
+        == "failed"
+    )
     assert sr.get_request(filed.reference, sqlite_url).webhook_status == "failed"
 
 

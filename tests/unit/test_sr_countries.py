@@ -35,11 +35,27 @@ def _empty_default_database(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "text, code",
-    [("Norway", "NO"), ("Norge", "NO"), ("Noreg", "NO"), ("no", "NO"), ("Sverige", "SE"),
-     ("sweden", "SE"), ("se", "SE"), ("Danmark", "DK"), ("Suomi", "FI"), ("Island", "IS"),
-     ("Storbritannia", "GB"), ("Förenade kungariket", "GB"), ("UK", "GB"), ("Tyskland", "DE"),
-     ("Österrike", "AT"), ("the Netherlands", "NL"), ("jp", "JP"), ("  Færøyene ", "FO")],
-)  # fmt: skip
+    [
+        ("Norway", "NO"),
+        ("Norge", "NO"),
+        ("Noreg", "NO"),
+        ("no", "NO"),
+        ("Sverige", "SE"),
+        ("sweden", "SE"),
+        ("se", "SE"),
+        ("Danmark", "DK"),
+        ("Suomi", "FI"),
+        ("Island", "IS"),
+        ("Storbritannia", "GB"),
+        ("Förenade kungariket", "GB"),
+        ("UK", "GB"),
+        ("Tyskland", "DE"),
+        ("Österrike", "AT"),
+        ("the Netherlands", "NL"),
+        ("jp", "JP"),
+        ("  Færøyene ", "FO"),
+    ],
+)
 def test_country_names_in_three_languages_and_codes(text, code):
     assert sr.country_code(text) == code
 
@@ -56,8 +72,16 @@ def test_a_language_is_not_a_country_any_more():
     assert sr.country_code("Svenska") is None
     assert sr.validate_field("country", "Svenska") == (None, "country_unknown")
     # after, still: CLDR's names and the lexicon's aliases
-    still = {"Sverige": "SE", "Sweden": "SE", "Norge": "NO", "Noreg": "NO", "USA": "US",
-             "Storbritannia": "GB", "U.S.A.": "US", "Deutschland": "DE"}  # fmt: skip
+    still = {
+        "Sverige": "SE",
+        "Sweden": "SE",
+        "Norge": "NO",
+        "Noreg": "NO",
+        "USA": "US",
+        "Storbritannia": "GB",
+        "U.S.A.": "US",
+        "Deutschland": "DE",
+    }
     assert {name: sr.country_code(name) for name in still} == still
 
 
@@ -79,8 +103,9 @@ def test_every_alias_resolves_and_none_repeats_cldr():
 
 
 def test_a_malformed_alias_is_refused_naming_the_entry(monkeypatch):
-    bad = lexicon.WordList("sr_country_aliases", "service_requests.yml",
-                           {"*": ("Noreg = NO", "Narnia = NA1")})  # fmt: skip
+    bad = lexicon.WordList(
+        "sr_country_aliases", "service_requests.yml", {"*": ("Noreg = NO", "Narnia = NA1")}
+    )
     monkeypatch.setattr(countries.lexicon, "get", lambda name: bad)
     with pytest.raises(lexicon.LexiconError, match="'Narnia = NA1'"):
         countries.aliases()
@@ -88,10 +113,17 @@ def test_a_malformed_alias_is_refused_naming_the_entry(monkeypatch):
 
 @pytest.mark.parametrize(
     "code, lang, name",
-    [("SE", "nb", "Sverige"), ("SE", "en", "Sweden"), ("GB", "sv", "Storbritannien"),
-     ("GB", "nb", "Storbritannia"), ("IS", "en", "Iceland"), ("no", "sv", "Norge"),
-     ("NO", "de", "Norway"), ("XX", "nb", "XX")],
-)  # fmt: skip
+    [
+        ("SE", "nb", "Sverige"),
+        ("SE", "en", "Sweden"),
+        ("GB", "sv", "Storbritannien"),
+        ("GB", "nb", "Storbritannia"),
+        ("IS", "en", "Iceland"),
+        ("no", "sv", "Norge"),
+        ("NO", "de", "Norway"),
+        ("XX", "nb", "XX"),
+    ],
+)
 def test_country_name_in_the_users_language(code, lang, name):
     assert sr.country_name(code, lang) == name
 

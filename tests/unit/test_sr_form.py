@@ -64,10 +64,19 @@ def test_no_word_names_two_fields():
 
 @pytest.mark.parametrize(
     "text, skip",
-    [("-", True), (" Skip ", True), ("no", True), ("Nei.", True), ("hoppa  över!", True),
-     ("har ingen", True), ("Privat", True), ("Fjordvik AS", False), ("", False),
-     ("nobody", False)],
-)  # fmt: skip
+    [
+        ("-", True),
+        (" Skip ", True),
+        ("no", True),
+        ("Nei.", True),
+        ("hoppa  över!", True),
+        ("har ingen", True),
+        ("Privat", True),
+        ("Fjordvik AS", False),
+        ("", False),
+        ("nobody", False),
+    ],
+)
 def test_skip_words_in_any_language(text, skip):
     assert sr.is_skip(text) is skip
 

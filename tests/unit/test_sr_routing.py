@@ -107,9 +107,7 @@ def test_a_broken_table_names_every_bad_line_and_routes_nothing(routing_copy):
     with pytest.raises(sr.RoutingError) as broken:
         sr.route("premium_support", "NO")
     problems = broken.value.problems
-    assert [p.split(":")[0] for p in problems] == [
-        "line 4", "line 5", "line 6", "line 7", "line 8"
-    ]  # fmt: skip
+    assert [p.split(":")[0] for p in problems] == ["line 4", "line 5", "line 6", "line 7", "line 8"]
     assert "'NORWAY'" in problems[0] and "gold_queue" in problems[1]
     assert "already on line 3" in problems[2] and "free_lunch" in problems[3]
     assert sr.check_routing() == problems
@@ -128,8 +126,12 @@ def test_services_and_queues_come_from_the_database_rule_base(database_url, tmp_
     """Not from services.yml behind the rule base's back: a rule base loaded with
     another queue for premium_support routes there; the files still say otherwise."""
     source = copy_rulebase(tmp_path / "rulebase")
-    edit_entry(source / "services.yml", "services", "premium_support",
-               lambda s: s.update(queue="premium_desk"))  # fmt: skip
+    edit_entry(
+        source / "services.yml",
+        "services",
+        "premium_support",
+        lambda s: s.update(queue="premium_desk"),
+    )
     rulebase.load(database_url, directory=source)
     text = routing_copy.read_text(encoding="utf-8")  # every premium_support row's queue
     routing_copy.write_text(text.replace(",premium_support,", ",premium_desk,"), "utf-8")
@@ -154,12 +156,14 @@ def test_a_service_only_the_database_rule_base_has_is_known_there(database_url, 
     assert sr.service_ids(database_url)[-1] == "threat_hunting"
     assert sr.queues(database_url)[-1] == "hunting"
     assert sr.validate_field("service", "Threat_Hunting", url=database_url) == (
-        "threat_hunting", None
-    )  # fmt: skip
+        "threat_hunting",
+        None,
+    )
     assert sr.validate_field("service", "threat_hunting") == (None, "service_unknown")
     with pytest.raises(sr.UnknownService):
         sr.route("threat_hunting", "NO")
     route = sr.route("threat_hunting", "NO", url=database_url)  # no row for it: not offered
     assert (route.offered, route.alternatives) == (
-        False, ("professional_services", "premium_support", "incident_response", "support_renewal")
-    )  # fmt: skip
+        False,
+        ("professional_services", "premium_support", "incident_response", "support_renewal"),
+    )
