@@ -93,11 +93,14 @@ def _post(base: str, path: str, body: dict, headers: dict[str, str] | None = Non
 # ---------------------------------------------------------------- one question
 
 
-def ask(question: str, lang: str | None = None, base: str | None = None) -> dict:
+def ask(
+    question: str, lang: str | None = None, base: str | None = None, full: bool = False
+) -> dict:
     """Parse and answer one question; the record `--json` prints.
 
     Each call uses a fresh sender id, so no earlier conversation (and its language)
-    colours the answer.
+    colours the answer. `full`: every cited clause's wording in the reply, as an
+    agent wants it (customers get one short line per clause).
     """
     question = question.strip()
     if not question:
@@ -107,8 +110,11 @@ def ask(question: str, lang: str | None = None, base: str | None = None) -> dict
     # the HTTP API (model/parse) needs the token; the REST channel is public
     parsed = _post(base, "/model/parse", {"text": question}, secrets.api_headers(cfg))
     body: dict[str, Any] = {"sender": f"bot-ask-{uuid.uuid4().hex}", "message": question}
-    if lang:
-        body["metadata"] = {"lang": lang}
+    metadata: dict[str, str] = {"lang": lang} if lang else {}
+    if full:
+        metadata["detail"] = "full"
+    if metadata:
+        body["metadata"] = metadata
     messages = _post(base, "/webhooks/rest/webhook", body)
     if not isinstance(messages, list):
         raise AskError(f"The assistant at {base} sent an unexpected reply: {messages!r:.200}")
@@ -320,7 +326,7 @@ def _command(args: argparse.Namespace) -> int:
         if args.out:
             print("bot ask: --out goes with --file", file=sys.stderr)
             return 2
-        result = ask(" ".join(args.question), args.lang)
+        result = ask(" ".join(args.question), args.lang, full=args.full)
     except AskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -334,6 +340,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("question", nargs="*", help="the question (quote it)")
     cmd.add_argument("--lang", choices=LANGS, help="answer in this language, as a page would")
     cmd.add_argument("--json", action="store_true", help="one JSON object")
+    cmd.add_argument(
+        "--full", action="store_true", help="each cited clause's wording, not one short line"
+    )
     cmd.add_argument("--file", help="questions, one a line, or a CSV with a question column")
     cmd.add_argument("--out", help="with --file: write the CSV table here (default: stdout)")
     cmd.set_defaults(func=_command)

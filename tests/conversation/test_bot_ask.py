@@ -201,3 +201,16 @@ def test_csv_without_a_question_column(tmp_path):
     assert done.stderr.strip() == (
         f"error: {questions} has no `question` column (its header: id, text)."
     )
+
+
+def test_full_gives_the_wording_of_every_cited_clause(running_bot):
+    short = bot_ask(DISINFECTION["en"], "--json")
+    full = bot_ask(DISINFECTION["en"], "--json", "--full")
+    assert short.returncode == 0 and full.returncode == 0, (short.stderr, full.stderr)
+    short_reply, full_reply = json.loads(short.stdout)["reply"], json.loads(full.stdout)["reply"]
+    clauses = rulebase.current().clauses
+    for cid in DISINFECTION_IDS:
+        wording = clauses[cid].text("en").rstrip(" ;")
+        assert wording in full_reply, cid
+        assert wording not in short_reply, cid
+    assert json.loads(short.stdout)["rule_ids"] == json.loads(full.stdout)["rule_ids"]
