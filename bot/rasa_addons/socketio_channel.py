@@ -233,7 +233,7 @@ class SocketIOChannel(SocketIOInput):
                 await self._say(sid, "slow_down")
                 return
             if len(text) > self.max_chars:
-                await self._say(sid, "message_too_long", text, max=self._number(sid, text))
+                await self._say(sid, "message_too_long", text, limit=self._number(sid, text))
                 return
             sender_id = await self._sender(sid, data)
             output = WebchatOutput(sio, self.bot_message_evt, ns, buffered=True)

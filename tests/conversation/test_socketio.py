@@ -225,7 +225,7 @@ def test_an_overlong_message_is_refused_before_nlu(widget, running_bot, lang):
     assert len(text) > 1000
     replies = w.say(text)
     number = "1,000" if lang == "en" else "1\u00a0000"
-    assert replies == [{"text": say("message_too_long", lang, max=number)}]
+    assert replies == [{"text": say("message_too_long", lang, limit=number)}]
     assert text not in tracker_texts(running_bot, session_id)
     assert answer_of(w.say(DISINFECTION[lang]))["lang"] == lang  # the next one is answered
 

@@ -85,3 +85,11 @@ def test_say_fills_placeholders_and_falls_back_to_english():
     )
     assert offer == "Det Støtteregler §5 beskriver, kan kjøpes som Kaspersky Premium Support."
     assert messages.say("greet", "de") == CATALOGUE["greet"]["en"]
+
+
+def test_no_message_is_defined_twice():
+    """YAML keeps the last of two equal keys silently: one would shadow the other."""
+    root = yaml.compose(messages.CATALOGUE.read_text(encoding="utf-8"))
+    (_, catalogue_node), *_ = [(k, v) for k, v in root.value if k.value == "messages"]
+    keys = [key.value for key, _ in catalogue_node.value]
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
