@@ -27,10 +27,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage, decode_bearer_token
@@ -43,6 +41,7 @@ from socketio import AsyncServer
 
 from bot import language, settings
 from bot.contract import LANGS
+from bot.limits import RateLimiter
 from bot.messages import say
 
 logger = logging.getLogger(__name__)
@@ -53,21 +52,6 @@ RATE_BURST = 10  # ... and burst
 # A client may resume a session only with an id shaped like ours (uuid4 hex, or a
 # uuid with dashes): no short, guessable ids such as "1" or a user's name.
 RESUMABLE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-@dataclass
-class TokenBucket:
-    tokens: float = RATE_BURST
-    stamp: float = field(default_factory=time.monotonic)
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(RATE_BURST, self.tokens + (now - self.stamp) * RATE_PER_SECOND)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 def widget_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -170,7 +154,8 @@ class SocketIOChannel(SocketIOInput):
         self.allowed_origins = list(cfg.allowed_origins) or None  # None: same origin
         self.max_chars = cfg.max_message_chars
         self.sessions: dict[str, str] = {}  # socket id -> its session id
-        self.buckets: dict[str, TokenBucket] = {}
+        # per socket, the same token buckets as the REST channel (bot/limits.py)
+        self.limiter = RateLimiter(RATE_PER_SECOND * 60, burst=RATE_BURST)
         self.explicit_lang: dict[str, str] = {}  # socket id -> the page's language
         self.reply_lang: dict[str, str] = {}  # socket id -> language of the last answer
 
@@ -202,7 +187,7 @@ class SocketIOChannel(SocketIOInput):
 
         @sio.on("disconnect", namespace=ns)
         async def disconnect(sid: str, *_: Any) -> None:
-            for state in (self.sessions, self.buckets, self.explicit_lang, self.reply_lang):
+            for state in (self.sessions, self.explicit_lang, self.reply_lang):
                 state.pop(sid, None)
 
         @sio.on("session_request", namespace=ns)
@@ -211,7 +196,7 @@ class SocketIOChannel(SocketIOInput):
             if not isinstance(data, dict):
                 logger.warning("socket.io: session_request from %s is not an object; ignored", sid)
                 return
-            if not self._bucket(sid).take():
+            if self.limiter.hit(sid):
                 return
             self._remember_language(sid, data)
             wanted = data.get("session_id")
@@ -229,7 +214,7 @@ class SocketIOChannel(SocketIOInput):
                 return
             text: str = data.get("message", "")
             self._remember_language(sid, data)
-            if not self._bucket(sid).take():
+            if self.limiter.hit(sid):
                 await self._say(sid, "slow_down")
                 return
             if len(text) > self.max_chars:
@@ -275,9 +260,6 @@ class SocketIOChannel(SocketIOInput):
         if claimed and claimed != bound:
             logger.warning("socket.io: %s sent a session_id it is not bound to; ignored", sid)
         return bound
-
-    def _bucket(self, sid: str) -> TokenBucket:
-        return self.buckets.setdefault(sid, TokenBucket())
 
     # ------------------------------------------------------------ language
 
