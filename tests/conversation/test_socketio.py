@@ -6,6 +6,7 @@ the browser test goes over websocket)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -58,7 +59,12 @@ class Widget:
             timeout = quiet
 
     def close(self) -> None:
-        self.client.disconnect()
+        # python-engineio's polling client joins its reader thread on disconnect,
+        # which can wait on a long-poll the server holds: bound it, so a slow
+        # goodbye never hangs the test run (the socket is a daemon thread's).
+        closing = threading.Thread(target=self.client.disconnect, daemon=True)
+        closing.start()
+        closing.join(timeout=5)
 
 
 @pytest.fixture
