@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,36 @@ def _lang_map(entry: dict, name: str, langs: tuple[str, ...], where: str, proble
     return {k: v.strip() for k, v in value.items() if isinstance(v, str)}
 
 
+_parsed: dict[tuple[str, str], Source] = {}  # (folder, digest of its files) -> Source
+_parsed_lock = threading.Lock()
+
+
+def _digest(directory: Path) -> str:
+    """Changes with any byte of any file under the folder (parsing is the slow part:
+    about 0.25 s; hashing the bytes about a millisecond)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def read(directory: Path = RULEBASE_DIR) -> Source:
-    """Parse and validate every rule base file; raise RulebaseError listing all problems."""
+    """Parse and validate every rule base file; raise RulebaseError listing all problems.
+    The same bytes give the same (immutable in use) Source, parsed once per process."""
+    key = (str(directory), _digest(directory))
+    with _parsed_lock:
+        cached = _parsed.get(key)
+    if cached is not None:
+        return cached
+    source = _parse(directory)
+    with _parsed_lock:
+        if len(_parsed) >= 8:  # a few folders at most (tests edit copies)
+            _parsed.clear()
+        _parsed[key] = source
+    return source
+
+
+def _parse(directory: Path) -> Source:
     problems: list[str] = []
     documents = _read_yaml(directory / "documents.yml", "documents", problems)
     services = _read_yaml(directory / "services.yml", "services", problems)
