@@ -145,9 +145,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_rulebase_cache() -> Iterator[None]:
     """Rule base snapshots are cached per URL in the process; never across tests."""
-    bot.rulebase._cache.clear()
+    bot.rulebase.clear_cache()
     yield
-    bot.rulebase._cache.clear()
+    bot.rulebase.clear_cache()
 
 
 # The Rasa and action servers (session-scoped), shared by tests/conversation and

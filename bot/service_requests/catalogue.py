@@ -10,7 +10,6 @@ cannot be reached falls back to the rule base files, read and checked by
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -44,28 +43,11 @@ def _from_rules(rules: rulebase.RuleBase) -> Catalogue:
     )
 
 
-_files_cache: dict[tuple, Catalogue] = {}  # the files' stamp -> catalogue
-_files_lock = threading.Lock()
-
-
-def _stamp() -> tuple:
-    """Changes when any rule base file does (reading and checking them takes a while)."""
-    return tuple(
-        (str(p), p.stat().st_mtime_ns, p.stat().st_size)
-        for p in sorted(rulebase.RULEBASE_DIR.rglob("*"))
-        if p.is_file()
-    )
-
-
 def from_files() -> Catalogue:
-    """The services of the rule base files (no database: e.g. for `bot --help`)."""
-    stamp = _stamp()
-    with _files_lock:
-        cached = _files_cache.get(stamp)
-    if cached is not None:
-        return cached
+    """The services of the rule base files (no database: e.g. for `bot --help`);
+    rulebase.read parses the files once per content."""
     source = rulebase.read()
-    cached = Catalogue(
+    return Catalogue(
         services={
             str(s["id"]): rulebase.Service(
                 str(s["id"]),
@@ -78,10 +60,6 @@ def from_files() -> Catalogue:
         },
         clause_services={str(c["id"]): c.get("service") for c in source.clauses},
     )
-    with _files_lock:
-        _files_cache.clear()
-        _files_cache[stamp] = cached
-    return cached
 
 
 def current(url: str | None = None) -> Catalogue:

@@ -246,7 +246,7 @@ def test_a_broken_rulebase_is_refused_and_the_stored_one_kept(database_url, tmp_
     assert str(copy) in problem  # the file is named by its full path
     assert problem in str(raised.value)
 
-    rulebase._cache.clear()
+    rulebase.clear_cache()
     assert stored_version(database_url) == version
     after = rulebase.current(database_url)
     assert after.version == version

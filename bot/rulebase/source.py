@@ -1,12 +1,5 @@
-"""The rule base: both support documents as clauses, with topics and paid services.
-
-Source of truth: YAML under content/rulebase/ (one entry per clause id). `load`
-validates every file, then replaces the rule base in the database in one
-transaction, so a broken edit leaves the old rule base in place. Readers get an
-immutable snapshot (`current`), cached until the stored version changes, so a
-corrected sentence is live after `bot rulebase load` with no retraining and no
-restart.
-"""
+"""Reading the rule base files (content/rulebase/) and checking every entry:
+a malformed one is refused with its file, id and problem."""
 
 from __future__ import annotations
 
@@ -15,113 +8,19 @@ import hashlib
 import json
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import delete, select
-from sqlalchemy import exc as sa_exc
 
-from bot import db
 from bot.contract import LANGS, VERDICTS
+from bot.rulebase.model import RulebaseError
 from bot.settings import CONTENT_DIR
-from bot.text import fold
 
 _QUEUE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")  # the queues are whatever services.yml names
 RULEBASE_DIR = CONTENT_DIR / "rulebase"
 _CLAUSE_ID = re.compile(r"^(?P<prefix>[a-z0-9]+):(?P<section>[0-9]+(?:\.[0-9]+)*[a-z]?)$")
-
-
-class RulebaseError(Exception):
-    """The rule base files are malformed; `problems` lists each one as file: id: what."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("the rule base has problems:\n" + "\n".join(f"  {p}" for p in problems))
-
-
-# ---------------------------------------------------------------- snapshot types
-
-
-@dataclass(frozen=True)
-class Document:
-    prefix: str
-    title: str
-    titles: dict[str, str]
-    date: dt.date
-    language: str
-    article_id: str | None
-    url: str | None
-    seed: str
-
-
-@dataclass(frozen=True)
-class Service:
-    id: str
-    queue: str
-    names: dict[str, str]
-    summaries: dict[str, str]
-    # The clauses whose original wording sells it: an answer offers the service
-    # only when it cites one of them (nothing promised the documents don't say).
-    sold_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Clause:
-    id: str
-    document: Document
-    section: str
-    original: str
-    texts: dict[str, str]
-    verdict: str
-    service: Service | None
-    see_also: tuple[str, ...] = ()
-    topics: tuple[str, ...] = ()
-
-    def text(self, lang: str) -> str:
-        return self.texts.get(lang) or self.original
-
-
-@dataclass(frozen=True)
-class Topic:
-    id: str
-    intent: str
-    verdict: str
-    description: str
-    titles: dict[str, str]
-    leads: dict[str, str]
-    clauses: tuple[str, ...]
-    follow_up: str | None = None  # an intent offered as a button after the answer
-
-
-@dataclass(frozen=True)
-class RuleBase:
-    version: str
-    documents: dict[str, Document]
-    services: dict[str, Service]
-    clauses: dict[str, Clause]  # in document order
-    topics: dict[str, Topic]  # in file order
-    by_intent: dict[str, Topic] = field(default_factory=dict)
-
-    def clause(self, clause_id: str) -> Clause | None:
-        return self.clauses.get(clause_id)
-
-    def topic_for_intent(self, intent: str) -> Topic | None:
-        return self.by_intent.get(intent)
-
-    def search(self, text: str) -> list[Clause]:
-        """Clauses whose id, original or any wording holds every word of `text`."""
-        words = fold(text).split()
-        if not words:
-            return []
-        hits = []
-        for clause in self.clauses.values():
-            haystack = fold(" ".join([clause.id, clause.original, *clause.texts.values()]))
-            if all(w in haystack for w in words):
-                hits.append((sum(haystack.count(w) for w in words), clause))
-        hits.sort(key=lambda hit: -hit[0])  # stable: document order among equals
-        return [clause for _, clause in hits]
 
 
 # ---------------------------------------------------------------- reading files
@@ -185,8 +84,36 @@ def _lang_map(entry: dict, name: str, langs: tuple[str, ...], where: str, proble
     return {k: v.strip() for k, v in value.items() if isinstance(v, str)}
 
 
+_parsed: dict[tuple[str, str], Source] = {}  # (folder, digest of its files) -> Source
+_parsed_lock = threading.Lock()
+
+
+def _digest(directory: Path) -> str:
+    """Changes with any byte of any file under the folder (parsing is the slow part:
+    about 0.25 s; hashing the bytes about a millisecond)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def read(directory: Path = RULEBASE_DIR) -> Source:
-    """Parse and validate every rule base file; raise RulebaseError listing all problems."""
+    """Parse and validate every rule base file; raise RulebaseError listing all problems.
+    The same bytes give the same (immutable in use) Source, parsed once per process."""
+    key = (str(directory), _digest(directory))
+    with _parsed_lock:
+        cached = _parsed.get(key)
+    if cached is not None:
+        return cached
+    source = _parse(directory)
+    with _parsed_lock:
+        if len(_parsed) >= 8:  # a few folders at most (tests edit copies)
+            _parsed.clear()
+        _parsed[key] = source
+    return source
+
+
+def _parse(directory: Path) -> Source:
     problems: list[str] = []
     documents = _read_yaml(directory / "documents.yml", "documents", problems)
     services = _read_yaml(directory / "services.yml", "services", problems)
@@ -341,185 +268,3 @@ def _check_topics(topics, clause_ids: set, problems) -> None:
             problems.append(f"{where}: follow_up must be an intent name")
         _lang_map(topic, "title", LANGS, where, problems)
         _lang_map(topic, "lead", LANGS, where, problems)
-
-
-# ---------------------------------------------------------------- storing
-
-
-def load(url: str | None = None, directory: Path = RULEBASE_DIR) -> tuple[str, bool]:
-    """Validate the files and replace the stored rule base; (version, changed)."""
-    source = read(directory)
-    db.upgrade(url)
-    with db.session_scope(url) as session:
-        stored = session.get(db.Meta, "rulebase_version")
-        if stored is not None and stored.value == source.version:
-            return source.version, False
-        _replace(session, source)
-    return source.version, True
-
-
-def _replace(session, source: Source) -> None:
-    for model in (db.TopicClause, db.Topic, db.ClauseLink, db.Clause, db.Service, db.Document):
-        session.execute(delete(model))
-    session.flush()
-    for doc in source.documents:
-        titles = {**doc["title_translations"], doc["language"]: doc["title"]}
-        session.add(
-            db.Document(
-                prefix=doc["prefix"],
-                title=doc["title"],
-                titles=titles,
-                date=doc["date"],
-                language=doc["language"],
-                article_id=doc.get("article_id"),
-                url=doc.get("url"),
-                seed=doc["seed"],
-            )
-        )
-    for n, svc in enumerate(source.services):
-        session.add(
-            db.Service(
-                id=svc["id"],
-                queue=svc["queue"],
-                names=svc["name"],
-                summaries=svc["summary"],
-                position=n,
-                sold_by=list(svc["sold_by"]),
-            )
-        )
-    session.flush()
-    language = {d["prefix"]: d["language"] for d in source.documents}
-    links = set()
-    for n, clause in enumerate(source.clauses):
-        prefix, section = clause["id"].split(":", 1)
-        texts = {**clause["text"], language[prefix]: clause["original"]}
-        session.add(
-            db.Clause(
-                id=clause["id"],
-                document=prefix,
-                section=clause["section"],
-                position=n,
-                original=clause["original"],
-                texts=texts,
-                verdict=clause["verdict"],
-                service=clause.get("service"),
-            )
-        )
-        for other in clause.get("see_also") or []:
-            links |= {(clause["id"], other), (other, clause["id"])}
-    session.flush()
-    session.add_all(db.ClauseLink(clause_id=a, other_id=b) for a, b in sorted(links))
-    for n, topic in enumerate(source.topics):
-        session.add(
-            db.Topic(
-                id=topic["id"],
-                intent=topic["intent"],
-                verdict=topic["verdict"],
-                description=" ".join(str(topic.get("description", "")).split()),
-                titles=topic["title"],
-                leads=topic["lead"],
-                follow_up=topic.get("follow_up"),
-                position=n,
-            )
-        )
-    session.flush()
-    for topic in source.topics:
-        session.add_all(
-            db.TopicClause(topic_id=topic["id"], clause_id=cid, rank=rank)
-            for rank, cid in enumerate(topic["clauses"])
-        )
-    session.merge(db.Meta(key="rulebase_version", value=source.version))
-    session.merge(
-        db.Meta(key="rulebase_loaded_at", value=dt.datetime.now(dt.timezone.utc).isoformat())
-    )
-
-
-# ---------------------------------------------------------------- reading the database
-
-_cache: dict[str, RuleBase] = {}
-_cache_lock = threading.Lock()
-
-
-class RulebaseMissing(Exception):
-    """No rule base has been loaded into this database yet."""
-
-
-def current(url: str | None = None) -> RuleBase:
-    """The stored rule base; re-read only when `load` has stored a new version."""
-    key = db.resolve_url(url)
-    with db.session_scope(key) as session:
-        try:
-            stored = session.get(db.Meta, "rulebase_version")
-        except (sa_exc.OperationalError, sa_exc.ProgrammingError) as exc:
-            if not db.is_missing_table(exc):
-                raise
-            stored = None  # a database without the schema yet
-        if stored is None:
-            raise RulebaseMissing("no rule base in the database: run `bot rulebase load`")
-        cached = _cache.get(key)
-        if cached is not None and cached.version == stored.value:
-            return cached
-        snapshot = _snapshot(session, stored.value)
-    with _cache_lock:
-        _cache[key] = snapshot
-    return snapshot
-
-
-def _snapshot(session, version: str) -> RuleBase:
-    documents = {
-        d.prefix: Document(
-            d.prefix, d.title, dict(d.titles), d.date, d.language, d.article_id, d.url, d.seed
-        )
-        for d in session.scalars(select(db.Document))
-    }
-    services = {
-        s.id: Service(s.id, s.queue, dict(s.names), dict(s.summaries), tuple(s.sold_by or ()))
-        for s in session.scalars(select(db.Service).order_by(db.Service.position))
-    }
-    links: dict[str, list[str]] = {}
-    for link in session.scalars(select(db.ClauseLink)):
-        links.setdefault(link.clause_id, []).append(link.other_id)
-    topic_rows = list(session.scalars(select(db.Topic).order_by(db.Topic.position)))
-    members: dict[str, list[tuple[int, str]]] = {}
-    topics_of: dict[str, list[str]] = {}
-    for tc in session.scalars(select(db.TopicClause)):
-        members.setdefault(tc.topic_id, []).append((tc.rank, tc.clause_id))
-    for t in topic_rows:
-        for _, cid in sorted(members.get(t.id, [])):
-            topics_of.setdefault(cid, []).append(t.id)
-    order = {d: n for n, d in enumerate(documents)}
-    clauses = {
-        c.id: Clause(
-            id=c.id,
-            document=documents[c.document],
-            section=c.section,
-            original=c.original,
-            texts=dict(c.texts),
-            verdict=c.verdict,
-            service=services.get(c.service) if c.service else None,
-            see_also=tuple(sorted(links.get(c.id, []), key=lambda i: (order[i.split(":")[0]], i))),
-            topics=tuple(topics_of.get(c.id, [])),
-        )
-        for c in session.scalars(select(db.Clause).order_by(db.Clause.position))
-    }
-    topics = {
-        t.id: Topic(
-            t.id,
-            t.intent,
-            t.verdict,
-            t.description,
-            dict(t.titles),
-            dict(t.leads),
-            tuple(cid for _, cid in sorted(members.get(t.id, []))),
-            t.follow_up,
-        )
-        for t in topic_rows
-    }
-    return RuleBase(
-        version=version,
-        documents=documents,
-        services=services,
-        clauses=clauses,
-        topics=topics,
-        by_intent={t.intent: t for t in topics.values()},
-    )
