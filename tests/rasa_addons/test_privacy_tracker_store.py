@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +22,7 @@ from bot.privacy import drafts
 from bot.rasa_addons import tracker_store
 from bot.settings import PROJECT_DIR
 
+T = TypeVar("T")
 KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"
 EMAIL = "kari.nordmann@example.no"
 PHONE = "+47 912 34 567"
@@ -38,6 +42,13 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tracker_store.Mask
     monkeypatch.setenv("BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     return tracker_store.MaskingSQLTrackerStore(domain=DOMAIN, host=url, dialect="sqlite")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on a loop of its own, in a thread of its own: an
+    earlier test in the same process may have left this thread's loop marked running."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 def stored(store: tracker_store.MaskingSQLTrackerStore) -> list[str]:
@@ -66,7 +77,7 @@ def test_every_event_is_stored_masked_and_none_is_lost(store) -> None:
         ],
         slots=DOMAIN.slots,
     )
-    asyncio.run(store.save(tracker))
+    run(store.save(tracker))
     rows = stored(store)
     assert len(rows) == len(tracker.events)
     for secret in SECRETS:
@@ -75,12 +86,12 @@ def test_every_event_is_stored_masked_and_none_is_lost(store) -> None:
 
     tracker.update(SlotSet("sr_description", f"ring {PHONE}"))
     tracker.update(ActionExecuted("action_listen"))
-    asyncio.run(store.save(tracker))
+    run(store.save(tracker))
     rows = stored(store)
     assert len(rows) == len(tracker.events)  # only the two new events were appended
     assert json.loads(rows[-2])["value"] == "ring [phone]"
 
-    back = asyncio.run(store.retrieve("kari"))
+    back = run(store.retrieve("kari"))
     assert back is not None and back.get_slot("sr_email") == "k***@example.no"
     assert back.get_slot("licence_key") == "•••••-•••••-•••••-ZEB76"
 
