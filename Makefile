@@ -37,7 +37,7 @@ test: $(STAMP)
 
 # The inner loop: core and actions on SQLite; no Rasa, no servers, no PostgreSQL.
 test-fast: $(STAMP)
-	@$(VENV)/bin/pytest -q -m "unit and not postgres" $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -q -m "unit and not postgres" tests/unit tests/actions $(PYTEST_ARGS)
 
 typecheck: $(STAMP)
 	@$(VENV)/bin/mypy
