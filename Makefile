@@ -76,7 +76,7 @@ shell: $(STAMP)
 	@$(BOT) shell
 
 train: $(STAMP)
-	@$(BOT) train
+	@$(BOT) prepare
 
 clean:
 	rm -rf var models/*.tar.gz .pytest_cache .mypy_cache

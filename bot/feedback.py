@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from bot import db, rulebase
 from bot.contract import ANSWER_VERDICTS, LANGS
+from bot.privacy.mask import mask_text
 from bot.text import strip_controls
 
 RATINGS = ("up", "down")
@@ -66,6 +67,10 @@ def _clean(value: object, name: str, limit: int, *, required: bool, multiline: b
             raise FeedbackInvalid(f"{name} is required")
         return None
     return value
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_text(text) if text else text
 
 
 def _rule_ids(value: object, url: str | None) -> list[str]:
@@ -112,12 +117,12 @@ def record(
         created_at=dt.datetime.now(dt.timezone.utc),
         sender=_clean(sender, "sender", MAX_SENDER, required=True, multiline=False),
         rating=rating,
-        question=_clean(question, "question", MAX_QUESTION, required=False) or "",
-        answer=_clean(answer, "answer", MAX_ANSWER, required=True),
+        question=mask_text(_clean(question, "question", MAX_QUESTION, required=False) or ""),
+        answer=mask_text(_clean(answer, "answer", MAX_ANSWER, required=True) or ""),
         rule_ids=_rule_ids(rule_ids, url),
         verdict=verdict,
         lang=lang,
-        comment=_clean(comment, "comment", MAX_COMMENT, required=False),
+        comment=_masked(_clean(comment, "comment", MAX_COMMENT, required=False)),
     )
     url = db.ensure_schema(url)
     with db.session_scope(url) as session:

@@ -84,9 +84,10 @@ def answer(sender: str, text: str, lang: str) -> list[dict[str, Any]]:
     return [{"recipient_id": sender, "text": text}, {"recipient_id": sender, "custom": payload}]
 
 
-async def _conversation(request: Request, sender: str) -> tuple[list[str], list[str], str | None]:
-    """(payloads the bot offered lately, the domain's intents, the conversation's language)."""
-    agent = getattr(request.app.ctx, "agent", None)
+async def conversation(app: Any, sender: str) -> tuple[list[str], list[str], str | None]:
+    """(payloads the bot offered lately, the domain's intents, the conversation's
+    language), from the Sanic app's agent; shared with the socket.io channel."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
     if agent is None:
         return [], [], None
     intents = list(agent.domain.intents) if agent.domain is not None else []
@@ -145,7 +146,7 @@ class RestChannel(InputChannel):
                 text = messages.say("message_too_long", lang, limit=cfg.max_message_chars)
                 return response.json(answer(message.sender, text, lang))
             if message.is_intent:
-                offered, intents, previous = await _conversation(request, message.sender)
+                offered, intents, previous = await conversation(request.app, message.sender)
                 if not inbound.intent_allowed(message.text, offered, intents):
                     lang = inbound.reply_language(message, previous)
                     logger.info(

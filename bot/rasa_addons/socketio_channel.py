@@ -39,10 +39,12 @@ from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 from socketio import AsyncServer
 
-from bot import language, settings
+from bot import inbound, language, settings
 from bot.contract import LANGS
 from bot.limits import RateLimiter
 from bot.messages import say
+from bot.rasa_addons.rest_channel import conversation
+from bot.text import strip_controls
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +157,7 @@ class SocketIOChannel(SocketIOInput):
         self.max_chars = cfg.max_message_chars
         self.sessions: dict[str, str] = {}  # socket id -> its session id
         # per socket, the same token buckets as the REST channel (bot/limits.py)
+        self.app: Any = None  # the Sanic app, once the server starts
         self.limiter = RateLimiter(RATE_PER_SECOND * 60, burst=RATE_BURST)
         self.explicit_lang: dict[str, str] = {}  # socket id -> the page's language
         self.reply_lang: dict[str, str] = {}  # socket id -> language of the last answer
@@ -173,6 +176,10 @@ class SocketIOChannel(SocketIOInput):
         self.sio = sio
         webhook = _Blueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         ns = self.namespace
+
+        @webhook.listener("before_server_start")
+        async def remember_app(app: Any, _loop: Any) -> None:
+            self.app = app  # its agent knows which buttons each conversation was offered
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -212,7 +219,7 @@ class SocketIOChannel(SocketIOInput):
                     "socket.io: a message from %s is not an object with text; ignored", sid
                 )
                 return
-            text: str = data.get("message", "")
+            text = strip_controls(data.get("message", ""), multiline=True)
             self._remember_language(sid, data)
             if self.limiter.hit(sid):
                 await self._say(sid, "slow_down")
@@ -221,6 +228,12 @@ class SocketIOChannel(SocketIOInput):
                 await self._say(sid, "message_too_long", text, limit=self._number(sid, text))
                 return
             sender_id = await self._sender(sid, data)
+            if text.startswith("/"):  # as on the REST channel: only offered payloads run
+                offered, intents, _ = await conversation(self.app, sender_id)
+                if not inbound.intent_allowed(text, offered, intents):
+                    logger.info("socket.io %s: an intent payload the bot did not offer", sid)
+                    await self._say(sid, "fallback_no_options", text)
+                    return
             output = WebchatOutput(sio, self.bot_message_evt, ns, buffered=True)
             message = UserMessage(
                 text,

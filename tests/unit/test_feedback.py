@@ -101,3 +101,19 @@ def test_limits_are_inclusive(url):
 def test_list_refuses_a_bad_rating(url):
     with pytest.raises(feedback.FeedbackInvalid):
         feedback.list_feedback(rating="sideways", url=url)
+
+
+def test_personal_data_in_feedback_is_stored_masked(database_url):
+    feedback.record(
+        sender="s1",
+        rating="down",
+        question="My key ZRM6N-TL7VJ-Q26X8-ZEB76 fails, mail kari.nordmann@example.no",
+        answer="Call +47 912 34 567",
+        comment="kari.nordmann@example.no",
+        url=database_url,
+    )
+    (entry,) = feedback.list_feedback(url=database_url)
+    stored = " ".join([entry.question, entry.answer, entry.comment or ""])
+    for secret in ("ZRM6N-TL7VJ-Q26X8", "kari.nordmann@example.no", "912 34 567"):
+        assert secret not in stored
+    assert "ZEB76" in entry.question  # the key's last group, as everywhere
