@@ -44,21 +44,7 @@ def full_model(name: str, config: Path, cfg: settings.Settings) -> tuple[Path, f
         return target, None
     print(f"training {name} from scratch", flush=True)
     started = time.monotonic()
-    cmd = [
-        *launcher.RASA,
-        "train",
-        "--config",
-        str(config),
-        "--domain",
-        "domain",
-        "--data",
-        *launcher.NLU_DATA,
-        "--out",
-        str(target.parent),
-        "--fixed-model-name",
-        target.name[: -len(".tar.gz")],
-        "--force",
-    ]
+    cmd = [*launcher.train_command(config, target), "--force"]
     subprocess.run(
         cmd,
         cwd=PROJECT_DIR,

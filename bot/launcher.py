@@ -122,15 +122,9 @@ def model_path(cfg: Settings) -> Path:
     return cfg.models_dir / f"model-{fingerprint()}.tar.gz"
 
 
-def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
-    """Train unless a model of exactly these inputs exists; return its path."""
-    target = model_path(cfg)
-    if target.exists():
-        step(f"model up to date: {target.relative_to(PROJECT_DIR)}")
-        return target
-    step("training the model (data, config or domain changed)")
-    started = time.monotonic()
-    cmd = [
+def train_command(config: Path, target: Path) -> list[str]:
+    """`rasa train` of this project's data with `config`, into the file `target`."""
+    return [
         *RASA,
         "train",
         "--config",
@@ -140,11 +134,21 @@ def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
         "--data",
         *NLU_DATA,
         "--out",
-        str(cfg.models_dir),
+        str(target.parent),
         "--fixed-model-name",
         target.name.removesuffix(".tar.gz"),
     ]
-    result = subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
+
+
+def train(cfg: Settings, config: Path = PROJECT_DIR / "config.yml") -> Path:
+    """Train unless a model of exactly these inputs exists; return its path."""
+    target = model_path(cfg)
+    if target.exists():
+        step(f"model up to date: {target.relative_to(PROJECT_DIR)}")
+        return target
+    step("training the model (data, config or domain changed)")
+    started = time.monotonic()
+    result = subprocess.run(train_command(config, target), cwd=PROJECT_DIR, env=rasa_env(cfg))
     if result.returncode != 0 or not target.exists():
         raise LaunchError("training failed (see the messages above); fix the data and run again")
     step(f"trained in {time.monotonic() - started:.0f} s: {target.relative_to(PROJECT_DIR)}")
