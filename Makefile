@@ -13,7 +13,7 @@ PYTHON310 := $(shell for p in "$$PYTHON" python3.10 "$$(pyenv prefix 3.10 2>/dev
   && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
   && { command -v "$$p"; break; }; done)
 
-.PHONY: run test test-fast typecheck install lint format bench shell train clean help
+.PHONY: run test test-fast typecheck install lint format bench shell train clean help load-env load
 
 help:
 	@echo "make run    start the assistant (action server :5055, Rasa :5005, chat page)"
@@ -22,6 +22,7 @@ help:
 	@echo "make shell  talk to the running assistant in the terminal (rasa shell)"
 	@echo "make bench  accuracy and speed benchmarks (prints figures)"
 	@echo "make lint   ruff check and format check"
+	@echo "make load   the load test (Locust, 1-64 users; LOAD_ARGS=--quick / --faults / --cluster CMD)"
 
 run: $(STAMP)
 	@$(BOT) run
@@ -71,6 +72,23 @@ bench: $(STAMP)
 	@$(BOT) prepare
 	@$(PY) -m bench.accuracy
 	@$(PY) -m bench.speed
+
+# The load generator's own environment: Locust's pins stay out of requirements.lock,
+# which is part of every model's fingerprint (a change there would retrain).
+LOAD_VENV := var/load-venv
+load-env: $(LOAD_VENV)/.installed
+
+$(LOAD_VENV)/.installed: bench/load/requirements.txt
+	@if [ -z "$(PYTHON310)" ]; then echo "Python 3.10 not found (see make install)"; exit 1; fi
+	@echo "==> creating $(LOAD_VENV) (Locust, psutil, matplotlib)"
+	@rm -rf $(LOAD_VENV) && $(PYTHON310) -m venv $(LOAD_VENV)
+	@$(LOAD_VENV)/bin/python -m pip install --disable-pip-version-check --no-deps -q -r bench/load/requirements.txt
+	@$(LOAD_VENV)/bin/python -m pip check
+	@touch $@
+
+load: $(STAMP) load-env
+	@$(BOT) prepare
+	@$(PY) -m bench.load.run $(LOAD_ARGS)
 
 shell: $(STAMP)
 	@$(BOT) shell

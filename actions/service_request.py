@@ -18,13 +18,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import reply_language
-from bot import records, rulebase, service_requests
+from bot import db, records, rulebase, service_requests
 from bot.messages import say
 from bot.privacy import drafts, mask
-from bot.service_requests import FIELDS, SKIP
+from bot.service_requests import FIELDS, SKIP, deferred
 
 SLOTS = tuple(f"sr_{f}" for f in FIELDS) + ("sr_confirmed",)
 DRAFTED = tuple(f for f in FIELDS if f in mask.PERSONAL_FIELDS)  # kept in the draft
+DRAFTED_SET = frozenset(DRAFTED)
 
 
 def reset_slots() -> list[dict[str, Any]]:
@@ -40,21 +41,12 @@ def form_values(tracker: Tracker) -> tuple[dict[str, str | None], list[str]]:
     """Every field's real value (the draft's for personal fields; None for a
     skipped one), and the fields whose slot is filled but whose real value is
     gone (a draft purged mid-form): those must be asked again."""
-    draft = drafts.get(tracker.sender_id)
-    values: dict[str, str | None] = {}
-    lost = []
-    for field in FIELDS:
-        slot = tracker.get_slot(f"sr_{field}")
-        if slot in (None, SKIP):
-            values[field] = None
-        elif field in DRAFTED and draft.get(field):
-            values[field] = draft[field]
-        elif field in DRAFTED and mask.is_masked(slot):
-            values[field] = None
-            lost.append(field)
-        else:  # not personal, or a slot filled before drafts existed
-            values[field] = slot
-    return values, lost
+    return deferred.merge(form_slots(tracker), drafts.get(tracker.sender_id), DRAFTED_SET)
+
+
+def form_slots(tracker: Tracker) -> dict[str, Any]:
+    """The form's slots as the tracker holds them (personal ones masked)."""
+    return {f"sr_{f}": tracker.get_slot(f"sr_{f}") for f in FIELDS}
 
 
 def _service_name(service_id: str | None, lang: str) -> str:
@@ -249,7 +241,12 @@ class ValidateServiceRequestForm(FormValidationAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         if intent == "affirm":
-            _values, lost = form_values(tracker)
+            try:
+                _values, lost = form_values(tracker)
+            except Exception as exc:
+                if not db.unreachable(exc):
+                    raise
+                return {"sr_confirmed": "yes"}  # confirmed: filing defers it (see below)
             if lost:  # the draft is gone (retention): ask those fields again
                 return {**{f"sr_{f}": None for f in lost}, "sr_confirmed": None}
             return {"sr_confirmed": "yes"}
@@ -277,6 +274,23 @@ class FileServiceRequest(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
+        try:
+            return self._file(dispatcher, tracker, lang)
+        except Exception as exc:
+            if not db.unreachable(exc):
+                raise
+        # Confirmed, but the database is unreachable: never lost. The outbox
+        # files it when the database is back (the same idempotency key, so a
+        # filing whose commit did land is not filed twice).
+        try:
+            deferred.defer(tracker.sender_id, lang, form_slots(tracker))
+        except OSError:  # not even the outbox: say plainly that nothing was sent
+            dispatcher.utter_message(text=say("sr_not_filed", lang))
+            return [SlotSet("language", lang)]
+        dispatcher.utter_message(text=say("sr_deferred", lang))
+        return reset_slots() + [SlotSet("language", lang)]
+
+    def _file(self, dispatcher, tracker, lang: str) -> list[dict[str, Any]]:
         fields, lost = form_values(tracker)  # the full values, from the draft
         if lost:  # never file a masked value
             dispatcher.utter_message(text=say("sr_unavailable", lang))
@@ -298,7 +312,11 @@ class FileServiceRequest(Action):
             dispatcher.utter_message(text=say("sr_unavailable", lang))
             forget_draft(tracker)
             return reset_slots()
-        forget_draft(tracker)
+        try:
+            forget_draft(tracker)
+        except Exception as exc:  # filed: the draft goes with retention (BOT_RETENTION_DAYS)
+            if not db.unreachable(exc):
+                raise
         if filed.created:
             service_requests.notify_in_background(filed.reference)
         dispatcher.utter_message(

@@ -263,6 +263,19 @@ def is_missing_table(exc: Exception) -> bool:
     return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Did this fail because the database cannot be reached right now (refused,
+    reset, timed out, a dropped pooled connection), rather than because of what
+    was asked?"""
+    from sqlalchemy.exc import DBAPIError
+
+    # DBAPIError covers OperationalError and InterfaceError; connection_invalidated
+    # marks a pooled connection that died under the query.
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or type(exc).__name__ in ("OperationalError", "InterfaceError")
+    )
+
+
 def resolve_url(url: str | None = None) -> str:
     """The database to use: the one given, else BOT_DATABASE_URL's (read now)."""
     return url or settings.load().database_url

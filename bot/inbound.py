@@ -14,6 +14,9 @@ apply the same rules. Three decisions live here:
   directly, so it is taken only when it is a button the bot itself offered in
   this conversation, or a bare "/intent" of the domain (what the bot's own
   topic buttons send). Anything else gets the fallback phrase and is never run.
+
+The HTTP API's NLU routes are behind the API token but bounded all the same
+(`runs_nlu`, `text_too_long`: bot/rasa_addons/patches.py refuses them with 413).
 """
 
 from __future__ import annotations
@@ -121,6 +124,25 @@ def parse(raw: bytes, max_bytes: int, max_chars: int) -> Message:
     if not cleaned and not too_long:
         raise Refused(400, "message is empty")
     return Message(sender, cleaned, metadata, too_long)
+
+
+def text_too_long(body: object, max_chars: int) -> bool:
+    """Does a body of Rasa's HTTP API that is parsed by NLU (POST /model/parse,
+    POST /conversations/<id>/messages) carry a `text` over max_chars? Rasa takes
+    a string or, with an emulator, a list of them; anything else is Rasa's to refuse."""
+    value = body.get("text") if isinstance(body, dict) else None
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and len(v) > max_chars for v in values)
+
+
+def runs_nlu(method: str, path: str) -> bool:
+    """The HTTP API routes that run NLU on a text in the body."""
+    if method != "POST":
+        return False
+    path = path.rstrip("/")
+    return path == "/model/parse" or (
+        path.startswith("/conversations/") and path.endswith("/messages")
+    )
 
 
 def reply_language(message: Message, previous: str | None = None) -> str:

@@ -271,33 +271,31 @@ class Servers:
     def start(self) -> None:
         if not (self.cfg.api_token and self.cfg.actions_token):
             self.cfg = ensure_secrets(self.cfg)  # callers that skip `run`, e.g. benchmarks
+        self.procs = [self._spawn("actions", self._actions_cmd())]
+        self.procs.append(self._spawn("rasa", self._rasa_cmd()))
+
+    def _rasa_cmd(self) -> list[str]:
         cfg = self.cfg
         # --cors: only the configured origins get CORS headers (browsers then refuse
         # other sites' scripts); the HTTP API itself needs the JWT (see server.py).
         # No --cors at all (the default): same-origin pages only.
         cors = ["--cors", *cfg.allowed_origins] if cfg.allowed_origins else []
-        self.procs = [self._spawn("actions", self._actions_cmd())]
-        self.procs.append(
-            self._spawn(
-                "rasa",
-                [
-                    *RASA_SERVER,
-                    "run",
-                    "--model",
-                    str(self.model),
-                    "--endpoints",
-                    str(endpoints_file(cfg)),
-                    "--credentials",
-                    "credentials.yml",
-                    "--enable-api",
-                    *cors,
-                    "--interface",
-                    cfg.host,
-                    "--port",
-                    str(cfg.rasa_port),
-                ],
-            )
-        )
+        return [
+            *RASA_SERVER,
+            "run",
+            "--model",
+            str(self.model),
+            "--endpoints",
+            str(endpoints_file(cfg)),
+            "--credentials",
+            "credentials.yml",
+            "--enable-api",
+            *cors,
+            "--interface",
+            cfg.host,
+            "--port",
+            str(cfg.rasa_port),
+        ]
 
     def restart_actions(self) -> None:
         """Stop the action server and start it again (the Rasa server keeps running)."""
@@ -305,6 +303,18 @@ class Servers:
         os.killpg(actions.pid, signal.SIGTERM)
         actions.wait(timeout=15)
         self.procs[0] = self._spawn("actions", self._actions_cmd())
+
+    def kill(self, index: int) -> None:
+        """SIGKILL one server (0: actions, 1: Rasa) and its children, as a crash would."""
+        proc = self.procs[index]
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def respawn(self, index: int) -> None:
+        """Start a killed server again (the other keeps running); wait_ready() follows."""
+        name, cmd = ("actions", self._actions_cmd()) if index == 0 else ("rasa", self._rasa_cmd())
+        self.procs[index] = self._spawn(name, cmd)
 
     def _actions_cmd(self) -> list[str]:
         return [*ACTION_SERVER, "--actions", "actions", "--port", str(self.cfg.actions_port)]

@@ -12,6 +12,8 @@ launcher) runs `python -m rasa_sdk` with, through the SDK's plugin hook
 - the project database unreachable: the user is told to try again shortly
   (a normal action response, so Rasa says it), and the next request simply uses
   the database again (the engine pings pooled connections);
+- a request confirmed while the database was down waits in var/outbox/ and
+  is filed by a background thread when it is back (bot.service_requests.deferred);
 - any other error: one log line and a generic JSON error. The SDK's own handler
   answers a 500 with the whole request body: the tracker, i.e. the conversation.
 
@@ -35,7 +37,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import faults, settings
+from bot import db, faults, settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +70,6 @@ def _action_call_problem(request: Request) -> str | None:
     return None
 
 
-def _is_database_down(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError
-
-    # DBAPIError covers OperationalError (refused, reset, timed out) and
-    # InterfaceError; connection_invalidated marks a dropped pooled connection.
-    return isinstance(exc, DBAPIError) and (
-        exc.connection_invalidated or type(exc).__name__ in ("OperationalError", "InterfaceError")
-    )
-
-
 def _database_down_reply(request: Request) -> HTTPResponse:
     try:
         call: Any = request.json  # a compressed body is not parsed here: English then
@@ -97,7 +89,7 @@ async def _on_error(request: Request, exception: BaseException) -> HTTPResponse:
         status = getattr(exception, "status_code", 500) or 500
         logger.info("%s %s: %s", request.method, request.path, status)
         return response.json({"error": _reason(status)}, status=status)
-    if request.path == "/webhook" and _is_database_down(exception):
+    if request.path == "/webhook" and db.unreachable(exception):
         logger.error("database unreachable (%s); told the user to try again", _short(exception))
         return _database_down_reply(request)
     logger.error("action call failed: %s", _short(exception))
@@ -141,7 +133,14 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
                 return response.json({"error": f"not an action call: {problem}"}, status=400)
         return None
 
+    async def start_outbox(_app: Sanic, _loop: Any) -> None:
+        # requests confirmed while the database was down, filed when it is back
+        from bot.service_requests import deferred
+
+        deferred.start_drainer()
+
     app.register_middleware(check_token, "request")
+    app.register_listener(start_outbox, "after_server_start")
     # Replaces the SDK's handler for Exception (added in create_app, same key).
     app.error_handler.add(Exception, _on_error)
 

@@ -15,14 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import rasa
+import rasa.server
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import BotUttered, Event
+from sanic import response
 
-from bot import faults, settings
+from bot import faults, inbound, settings
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,40 @@ def _answer_on_failure(run: RunMethod, timeout: float) -> RunMethod:
     return guarded
 
 
+def _bounded_api(create_app: Callable[..., Any], max_chars: int) -> Callable[..., Any]:
+    """Rasa's HTTP API with the message cap on the routes that run NLU.
+
+    POST /model/parse and POST /conversations/<id>/messages are behind the API
+    token, but NLU runs on the server's event loop: one 60,000-character text
+    kept it busy for 95 s (bench/limits.py), stalling every conversation. Such
+    a text gets 413 before any handler (or the token check) sees it."""
+
+    @functools.wraps(create_app)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        app = create_app(*args, **kwargs)
+
+        async def cap(request: Any) -> Any:
+            if not inbound.runs_nlu(request.method, request.path):
+                return None
+            try:
+                body = request.json
+            except Exception:  # noqa: BLE001 - not JSON: Rasa's own 400
+                return None
+            if inbound.text_too_long(body, max_chars):
+                return response.json(
+                    {"error": f"text is longer than {max_chars} characters"}, status=413
+                )
+            return None
+
+        app.register_middleware(cap, "request")
+        return app
+
+    return bounded
+
+
+_CREATE_APP: Callable[..., Any] = rasa.server.create_app
+
+
 def apply() -> None:
     """Apply every patch once; refuse a Rasa version they were not checked on."""
     global _applied
@@ -111,5 +147,6 @@ def apply() -> None:
     timeout = settings.load().action_timeout
     RemoteAction.run = _answer_on_failure(_REMOTE_RUN, timeout)
     FormAction.run = _answer_on_failure(_FORM_RUN, timeout)
+    rasa.server.create_app = _bounded_api(_CREATE_APP, settings.load().max_message_chars)
     _applied = True
     logger.debug("Rasa patches applied")
