@@ -102,8 +102,16 @@ class Customer(FastHttpUser):
             "description": f"{phrases['description']} Ref {marker}",
             "confirmed": phrases["yes"],
         }
-        outcome: dict[str, Any] = {"marker": marker, "sender": sender, "outcome": "abandoned"}
-        text, tries, steps = phrases["start"], 0, 0
+        outcome: dict[str, Any] = {"marker": marker, "sender": sender, "outcome": "interrupted"}
+        try:
+            self._fill(sender, lang, phrases["start"], answers, outcome)
+        finally:  # also when the run ends mid-form (the user is stopped)
+            _outcomes.append(outcome)
+
+    def _fill(
+        self, sender: str, lang: str, text: str, answers: dict[str, str], outcome: dict[str, Any]
+    ) -> None:
+        tries, steps = 0, 0
         while steps < 30:
             messages = self._send(sender, text, "paid request", lang)
             reply = "\n".join(str(m.get("text", "")) for m in messages or [])
@@ -112,10 +120,10 @@ class Customer(FastHttpUser):
             if filed or REFERENCE.search(reply):
                 reference = filed[0]["reference"] if filed else REFERENCE.search(reply).group(0)
                 outcome.update(outcome="filed", reference=reference)
-                break
+                return
             if any(d in reply for d in CONFIG["deferred"]):
                 outcome.update(outcome="deferred")
-                break
+                return
             asked = next(
                 (f for f, frags in CONFIG["prompts"].items() if any(x in reply for x in frags)),
                 None,
@@ -123,14 +131,14 @@ class Customer(FastHttpUser):
             if asked is None:  # a fault, an error, or something unexpected: try again
                 tries += 1
                 if tries > RETRIES:
-                    outcome["last_reply"] = reply[:200]
-                    break
+                    outcome.update(outcome="abandoned", last_reply=reply[:200])
+                    return
                 gevent.sleep(1.0 + tries)
                 continue
             tries, steps = 0, steps + 1
             text = answers[asked]
             gevent.sleep(self.wait_time())
-        _outcomes.append(outcome)
+        outcome.update(outcome="abandoned", last_reply="the form never ended")
 
 
 class Ramp(LoadTestShape):

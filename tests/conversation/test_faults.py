@@ -5,6 +5,7 @@ stops cleanly and refuses a taken port with a useful message.
     language, at once or within BOT_ACTION_TIMEOUT;
 (b) the project database unreachable (PostgreSQL behind a proxy we cut): the
     action server says to try again shortly, and answers again when it is back;
+    a paid request confirmed meanwhile is filed, once, when it is back;
 (c) SIGTERM to `bot run`: both servers stop, their ports are free, exit 0;
 (d) a port taken: `bot run` names the process holding it.
 """
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,9 +30,17 @@ from sqlalchemy.engine import make_url
 
 from bot import db, launcher, ports
 from bot.messages import say
+from bot.privacy import drafts
+from bot.service_requests import deferred
 from bot.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
 from tests.conversation.questions import DISINFECTION
+from tests.conversation.test_service_requests import (
+    DESCRIPTION,
+    YES,
+    filled_up_to_summary,
+    requests_of,
+)
 
 BOT = str(Path(sys.executable).with_name("bot"))
 
@@ -178,6 +188,42 @@ def test_database_unreachable_try_again_shortly_then_recovers(running_bot, postg
         assert seconds < 10
         proxy.start()  # back, same address: no restart of anything
         assert running_bot.ask(DISINFECTION["sv"]).answer["verdict"] == "excluded"
+
+
+def test_a_request_confirmed_while_the_database_is_down_is_filed_when_it_is_back(
+    running_bot, postgres_behind_proxy
+):
+    cfg, proxy = postgres_behind_proxy
+    sender = uuid.uuid4().hex
+    with action_server_replaced(running_bot, cfg):
+        summary = filled_up_to_summary(running_bot, sender, "nb", email="kari@fjordvik.no")
+        assert [b["payload"] for b in summary.buttons] == ["/affirm", "/deny", "/stop"]
+        proxy.cut()
+        reply = running_bot.ask(YES["nb"], sender)
+        assert reply.text == say("sr_deferred", "nb")  # told: saved, filed when back
+        (entry,) = deferred.pending(cfg.var_dir)
+        saved = entry.read_text(encoding="utf-8")
+        assert sender in saved
+        for personal in ("Kari Nordmann", "kari@fjordvik.no", "Fjordvik Regnskap", "40 bærbare"):
+            assert personal not in saved  # only the masked slots: the values wait in the draft
+        assert requests_of(sender, running_bot.cfg.database_url) == []
+
+        proxy.start()  # back: the action server's drainer files it, no restart, no new message
+        deadline = time.monotonic() + 120
+        while deferred.pending(cfg.var_dir) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert deferred.pending(cfg.var_dir) == []
+        (stored,) = requests_of(sender, cfg.database_url)
+        assert (stored.name, stored.email, stored.description, stored.language) == (
+            "Kari Nordmann",
+            "kari@fjordvik.no",
+            DESCRIPTION["nb"],
+            "nb",
+        )
+        assert not drafts.exists(sender, cfg.database_url)
+        # the form is closed: the conversation goes on, and nothing is filed twice
+        assert running_bot.ask(DISINFECTION["nb"], sender).answer["verdict"] == "excluded"
+        assert len(requests_of(sender, cfg.database_url)) == 1
 
 
 # ---------------------------------------------------------------- (c), (d) bot run

@@ -162,3 +162,35 @@ def test_the_session_route_gives_usable_ids(running_bot):
         ids.append(json.loads(raw)["sender"])
     assert len(set(ids)) == 3 and all(len(i) == 24 for i in ids)
     assert running_bot.ask(DISINFECTION["en"], ids[0]).answer["rule_ids"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/model/parse", {"text": "Kan dere fjerne virus? " * 200}),
+        ("/model/parse", {"text": ["Kan dere fjerne virus? " * 200]}),  # an emulator's list
+        (f"/conversations/{uuid.uuid4().hex}/messages", {"text": "x" * 5000, "sender": "user"}),
+    ],
+)
+def test_the_api_routes_that_run_nlu_are_capped_too(running_bot, path, body):
+    """Behind the token, but NLU runs on the event loop: an over-long text gets
+    413 before it is parsed, and the same route still parses a normal one."""
+    auth = running_bot._auth(path)
+    status, _, raw = request(running_bot, "POST", path, body, auth)
+    assert status == 413
+    assert json.loads(raw) == {
+        "error": f"text is longer than {LIMITS.max_message_chars} characters"
+    }
+    short = {**body, "text": DISINFECTION["nb"]}
+    status, _, raw = request(running_bot, "POST", path, short, auth)
+    assert status == 200, raw
+    if path == "/model/parse":
+        assert json.loads(raw)["intent"]["name"].startswith("scope_")
+
+
+def test_a_parse_at_the_cap_is_parsed(running_bot):
+    text = ("Kan dere fjerne virus fra PC-en min? " * 40)[: LIMITS.max_message_chars]
+    status, _, raw = request(
+        running_bot, "POST", "/model/parse", {"text": text}, running_bot._auth("/model/parse")
+    )
+    assert status == 200 and json.loads(raw)["text"] == text
