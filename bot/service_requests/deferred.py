@@ -4,8 +4,8 @@ The form's real personal values live in the request draft, in the database, so
 a confirmation that cannot reach the database cannot file (nor even read what
 it would file). Instead the action writes an outbox entry, a small JSON file
 under var/outbox/ holding the conversation id, the reply language and the form's
-slots as the tracker holds them (personal ones already masked: no personal data
-on disk), and tells the user the request will be filed when the records are back.
+slots as the tracker store holds them (name, e-mail, company and key masked;
+the description masked by pattern, as in the tracker store), and tells the user the request will be filed when the records are back.
 
 `drain` files each entry once the database answers again: the draft's values,
 the same idempotency key a direct filing uses (so a filing whose commit did
@@ -117,7 +117,7 @@ def defer(
     path = folder / f"{stamp}-{uuid.uuid4().hex[:8]}{SUFFIX}"
     temporary = path.with_suffix(".tmp")
     with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(entry, handle)
+        json.dump(entry, handle, ensure_ascii=False)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, path)

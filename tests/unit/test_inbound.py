@@ -154,3 +154,15 @@ def test_offered_payloads_from_bot_events():
         {"event": "bot", "data": {"buttons": [{"payload": 5}, "junk", {"payload": " /b "}]}},
     ]
     assert inbound.offered_payloads(events) == ["/a", "/b"]
+
+
+def test_the_api_nlu_routes_and_their_text_cap():
+    assert inbound.runs_nlu("POST", "/model/parse")
+    assert inbound.runs_nlu("POST", "/conversations/a/b/messages")  # ids may hold slashes
+    assert not inbound.runs_nlu("GET", "/model/parse")
+    assert not inbound.runs_nlu("POST", "/conversations/a/tracker/events")
+    assert inbound.text_too_long({"text": "x" * 11}, 10)
+    assert inbound.text_too_long({"text": ["short", "x" * 11]}, 10)
+    assert not inbound.text_too_long({"text": "x" * 10}, 10)
+    for body in ({"text": 5}, {"q": "x" * 11}, ["x" * 11], None):
+        assert not inbound.text_too_long(body, 10)  # Rasa's own checks answer these

@@ -1,0 +1,197 @@
+"""One client floods, another asks quietly: does the quiet one still get its answers?
+
+    .venv/bin/python -m bench.flood [--messages 60] [--flood-threads 4] [--quick]
+
+Starts its own servers (the trained model, a temporary database) twice: with
+the rate limits as configured (BOT_RATE_PER_CLIENT, BOT_RATE_PER_SENDER), and
+with them lifted, to show what they buy. In each, the quiet client (from
+127.0.0.1: one question every 0.5 s, each in a new conversation, questions from
+bench/heldout.csv) is timed first on the quiet server, then while the flooding
+client (from 127.0.0.2, a separate client address for the limits) sends
+questions as fast as it can on `--flood-threads` connections, a new sender id
+each time (so the per-client limit, not the per-sender one, is what holds it).
+
+Prints, per setting: the quiet client's p50/p95 quiet and under the flood,
+the p95 ratio (target: within 2x), and what the flooder got (answered, 429).
+Figures vary with the machine's load: compare the columns of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from bot import launcher, settings
+from bot.settings import PROJECT_DIR
+
+QUIET_EVERY = 0.5  # seconds between the quiet client's questions
+
+
+def questions() -> list[str]:
+    with (PROJECT_DIR / "bench" / "heldout.csv").open(encoding="utf-8") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
+
+
+def post(conn: http.client.HTTPConnection, sender: str, text: str) -> tuple[int, float]:
+    body = json.dumps({"sender": sender, "message": text})
+    started = time.perf_counter()
+    conn.request("POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    return response.status, (time.perf_counter() - started) * 1000
+
+
+def connect(port: int, source: str) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
+
+
+def quiet(port: int, texts: list[str], n: int) -> list[float]:
+    conn = connect(port, "127.0.0.1")
+    times = []
+    for text in random.sample(texts, n):
+        status, ms = post(conn, uuid.uuid4().hex, text)
+        if status == 200:
+            times.append(ms)
+        time.sleep(QUIET_EVERY)
+    conn.close()
+    return times
+
+
+def flood(port: int, texts: list[str], stop: threading.Event, got: dict[int, int]) -> None:
+    conn = connect(port, "127.0.0.2")
+    while not stop.is_set():
+        try:
+            status, _ = post(conn, uuid.uuid4().hex, random.choice(texts))
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = connect(port, "127.0.0.2")
+            status = 0
+        got[status] = got.get(status, 0) + 1
+    conn.close()
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        var = Path(tmp)
+        saved = {k: os.environ.get(k) for k in env} | {"BOT_VAR_DIR": None}
+        os.environ.update(
+            env,
+            BOT_VAR_DIR=str(var),
+            BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
+            BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
+            BOT_RASA_PORT=str(launcher.free_port()),
+            BOT_ACTIONS_PORT=str(launcher.free_port()),
+            BOT_LOG_LEVEL="WARNING",
+        )
+        try:
+            cfg = settings.load()
+            launcher.prepare_database(cfg)
+            servers = launcher.Servers(cfg, launcher.train(cfg), log_dir=var / "logs")
+            servers.start()
+            try:
+                servers.wait_ready(timeout=600)
+                quiet(cfg.rasa_port, texts, 5)  # warm up
+                alone = quiet(cfg.rasa_port, texts, n)
+                stop, got = threading.Event(), {}
+                flooders = [
+                    threading.Thread(target=flood, args=(cfg.rasa_port, texts, stop, got))
+                    for _ in range(threads)
+                ]
+                started = time.monotonic()
+                for thread in flooders:
+                    thread.start()
+                time.sleep(2)  # the flood under way (and past any burst allowance)
+                flooded = quiet(cfg.rasa_port, texts, n)
+                stop.set()
+                for thread in flooders:
+                    thread.join()
+                seconds = time.monotonic() - started
+            finally:
+                servers.stop()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return {
+        "setting": name,
+        "quiet_p50_ms": statistics.median(alone),
+        "quiet_p95_ms": p95(alone),
+        "flooded_p50_ms": statistics.median(flooded),
+        "flooded_p95_ms": p95(flooded),
+        "p95_ratio": p95(flooded) / p95(alone),
+        "flood_answered_per_s": got.get(200, 0) / seconds,
+        "flood_429_per_s": got.get(429, 0) / seconds,
+        "flood_other": sum(v for k, v in got.items() if k not in (200, 429)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=60, help="quiet questions per phase")
+    parser.add_argument("--flood-threads", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="20 questions per phase")
+    args = parser.parse_args()
+    n = 20 if args.quick else args.messages
+    texts = questions()
+    cfg = settings.load()
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    results = [
+        scenario(
+            f"limits on ({cfg.rate_per_client}/min a client, {cfg.rate_per_sender}/min a sender)",
+            {
+                "BOT_RATE_PER_CLIENT": str(cfg.rate_per_client),
+                "BOT_RATE_PER_SENDER": str(cfg.rate_per_sender),
+            },
+            texts,
+            n,
+            args.flood_threads,
+        ),
+        scenario(
+            "limits lifted",
+            {"BOT_RATE_PER_CLIENT": "100000000", "BOT_RATE_PER_SENDER": "100000000"},
+            texts,
+            n,
+            args.flood_threads,
+        ),
+    ]
+    print(f"\nquiet client: {n} questions, one every {QUIET_EVERY} s; flooder: "
+          f"{args.flood_threads} connections; machine load at start {load}, "
+          f"end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")  # fmt: skip
+    for r in results:
+        verdict = "within 2x" if r["p95_ratio"] <= 2 else "NOT within 2x"
+        print(
+            f"{r['setting']}:\n"
+            f"  quiet client alone     p50 {r['quiet_p50_ms']:7.1f} ms"
+            f"  p95 {r['quiet_p95_ms']:7.1f} ms\n"
+            f"  quiet client, flooded  p50 {r['flooded_p50_ms']:7.1f} ms"
+            f"  p95 {r['flooded_p95_ms']:7.1f} ms\n"
+            f"  p95 ratio {r['p95_ratio']:.2f} ({verdict}); flooder answered "
+            f"{r['flood_answered_per_s']:.1f}/s, refused (429) {r['flood_429_per_s']:.1f}/s, "
+            f"other {r['flood_other']}"
+        )  # fmt: skip
+    out = PROJECT_DIR / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "flood.json").write_text(
+        json.dumps({"machine_load": load, "results": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
