@@ -564,6 +564,7 @@ def main() -> int:
     parser.add_argument(
         "--cluster", metavar="COMMAND", help='a command serving the cluster, e.g. "bot cluster"'
     )
+    parser.add_argument("--url", help="where --cluster serves the webhook (default: BOT_RASA_PORT)")
     args = parser.parse_args()
     args.steps = args.steps or (QUICK_STEPS if args.quick else FULL_STEPS)
     locust = LOAD_VENV / "bin" / "locust"
@@ -612,6 +613,8 @@ def main() -> int:
             )
             launcher.prepare_database(cfg)
             target = Cluster(cfg, args.cluster, pg) if args.cluster else Single(cfg, pg)
+            if args.url:
+                target.url = args.url.rstrip("/")
             print("==> starting the target", flush=True)
             target.start()
             watch_file = out / "watch.json"
@@ -628,7 +631,7 @@ def main() -> int:
             started = time.time()
             proc = subprocess.Popen(
                 [str(locust), "-f", str(HERE / "locustfile.py"), "--headless", "--host", target.url,
-                 "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "30"],
+                 "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "60"],
                 cwd=out, env=env,
             )  # fmt: skip
             faults = target.faults() if args.faults else []
@@ -636,6 +639,9 @@ def main() -> int:
                 delay = started + fault.at * total - time.time()
                 if delay > 0:
                     time.sleep(delay)
+                if proc.poll() is not None:  # the load is over (a restart took long)
+                    print(f"==> fault skipped, the load had ended: {fault.name}", flush=True)
+                    continue
                 print(f"==> fault: {fault.name}", flush=True)
                 fault.times.append(time.time())
                 fault.act()
