@@ -94,6 +94,18 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
     return env
 
 
+# Rasa sends the action server the whole conversation with every call, so a
+# call outgrows the public body limit (BOT_MAX_BODY_BYTES, 64 KB) after some 20
+# turns; Sanic then drops the body and every action fails. The action server is
+# loopback-only and token-checked: its limit is for its one client, Rasa.
+ACTION_CALL_MAX_BYTES = 16 * 2**20
+
+
+def actions_env(cfg: Settings) -> dict[str, str]:
+    """The action server's environment: rasa_env with its own request size limit."""
+    return rasa_env(cfg) | {"SANIC_REQUEST_MAX_SIZE": str(ACTION_CALL_MAX_BYTES)}
+
+
 def endpoints_file(cfg: Settings) -> Path:
     name = "endpoints.redis-lock.yml" if cfg.lock_store_url else "endpoints.yml"
     return PROJECT_DIR / name
@@ -259,10 +271,11 @@ class Servers:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
+        is_action_server = tuple(cmd[: len(ACTION_SERVER)]) == ACTION_SERVER
         return subprocess.Popen(
             cmd,
             cwd=PROJECT_DIR,
-            env=rasa_env(self.cfg),
+            env=actions_env(self.cfg) if is_action_server else rasa_env(self.cfg),
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             start_new_session=True,

@@ -5,7 +5,8 @@ a confirmation that cannot reach the database cannot file (nor even read what
 it would file). Instead the action writes an outbox entry, a small JSON file
 under var/outbox/ holding the conversation id, the reply language and the form's
 slots as the tracker store holds them (name, e-mail, company and key masked;
-the description masked by pattern, as in the tracker store), and tells the user the request will be filed when the records are back.
+the description masked by pattern), and tells the user the request will be
+filed when the records are back.
 
 `drain` files each entry once the database answers again: the draft's values,
 the same idempotency key a direct filing uses (so a filing whose commit did

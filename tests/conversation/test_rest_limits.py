@@ -194,3 +194,18 @@ def test_a_parse_at_the_cap_is_parsed(running_bot):
         running_bot, "POST", "/model/parse", {"text": text}, running_bot._auth("/model/parse")
     )
     assert status == 200 and json.loads(raw)["text"] == text
+
+
+def test_a_long_conversation_still_reaches_the_action_server(running_bot):
+    """Rasa sends the action server the whole conversation with every call: past
+    the public 64 KB body limit (some 20 turns) every action used to fail."""
+    sender = uuid.uuid4().hex
+    long_question = (DISINFECTION["en"] + " Please help us with this.") * 20
+    assert len(long_question) <= LIMITS.max_message_chars
+    for _ in range(24):  # within the per-sender burst; ~2 KB of events a turn
+        running_bot.ask(long_question[: LIMITS.max_message_chars], sender)
+    tracker = running_bot.get(f"/conversations/{sender}/tracker")
+    assert len(json.dumps(tracker)) > LIMITS.max_body_bytes  # past the public limit
+    reply = running_bot.ask(DISINFECTION["en"], sender)
+    assert reply.text != messages.say("action_failed", "en")
+    assert reply.answer["verdict"] == "excluded"
