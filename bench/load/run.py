@@ -219,9 +219,9 @@ class Cluster:
     """Any command that serves the assistant on BOT_RASA_PORT (e.g. `bot cluster`):
     its Rasa and action servers are found by command line in its process tree."""
 
-    KINDS = {
-        "Rasa server": ("bot.rasa_addons.server",),
-        "action server": ("bot.rasa_addons.action_server", "rasa_sdk"),
+    KINDS = {  # first match wins: an action server's command line may say "rasa run" too
+        "action server": ("bot.rasa_addons.action_server", "rasa_sdk", "run actions"),
+        "Rasa server": ("bot.rasa_addons.server", "bot.rasa_addons.main run", "rasa run"),
         "balancer": ("haproxy", "nginx"),
         "Redis": ("redis-server",),
     }
@@ -286,10 +286,9 @@ class Cluster:
     def processes(self) -> dict[str, list[int]]:
         found: dict[str, list[int]] = defaultdict(list)
         for pid, cmdline in self._tree():
-            for kind, needles in self.KINDS.items():
-                if pid not in self.killed and any(n in cmdline for n in needles):
-                    found[kind].append(pid)
-                    break
+            kind = self._kind(cmdline)
+            if kind and pid not in self.killed:
+                found[kind].append(pid)
         if self.pg and self.pg.pid():
             found["PostgreSQL"] = [self.pg.pid()]
         # one entry per replica, so each shows its own CPU and memory
@@ -299,11 +298,14 @@ class Cluster:
             for i, p in enumerate(v)
         }
 
+    def _kind(self, cmdline: str) -> str | None:
+        return next(
+            (k for k, needles in self.KINDS.items() if any(n in cmdline for n in needles)), None
+        )
+
     def _kill_one(self, kind: str) -> None:
         pids = [
-            pid
-            for pid, cmd in self._tree()
-            if any(n in cmd for n in self.KINDS[kind]) and pid not in self.killed
+            pid for pid, cmd in self._tree() if self._kind(cmd) == kind and pid not in self.killed
         ]
         if pids:
             self.killed.add(pids[0])
