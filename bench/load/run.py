@@ -567,12 +567,43 @@ def main() -> int:
         "--cluster", metavar="COMMAND", help='a command serving the cluster, e.g. "bot cluster"'
     )
     parser.add_argument("--url", help="where --cluster serves the webhook (default: BOT_RASA_PORT)")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="with --cluster: run the single server first, the same load, and print ratios",
+    )
     args = parser.parse_args()
     args.steps = args.steps or (QUICK_STEPS if args.quick else FULL_STEPS)
-    locust = LOAD_VENV / "bin" / "locust"
-    if not locust.exists():
+    if not (LOAD_VENV / "bin" / "locust").exists():
         raise SystemExit("no Locust: run `make load-env` first (var/load-venv)")
+    if args.side_by_side and args.cluster:
+        single = run(argparse.Namespace(**{**vars(args), "cluster": None, "url": None}))
+        cluster = run(args)
+        side_by_side(single, cluster)
+        return 1 if failed(single) or failed(cluster) else 0
+    return 1 if failed(run(args)) else 0
 
+
+def failed(result: dict) -> bool:
+    counted = result["service_requests"]
+    return bool(counted["lost"] or counted["duplicated"])
+
+
+def side_by_side(single: dict, cluster: dict) -> None:
+    print(f"\nside by side (same run; load {single['load_at_start']} → {cluster['load_at_end']})")
+    print(f"{'users':>5} {'msgs/s single':>14} {'cluster':>8} {'ratio':>6}   "
+          f"{'p95 single':>10} {'cluster':>8} {'ratio':>6}")  # fmt: skip
+    for a, b in zip(single["steps"], cluster["steps"], strict=True):
+        rate = b["msgs_per_s"] / a["msgs_per_s"] if a["msgs_per_s"] else float("nan")
+        p95 = b["p95_ms"] / a["p95_ms"] if a["p95_ms"] else float("nan")
+        print(f"{a['users']:>5} {a['msgs_per_s']:>14.1f} {b['msgs_per_s']:>8.1f} {rate:>6.2f}   "
+              f"{a['p95_ms']:>10.0f} {b['p95_ms']:>8.0f} {p95:>6.2f}")  # fmt: skip
+    print("ratio = cluster / single (targets: messages/s ≥ 1.3 at 16 users, p95 ≤ 1)")
+
+
+def run(args: argparse.Namespace) -> dict:
+    """One load run against one target; prints its report and returns its figures."""
+    locust = LOAD_VENV / "bin" / "locust"
     from bench.load.postgres import ThrowawayPostgres
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -671,8 +702,7 @@ def main() -> int:
     print_report(result)
     plot(result, RESULTS / f"load-{stamp}.png")
     print(f"\nwrote {RESULTS / f'load-{stamp}.json'} and .png; raw data in {out}")
-    counted = result["service_requests"]
-    return 1 if counted["lost"] or counted["duplicated"] else 0
+    return result
 
 
 if __name__ == "__main__":
