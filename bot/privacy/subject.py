@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from bot import db, feedback
 from bot.privacy import drafts, mask
 from bot.privacy.retention import EVENTS, tracker_engine
-from bot.service_requests import list_requests
+from bot.service_requests import deferred, list_requests
 
 FORGOTTEN = "[forgotten]"
 
@@ -104,6 +104,7 @@ def forget(sender: str, *, url: str | None = None, tracker_url: str | None = Non
     url = db.ensure_schema(url)
     had_draft = drafts.exists(sender, url)
     drafts.delete(sender, url=url)
+    deferred.discard(sender)  # a request saved while the database was down: unfileable now
     now = dt.datetime.now(dt.timezone.utc)
     with db.session_scope(url) as session:
         gone = session.execute(delete(db.Feedback).where(db.Feedback.sender == sender))

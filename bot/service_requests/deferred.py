@@ -251,6 +251,22 @@ def drain(url: str | None = None, var_dir: Path | None = None) -> Drained:
     return result
 
 
+def discard(conversation_id: str, var_dir: Path | None = None) -> int:
+    """Delete a conversation's outbox entries, waiting or set aside (`bot privacy
+    forget`: its draft is gone, so they could never be filed anyway); how many."""
+    folder = outbox_dir(var_dir)
+    gone = 0
+    for path in [*folder.glob(f"*{SUFFIX}"), *(folder / "failed").glob(f"*{SUFFIX}")]:
+        try:
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(entry, dict) and entry.get("conversation_id") == conversation_id:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
 def start_drainer(interval: float = INTERVAL) -> threading.Thread:
     """A daemon thread that drains the outbox every `interval` seconds, for good."""
 

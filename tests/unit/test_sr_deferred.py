@@ -128,3 +128,11 @@ def test_an_entry_whose_draft_is_gone_is_set_aside(database_url, tmp_path):
     assert deferred.pending(tmp_path) == []
     assert (path.parent / "failed" / path.name).exists()
     assert stored_rows(database_url) == []
+
+
+def test_forgetting_a_person_discards_their_entries(database_url, tmp_path):
+    slots = confirmed_form(database_url, "conv-5")
+    mine = deferred.defer("conv-5", "en", slots, url=database_url, var_dir=tmp_path)
+    other = deferred.defer("conv-6", "en", slots, url=database_url, var_dir=tmp_path)
+    assert deferred.discard("conv-5", tmp_path) == 1
+    assert not mine.exists() and deferred.pending(tmp_path) == [other]
