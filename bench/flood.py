@@ -55,13 +55,16 @@ def connect(port: int, source: str) -> http.client.HTTPConnection:
     return http.client.HTTPConnection("127.0.0.1", port, timeout=120, source_address=(source, 0))
 
 
-def quiet(port: int, texts: list[str], n: int) -> list[float]:
+def quiet(port: int, texts: list[str], n: int, refused: list[int] | None = None) -> list[float]:
+    """The quiet client's answer times; any other status is noted in `refused`."""
     conn = connect(port, "127.0.0.1")
     times = []
     for text in random.sample(texts, n):
         status, ms = post(conn, uuid.uuid4().hex, text)
         if status == 200:
             times.append(ms)
+        elif refused is not None:
+            refused.append(status)
         time.sleep(QUIET_EVERY)
     conn.close()
     return times
@@ -106,7 +109,8 @@ def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: 
             try:
                 servers.wait_ready(timeout=600)
                 quiet(cfg.rasa_port, texts, 5)  # warm up
-                alone = quiet(cfg.rasa_port, texts, n)
+                refused: list[int] = []
+                alone = quiet(cfg.rasa_port, texts, n, refused)
                 stop, got = threading.Event(), {}
                 flooders = [
                     threading.Thread(target=flood, args=(cfg.rasa_port, texts, stop, got))
@@ -116,7 +120,7 @@ def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: 
                 for thread in flooders:
                     thread.start()
                 time.sleep(2)  # the flood under way (and past any burst allowance)
-                flooded = quiet(cfg.rasa_port, texts, n)
+                flooded = quiet(cfg.rasa_port, texts, n, refused)
                 stop.set()
                 for thread in flooders:
                     thread.join()
@@ -139,6 +143,7 @@ def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: 
         "flood_answered_per_s": got.get(200, 0) / seconds,
         "flood_429_per_s": got.get(429, 0) / seconds,
         "flood_other": sum(v for k, v in got.items() if k not in (200, 429)),
+        "quiet_refused": len(refused),
     }
 
 
@@ -184,7 +189,7 @@ def main() -> None:
             f"  p95 {r['flooded_p95_ms']:7.1f} ms\n"
             f"  p95 ratio {r['p95_ratio']:.2f} ({verdict}); flooder answered "
             f"{r['flood_answered_per_s']:.1f}/s, refused (429) {r['flood_429_per_s']:.1f}/s, "
-            f"other {r['flood_other']}"
+            f"other {r['flood_other']}; quiet client refused {r['quiet_refused']} times"
         )  # fmt: skip
     out = PROJECT_DIR / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
