@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import rule_first
 from actions.conversation import reply_language, send
 from bot import answers
 
@@ -30,8 +31,11 @@ class SmallTalk(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        followup = rule_first.offered_lookup(tracker)
+        if followup:  # "yes" (or a product) after "tell me the product and version"
+            return followup
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         reply = answers.small_talk(
             intent if intent in INTENTS else "out_of_scope", reply_language(tracker)
         )
-        return send(dispatcher, reply)
+        return send(dispatcher, reply) + rule_first.clear_offer()

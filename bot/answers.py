@@ -104,6 +104,18 @@ def request_button(service: Service, lang: str) -> dict[str, str]:
     }
 
 
+def request_offer(services: list[Service], lang: str) -> tuple[dict[str, str], ...]:
+    """One button for what can be bought: the service itself when one is sold,
+    else the request form, which asks which of them (issue 12: scope before the
+    sale, one button)."""
+    if not services:
+        return ()
+    if len(services) == 1:
+        return (request_button(services[0], lang),)
+    title = messages.say("button_request_paid_service", lang)
+    return ({"title": title, "payload": "/request_service"},)
+
+
 def clause_lines(rulebase: RuleBase, clause_ids: tuple[str, ...], lang: str, full: bool) -> str:
     return "\n".join(f"• {clause_line(rulebase.clauses[cid], lang, full)}" for cid in clause_ids)
 
@@ -116,7 +128,7 @@ def topic_answer(rulebase: RuleBase, topic: Topic, lang: str, full: bool = False
     services = paid_services(rulebase, topic.clauses)
     if services:
         parts.append(paid_offer(rulebase, services, topic.clauses, lang))
-    buttons = tuple(request_button(s, lang) for s in services)
+    buttons = request_offer(services, lang)
     if topic.follow_up:
         title = messages.say(f"button_{topic.follow_up}", lang)
         buttons += ({"title": title, "payload": f"/{topic.follow_up}"},)

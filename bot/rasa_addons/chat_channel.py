@@ -11,6 +11,10 @@ the answer payload of answer-contract.md §2. What it adds:
 - GET  /webhooks/chat/clause/<id>?lang=  a clause's wording, original, citation,
                                          verdict and verdict label
 - GET  /webhooks/chat/labels?lang=       {verdict: label}, fallback included
+- GET  /webhooks/chat/lookup-labels?lang= {"status": {value: label}, "licence":
+                                         {value: label}}: a lookup payload's values
+                                         in the page's language (the payload stays
+                                         as the contract has it)
 - POST /webhooks/chat/feedback           thumbs up/down (bot/feedback.py);
                                          201 {"id": n} or 400 {"error": ...}
 - POST /webhooks/chat/session            {"sender": an unguessable new id}: the
@@ -42,8 +46,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import answers, feedback, inbound, rulebase, settings
-from bot.contract import ANSWER_VERDICTS, LANGS
+from bot import answers, feedback, inbound, messages, rulebase, settings
+from bot.contract import ANSWER_VERDICTS, LANGS, LICENCE_STATUSES, LOOKUP_STATUSES
 from bot.rasa_addons.rest_channel import client_key, limits, too_many
 from bot.settings import PROJECT_DIR
 
@@ -140,6 +144,15 @@ def labels_json(lang: str) -> dict[str, str]:
     return {verdict: answers.verdict_label(verdict, lang) for verdict in ANSWER_VERDICTS}
 
 
+def lookup_labels_json(lang: str) -> dict[str, dict[str, str]]:
+    """The words for the contract's lookup values (answer-contract.md §2), which
+    the page shows beside a lookup answer: the payload itself stays as it is."""
+    return {
+        "status": {v: messages.say(f"lookup_status_{v}", lang) for v in LOOKUP_STATUSES},
+        "licence": {v: messages.say(f"lookup_licence_{v}", lang) for v in LICENCE_STATUSES},
+    }
+
+
 class ChatChannel(InputChannel):
     """Routes for the chat page; messages themselves go through the REST channel."""
 
@@ -190,6 +203,13 @@ class ChatChannel(InputChannel):
             if lang is None:
                 return _error(400, f"lang must be one of {', '.join(LANGS)}")
             return response.json(labels_json(lang))
+
+        @chat.route("/lookup-labels", methods=["GET"])
+        async def lookup_labels(request: Request) -> HTTPResponse:
+            lang = _lang(request)
+            if lang is None:
+                return _error(400, f"lang must be one of {', '.join(LANGS)}")
+            return response.json(lookup_labels_json(lang))
 
         @chat.route("/session", methods=["POST"])
         async def session(request: Request) -> HTTPResponse:

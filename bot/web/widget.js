@@ -221,6 +221,17 @@
     }
     return labelCache[lang];
   }
+  // The words for a lookup's values ("supported", "valid") in the page's language:
+  // the answer payload keeps the contract's values, the server names them.
+  var lookupLabelCache = {};
+  function lookupLabels(lang) {
+    if (!lookupLabelCache[lang]) {
+      lookupLabelCache[lang] = request("GET", "/webhooks/chat/lookup-labels?lang=" + encodeURIComponent(lang))
+        .then(function (l) { return l && typeof l === "object" ? l : {}; })
+        .catch(function () { delete lookupLabelCache[lang]; return {}; });
+    }
+    return lookupLabelCache[lang];
+  }
   var clauseCache = {};
   function clause(id, lang) {
     var key = lang + "|" + id;
@@ -379,7 +390,7 @@
     if (answer) {
       var meta = el("div", {class: "ssc-answer-meta"});
       if (answer.verdict) meta.appendChild(renderBadge(answer.verdict, answer.lang || state.lang));
-      if (answer.lookup) meta.appendChild(renderLookup(answer.lookup));
+      if (answer.lookup) meta.appendChild(renderLookup(answer.lookup, answer.lang || state.lang));
       if (Array.isArray(answer.rule_ids) && answer.rule_ids.length) meta.appendChild(renderCitations(answer.rule_ids, answer.lang || state.lang));
       meta.appendChild(renderFeedback(entry, answer, texts.join("\n")));
       turn.appendChild(meta);
@@ -399,13 +410,19 @@
     return badge;
   }
 
-  function renderLookup(lookup) {
+  function renderLookup(lookup, lang) {
     var rows = [["product", [lookup.product, lookup.version].filter(Boolean).join(" ")],
                 ["status", lookup.status], ["supportEnds", lookup.support_ends], ["licence", lookup.licence]];
     var dl = el("dl", {class: "ssc-lookup"});
     rows.forEach(function (r) {
       if (!r[1]) return;
-      dl.appendChild(el("dt", {text: t(r[0])})); dl.appendChild(el("dd", {text: String(r[1]).replace(/_/g, " ")}));
+      var dd = el("dd", {text: String(r[1]).replace(/_/g, " "), "data-field": r[0], "data-value": String(r[1])});
+      dl.appendChild(el("dt", {text: t(r[0])})); dl.appendChild(dd);
+      if (r[0] !== "status" && r[0] !== "licence") return;
+      lookupLabels(lang).then(function (l) {  // the value in the answer's language
+        var word = l && l[r[0]] && l[r[0]][r[1]];
+        if (typeof word === "string" && word) dd.textContent = word;
+      });
     });
     return dl;
   }

@@ -172,12 +172,40 @@ SOLD_BY = {
 }
 
 
-def _offered(reply: answers.Reply) -> set[str]:
-    return {
-        b["payload"].split('"sr_service": "')[1].split('"')[0]
-        for b in reply.buttons
-        if b["payload"].startswith("/request_service")
-    }
+def _offered(rb: rulebase.RuleBase, reply: answers.Reply) -> set[str]:
+    """The services a reply offers: the one its request button names, or, when
+    one button stands for several (the form then asks which), those named in
+    its paid offer."""
+    offered: set[str] = set()
+    for b in reply.buttons:
+        if b["payload"].startswith("/request_service{"):
+            offered.add(b["payload"].split('"sr_service": "')[1].split('"')[0])
+        elif b["payload"] == "/request_service":
+            offered |= {s.id for s in answers.paid_services(rb, reply.rule_ids)}
+    return offered
+
+
+def _request_buttons(reply: answers.Reply) -> list[dict[str, str]]:
+    return [b for b in reply.buttons if b["payload"].startswith("/request_service")]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_paid_answer_offers_the_request_form_with_one_button(rb, lang):
+    """Scope before the sale: the verdict and the clause that sells, then one button."""
+    onsite = answers.topic_answer(rb, rb.topics["onsite_remote"], lang)
+    assert onsite.buttons == (answers.request_button(rb.services["professional_services"], lang),)
+    assert "rules:4.2.5" in onsite.rule_ids
+    assert answers.short_citation(rb.clauses["rules:4.2.5"], lang) in onsite.text
+    # several services sold (rules:5): still one button, and the form asks which
+    overview = answers.topic_answer(rb, rb.topics["paid_services"], lang)
+    assert _request_buttons(overview) == [
+        {
+            "title": answers.messages.say("button_request_paid_service", lang),
+            "payload": "/request_service",
+        }
+    ]
+    for topic in rb.topics.values():
+        assert len(_request_buttons(answers.topic_answer(rb, topic, lang))) <= 1, topic.id
 
 
 def test_services_are_sold_by_the_clauses_that_say_so(rb):
@@ -189,11 +217,11 @@ def test_no_answer_offers_a_service_that_no_cited_clause_sells(rb, lang):
     offers = 0
     for topic in rb.topics.values():
         reply = answers.topic_answer(rb, topic, lang)
-        for service in _offered(reply):
+        for service in _offered(rb, reply):
             assert SOLD_BY[service] & set(reply.rule_ids), (topic.id, service)
             assert rb.services[service].names[lang] in reply.text
             offers += 1
-        if not _offered(reply):
+        if not _offered(rb, reply):
             assert answers.messages.say("paid_offer", lang, offers="").strip() not in reply.text
     assert offers >= 6  # the paid topics still offer what the documents sell
 
@@ -201,7 +229,7 @@ def test_no_answer_offers_a_service_that_no_cited_clause_sells(rb, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_after_hours_support_is_not_sold_as_professional_services(rb, lang):
     reply = answers.topic_answer(rb, rb.topics["after_hours"], lang)
-    assert _offered(reply) == set()
+    assert _offered(rb, reply) == set()
     assert "Professional Services" not in reply.text
 
 
@@ -209,7 +237,7 @@ def test_after_hours_support_is_not_sold_as_professional_services(rb, lang):
 def test_a_health_check_cites_the_clause_that_sells_configuration_checks(rb, lang):
     reply = answers.topic_answer(rb, rb.topics["health_check"], lang)
     assert "rules:4.2.10" in reply.rule_ids
-    assert _offered(reply) == {"professional_services"}
+    assert _offered(rb, reply) == {"professional_services"}
     assert "rules:4.2.10" in rb.clauses["kb101732:2.11"].see_also
     assert "kb101732:2.11" in rb.clauses["rules:4.2.10"].see_also
 
@@ -223,7 +251,7 @@ def test_disinfection_offers_the_investigation_not_the_disinfection(rb):
     for lang in LANGS:
         reply = answers.topic_answer(rb, rb.topics["disinfection"], lang)
         assert expected[lang] in reply.text
-        assert _offered(reply) == {"incident_response"}
+        assert _offered(rb, reply) == {"incident_response"}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -231,7 +259,7 @@ def test_training_names_online_courses_and_paid_demonstrations(rb, lang):
     reply = answers.topic_answer(rb, rb.topics["training"], lang)
     assert {"rules:4.2.12", "rules:2.1"} <= set(reply.rule_ids)
     assert "Kaspersky Online Courses" in reply.text
-    assert _offered(reply) == {"professional_services"}
+    assert _offered(rb, reply) == {"professional_services"}
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -241,4 +269,4 @@ def test_the_overview_names_what_is_included_and_the_paid_routes(rb, lang):
     assert list(reply.rule_ids[: len(included)]) == included
     assert all(rb.clauses[cid].verdict == "included" for cid in included)
     assert reply.verdict == "info"
-    assert _offered(reply) == {"professional_services", "premium_support"}
+    assert _offered(rb, reply) == {"professional_services", "premium_support"}

@@ -44,18 +44,17 @@ def test_generate_writes_the_topic_intents_and_one_rule_each(outputs):
     topics = yaml.safe_load(
         (PROJECT_DIR / "content" / "rulebase" / "topics.yml").read_text(encoding="utf-8")
     )["topics"]
-    forms = {t["intent"]: t["action"] for t in topics if t.get("action")}
-    assert forms == {"scope_version_support": "version_form"}
+    own = {t["intent"]: t["action"] for t in topics if t.get("action")}
+    # the rule first; the lookup only when the message gives the facts (issue 12)
+    assert own == {
+        "scope_licence": "action_rule_then_lookup",
+        "scope_version_support": "action_rule_then_lookup",
+    }
     for rule, intent in zip(rules, INTENTS, strict=True):
-        if intent in forms:  # a form starts and stays active until it has what it needs
-            expected = [
-                {"intent": intent},
-                {"action": forms[intent]},
-                {"active_loop": forms[intent]},
-            ]
-        else:
-            expected = [{"intent": intent}, {"action": "action_answer_scope"}]
+        expected = [{"intent": intent}, {"action": own.get(intent, "action_answer_scope")}]
         assert rule["steps"] == expected
+    form = {"intent": "scope_x", "action": "some_form"}
+    assert generate.rule_steps(form)[-1] == {"active_loop": "some_form"}  # a form stays active
     for path in outputs:
         assert path.read_text(encoding="utf-8").startswith("# Generated from")
 
