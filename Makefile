@@ -13,10 +13,11 @@ PYTHON310 := $(shell for p in "$$PYTHON" python3.10 "$$(pyenv prefix 3.10 2>/dev
   && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
   && { command -v "$$p"; break; }; done)
 
-.PHONY: run test test-fast typecheck install lint format bench shell train clean help
+.PHONY: run cluster deploy-check test test-fast typecheck install lint format bench shell train clean help
 
 help:
 	@echo "make run    start the assistant (action server :5055, Rasa :5005, chat page)"
+	@echo "make cluster  the production shape: PostgreSQL, Redis, 2 Rasa replicas, 2 action servers, HAProxy (:5005)"
 	@echo "make test   lint, type check, validate the data, train if needed, run every test"
 	@echo "make test-fast  the unit tests on SQLite only (no servers, no training): seconds"
 	@echo "make shell  talk to the running assistant in the terminal (rasa shell)"
@@ -25,6 +26,11 @@ help:
 
 run: $(STAMP)
 	@$(BOT) run
+
+# Replicas behind HAProxy on PostgreSQL and Redis (README: "Running at scale");
+# BOT_CLUSTER_RASA / BOT_CLUSTER_ACTIONS set how many.
+cluster: $(STAMP)
+	@$(BOT) cluster
 
 test: $(STAMP)
 	@echo "==> lint (ruff check, ruff format --check)"
