@@ -141,24 +141,70 @@ class Layout:
         ]
 
 
-def render_haproxy(layout: Layout, stats_socket: Path) -> str:
-    """deploy/haproxy.cfg.template with these servers."""
+def render_haproxy(
+    *,
+    rasa: list[str],
+    actions: list[str],
+    public_bind: str,
+    actions_bind: str,
+    stats_bind: str,
+    stats_socket: str,
+    server_options: str = "",
+    resolvers: str = "",
+) -> str:
+    """deploy/haproxy.cfg.template with these servers ("host:port" each).
+    server_options: added to every server line (compose: DNS resolution)."""
+    options = f" {server_options}" if server_options else ""
 
-    def servers(prefix: str, ports: tuple[int, ...], cookie: bool = False) -> str:
+    def servers(prefix: str, addresses: list[str], cookie: bool = False) -> str:
         return "\n".join(
-            f"    server {prefix}{i} 127.0.0.1:{port} check"
+            f"    server {prefix}{i} {address} check{options}"
             + (f" cookie {prefix}{i}" if cookie else "")
-            for i, port in enumerate(ports)
+            for i, address in enumerate(addresses)
         )
 
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
-        stats_socket=str(stats_socket),
+        stats_socket=stats_socket,
+        public_bind=public_bind,
+        actions_bind=actions_bind,
+        stats_bind=stats_bind,
+        resolvers=resolvers,
+        rasa_servers=servers("rasa", rasa),
+        rasa_sticky_servers=servers("rasa", rasa, cookie=True),
+        action_servers=servers("actions", actions),
+    )
+
+
+def render_for(layout: Layout, stats_socket: Path) -> str:
+    """The template for a cluster on this machine."""
+    return render_haproxy(
+        rasa=[f"127.0.0.1:{p}" for p in layout.rasa_ports],
+        actions=[f"127.0.0.1:{p}" for p in layout.action_ports],
         public_bind=f"{layout.host}:{layout.public_port}",
         actions_bind=f"127.0.0.1:{layout.actions_port}",
         stats_bind=f"127.0.0.1:{layout.stats_port}",
-        rasa_servers=servers("rasa", layout.rasa_ports),
-        rasa_sticky_servers=servers("rasa", layout.rasa_ports, cookie=True),
-        action_servers=servers("actions", layout.action_ports),
+        stats_socket=str(stats_socket),
+    )
+
+
+# deploy/compose/haproxy.cfg: the same template for compose.yaml's services
+# (tests/cluster/test_deploy.py checks that the committed file is this).
+COMPOSE_RESOLVERS = """resolvers compose
+    nameserver docker 127.0.0.11:53
+    hold valid 5s
+"""
+
+
+def render_for_compose() -> str:
+    return render_haproxy(
+        rasa=["rasa0:5005", "rasa1:5005"],
+        actions=["actions0:5055", "actions1:5055"],
+        public_bind=":8080",
+        actions_bind=":5055",
+        stats_bind=":8404",
+        stats_socket="/tmp/haproxy.sock",
+        server_options="resolvers compose init-addr last,libc,none",
+        resolvers=COMPOSE_RESOLVERS,
     )
 
 
@@ -248,7 +294,7 @@ class Cluster:
     def _spawn_haproxy(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config = self.run_dir / "haproxy.cfg"
-        config.write_text(render_haproxy(self.layout, self.stats_socket), encoding="utf-8")
+        config.write_text(render_for(self.layout, self.stats_socket), encoding="utf-8")
         haproxy = check_haproxy()
         checked = subprocess.run([haproxy, "-c", "-q", "-f", str(config)], capture_output=True)
         if checked.returncode != 0:
@@ -336,9 +382,10 @@ class Cluster:
         self.stop()
 
 
-def prepare(cfg: Settings) -> tuple[Settings, Path]:
+def prepare(cfg: Settings, model: Path | None = None) -> tuple[Settings, Path]:
     """Check PostgreSQL, Redis and HAProxy before anything starts, then load the
-    database and the model as `make run` does. Returns the cluster's settings."""
+    database and (unless `model` is given) train as `make run` does. Returns the
+    cluster's settings (on PostgreSQL and Redis) and the model."""
     cfg = cluster_settings(launcher.ensure_secrets(cfg))
     step("checking PostgreSQL, Redis and HAProxy")
     check_postgres(cfg.database_url, "project database")
@@ -346,6 +393,9 @@ def prepare(cfg: Settings) -> tuple[Settings, Path]:
         check_postgres(cfg.tracker_url, "tracker store")
     check_redis(cfg.lock_store_url)
     check_haproxy()
+    if model is not None:
+        launcher.prepare_database(cfg)
+        return cfg, model
     return cfg, launcher.prepare(cfg)
 
 
@@ -362,17 +412,15 @@ def start(
 ) -> Cluster:
     """A running cluster (ready when this returns); `stop()` it, or use `with`.
 
-    cfg: settings (default: the environment's); its database URLs must be
-    PostgreSQL and its lock store Redis, else the cluster's defaults are used.
-    model: a trained model (default: prepared as `make run` does: checks,
-    database, training if needed). free_ports: any free loopback ports (the
-    default, for scripts and tests) instead of the fixed ones of `make cluster`.
+    cfg: settings (default: the environment's); the cluster runs on its
+    cluster_database_url, cluster_tracker_url and cluster_lock_store_url
+    (BOT_DATABASE_URL, BOT_TRACKER_URL, BOT_LOCK_STORE_URL, else PostgreSQL and
+    Redis on this machine). model: a trained model (default: trained if needed,
+    as `make run` does); the database is loaded either way. free_ports: any free
+    loopback ports (the default, for scripts and tests) instead of the fixed
+    ones of `make cluster`. Logs go to run_dir/logs (default var/cluster/logs).
     """
-    cfg = cfg or settings.load()
-    if model is None:
-        cfg, model = prepare(cfg)
-    else:
-        cfg = cluster_settings(launcher.ensure_secrets(cfg))
+    cfg, model = prepare(cfg or settings.load(), model)
     layout = Layout.free(n_rasa, n_actions) if free_ports else Layout.fixed(cfg, n_rasa, n_actions)
     handle = Cluster(
         cfg, model, layout, run_dir or cfg.var_dir / "cluster", log_to_files=log_to_files

@@ -446,6 +446,27 @@ def run() -> None:
     serve(start, lambda: servers.procs, servers.stop, banner(public_url(cfg)))
 
 
+def serve_one(kind: str) -> None:
+    """One server in the foreground, for a container (deploy/): `init` loads the
+    database and exits; `rasa` and `actions` replace this process (exec), so the
+    server itself gets the orchestrator's SIGTERM. No training, no generated
+    secrets: replicas must share the model and the tokens they are given."""
+    cfg = settings.load()
+    if kind == "init":
+        prepare_database(cfg)
+        return
+    if not (cfg.api_token and cfg.actions_token):
+        raise LaunchError("set BOT_API_TOKEN and BOT_ACTIONS_TOKEN (every replica needs the same)")
+    if kind == "rasa":  # a directory: Rasa serves the newest model in it
+        cmd = rasa_server_command(cfg, cfg.models_dir)
+    elif kind == "actions":
+        cmd = action_server_command(cfg)
+    else:
+        raise LaunchError(f"unknown server {kind!r}: init, rasa or actions")
+    step(f"starting {kind}")
+    os.execvpe(cmd[0], cmd, rasa_env(cfg))
+
+
 def shell() -> None:
     """rasa shell against the same model, action server and tracker store."""
     cfg = ensure_secrets(settings.load())

@@ -56,10 +56,11 @@ class Settings:
     cluster_tracker_url: str = DEFAULT_CLUSTER_DATABASE
     cluster_lock_store_url: str = DEFAULT_CLUSTER_LOCK_STORE
     lock_store_prefix: str = "bot:lock:"  # Redis keys of the lock store (BOT_LOCK_STORE_PREFIX)
+    actions_url: str | None = None  # BOT_ACTIONS_URL: the action endpoint elsewhere (containers)
 
     @property
     def action_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.actions_port}/webhook"
+        return self.actions_url or f"http://127.0.0.1:{self.actions_port}/webhook"
 
     @property
     def rasa_url(self) -> str:
@@ -155,4 +156,5 @@ def load() -> Settings:
         ),
         cluster_lock_store_url=os.environ.get("BOT_LOCK_STORE_URL") or DEFAULT_CLUSTER_LOCK_STORE,
         lock_store_prefix=os.environ.get("BOT_LOCK_STORE_PREFIX", "").strip() or "bot:lock:",
+        actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
     )
