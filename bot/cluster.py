@@ -276,6 +276,12 @@ class Cluster:
         # The client address from HAProxy's X-Forwarded-For (the last entry):
         # rate limits per client stay per client, not per balancer.
         env["SANIC_PROXIES_COUNT"] = "1"
+        # e5's OpenMP threads: the machine's cores shared among the replicas (two
+        # replicas with two threads each on two cores would fight for them),
+        # unless the environment chooses
+        if "OMP_NUM_THREADS" not in os.environ:
+            cores = os.cpu_count() or 1
+            env["OMP_NUM_THREADS"] = str(max(1, cores // len(self.layout.rasa_ports)))
         return env
 
     def _spawn_rasa(self, i: int) -> None:

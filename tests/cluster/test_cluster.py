@@ -73,7 +73,17 @@ def running_cluster(
         api_token=random_secrets.token_urlsafe(32),
         actions_token=random_secrets.token_urlsafe(32),
     )
-    handle = cluster.start(2, 2, cfg=cfg, model=model, run_dir=var / "cluster")
+    # The first lookup loads spaCy in the action server: seconds on a busy
+    # machine. What is tested here is shared state, not the action timeout.
+    saved = os.environ.get("BOT_ACTION_TIMEOUT")
+    os.environ["BOT_ACTION_TIMEOUT"] = "60"
+    try:
+        handle = cluster.start(2, 2, cfg=cfg, model=model, run_dir=var / "cluster")
+    finally:
+        if saved is None:
+            os.environ.pop("BOT_ACTION_TIMEOUT")
+        else:
+            os.environ["BOT_ACTION_TIMEOUT"] = saved
     try:
         yield handle
     finally:
