@@ -328,7 +328,7 @@ class Cluster:
         checks["Rasa replica 1"] = f"{self.rasa_urls[0]}/status"
         elapsed = launcher.wait_answering(checks, self.procs.values(), api, timeout, progress=True)
         if n_rasa > 1:
-            step(f"starting Rasa replicas 2-{n_rasa}")
+            step(f"starting Rasa replica{'s 2-' if n_rasa > 2 else ' '}{n_rasa} of {n_rasa}")
             for i in range(1, n_rasa):
                 self._spawn_rasa(i)
             checks = {f"Rasa replica {i + 1}": f"{u}/status" for i, u in enumerate(self.rasa_urls)}

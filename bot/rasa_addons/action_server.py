@@ -146,7 +146,16 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
     app.error_handler.add(Exception, _on_error)
 
 
+# spaCy's thinc imports these at its own import when they are installed (they
+# are, for Rasa): TensorFlow, JAX and h5py, about 350 MB resident, at the first
+# product lookup. The actions use none of them; a None in sys.modules makes the
+# import fail with ImportError, which thinc takes as "not installed".
+UNUSED_BY_ACTIONS = ("tensorflow", "jax", "jaxlib", "h5py", "torch", "mxnet")
+
+
 def main() -> None:
+    for name in UNUSED_BY_ACTIONS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     # rasa_sdk.endpoint.run binds os.environ["SANIC_HOST"] (default 0.0.0.0).
     os.environ.setdefault("SANIC_HOST", "127.0.0.1")
     from rasa_sdk.__main__ import main as sdk_main
