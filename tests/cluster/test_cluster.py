@@ -17,6 +17,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -288,6 +289,22 @@ def test_socketio_through_the_balancer_sticks_to_one_replica(running_cluster):
         closing = threading.Thread(target=client.disconnect, daemon=True)
         closing.start()
         closing.join(timeout=5)
+
+
+def test_the_action_servers_never_load_tensorflow(running_cluster):
+    """After lookups (spaCy, whose thinc would import TensorFlow, JAX and h5py:
+    about 350 MB) the action servers have none of them mapped."""
+    question = "Is Kaspersky Internet Security 19 still supported?"
+    for _ in range(4):
+        say(running_cluster.url, uuid.uuid4().hex, question)
+    maps = {
+        name: Path(f"/proc/{running_cluster.procs[name].pid}/maps").read_text()
+        for name in ("actions0", "actions1")
+    }
+    assert any("site-packages/spacy" in m for m in maps.values())  # a lookup ran
+    for name, mapped in maps.items():
+        assert "site-packages/tensorflow" not in mapped, name
+        assert "site-packages/jaxlib" not in mapped, name
 
 
 # ---------------------------------------------------------------- faults (last)
