@@ -230,6 +230,16 @@ def test_two_messages_at_the_same_moment_on_two_replicas_are_processed_one_after
     assert later[0]["timestamp"] >= earlier[-1]["timestamp"]
 
 
+def test_a_long_conversation_keeps_working(running_cluster):
+    """Every action call carries the whole tracker: 25 turns are well over the
+    64 KB the public may send (BOT_MAX_BODY_BYTES), which must not apply there."""
+    sender = uuid.uuid4().hex
+    for turn in range(25):
+        reply = say(running_cluster.url, sender, DISINFECTION["en"])
+        assert "fault" not in json.dumps(reply), turn
+        assert answer(reply)["rule_ids"], turn
+
+
 def test_a_record_import_is_seen_by_every_replica(running_cluster, tmp_path):
     csv = tmp_path / "products.csv"
     csv.write_text(
