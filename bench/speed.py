@@ -31,7 +31,9 @@ from pathlib import Path
 from bot import db, launcher, rulebase, settings
 from bot.settings import PROJECT_DIR
 
-from .accuracy import HELDOUT, PIPELINES, RESULTS
+from .accuracy import PIPELINES, RESULTS
+
+HELDOUT = PROJECT_DIR / "bench" / "heldout.csv"  # the team's held-out questions
 
 USERS = 8
 CONVERSATION = 5  # messages per simulated conversation

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,20 +90,11 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
             BOT_LOCK_STORE_HOST=lock.host or "127.0.0.1",
             BOT_LOCK_STORE_PORT=str(lock.port or 6379),
             BOT_LOCK_STORE_DB=(lock.database or "0"),
+            BOT_LOCK_STORE_PREFIX=cfg.lock_store_prefix,
         )
+        if lock.password:  # in the environment, never in a file or on a command line
+            env["BOT_LOCK_STORE_PASSWORD"] = lock.password
     return env
-
-
-# Rasa sends the action server the whole conversation with every call, so a
-# call outgrows the public body limit (BOT_MAX_BODY_BYTES, 64 KB) after some 20
-# turns; Sanic then drops the body and every action fails. The action server is
-# loopback-only and token-checked: its limit is for its one client, Rasa.
-ACTION_CALL_MAX_BYTES = 16 * 2**20
-
-
-def actions_env(cfg: Settings) -> dict[str, str]:
-    """The action server's environment: rasa_env with its own request size limit."""
-    return rasa_env(cfg) | {"SANIC_REQUEST_MAX_SIZE": str(ACTION_CALL_MAX_BYTES)}
 
 
 def endpoints_file(cfg: Settings) -> Path:
@@ -257,6 +248,94 @@ def check_ports_free(cfg: Settings) -> None:
             raise LaunchError(f"{ports.describe_holder(port)}; stop it or set {name}")
 
 
+def spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path | None) -> subprocess.Popen:
+    """A server as a child in its own process group (stopped with everything it
+    started); its output to `log_dir/<name>.log`, or to ours without one."""
+    out = None
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
+    return subprocess.Popen(
+        cmd,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT if out else None,
+        start_new_session=True,
+    )
+
+
+def rasa_server_command(cfg: Settings, model: Path) -> list[str]:
+    """`rasa run` on cfg.host:cfg.rasa_port, its action endpoint cfg.action_endpoint."""
+    # --cors: only the configured origins get CORS headers (browsers then refuse
+    # other sites' scripts); the HTTP API itself needs the JWT (see server.py).
+    # No --cors at all (the default): same-origin pages only.
+    cors = ["--cors", *cfg.allowed_origins] if cfg.allowed_origins else []
+    return [
+        *RASA_SERVER,
+        "run",
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints_file(cfg)),
+        "--credentials",
+        "credentials.yml",
+        "--enable-api",
+        *cors,
+        "--interface",
+        cfg.host,
+        "--port",
+        str(cfg.rasa_port),
+    ]
+
+
+def action_server_command(cfg: Settings) -> list[str]:
+    return [*ACTION_SERVER, "--actions", "actions", "--port", str(cfg.actions_port)]
+
+
+def wait_answering(
+    checks: dict[str, str],
+    procs: Iterable[subprocess.Popen],
+    headers: dict[str, str] | None = None,
+    timeout: float = 180,
+    progress: bool = False,
+) -> float:
+    """Seconds until every URL of `checks` (name -> URL) answers 200; raises if
+    one of `procs` dies or time runs out. `progress`: a line as each answers."""
+    started = time.monotonic()
+    pending = dict(checks)
+    while pending:
+        for name, url in list(pending.items()):
+            if _answers(url, headers):
+                del pending[name]
+                if progress:
+                    step(f"{name} ready ({time.monotonic() - started:.1f} s)")
+        for proc in procs:
+            if proc.poll() is not None:
+                raise LaunchError(
+                    f"a server stopped during start-up (exit {proc.returncode}); "
+                    "see its messages above (or its log). Is the port already in use?"
+                )
+        if time.monotonic() - started > timeout:
+            raise LaunchError(f"{', '.join(pending)} did not answer within {timeout:.0f} s")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def stop_processes(procs: Iterable[subprocess.Popen]) -> None:
+    """SIGTERM to each process group, then SIGKILL to any still there after 15 s."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @dataclass
 class Servers:
     """The action server and the Rasa server as child processes."""
@@ -267,48 +346,13 @@ class Servers:
     procs: list[subprocess.Popen] = field(default_factory=list)
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
-        out = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
-        is_action_server = tuple(cmd[: len(ACTION_SERVER)]) == ACTION_SERVER
-        return subprocess.Popen(
-            cmd,
-            cwd=PROJECT_DIR,
-            env=actions_env(self.cfg) if is_action_server else rasa_env(self.cfg),
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            start_new_session=True,
-        )
+        return spawn(name, cmd, rasa_env(self.cfg), self.log_dir)
 
     def start(self) -> None:
         if not (self.cfg.api_token and self.cfg.actions_token):
             self.cfg = ensure_secrets(self.cfg)  # callers that skip `run`, e.g. benchmarks
         self.procs = [self._spawn("actions", self._actions_cmd())]
-        self.procs.append(self._spawn("rasa", self._rasa_cmd()))
-
-    def _rasa_cmd(self) -> list[str]:
-        cfg = self.cfg
-        # --cors: only the configured origins get CORS headers (browsers then refuse
-        # other sites' scripts); the HTTP API itself needs the JWT (see server.py).
-        # No --cors at all (the default): same-origin pages only.
-        cors = ["--cors", *cfg.allowed_origins] if cfg.allowed_origins else []
-        return [
-            *RASA_SERVER,
-            "run",
-            "--model",
-            str(self.model),
-            "--endpoints",
-            str(endpoints_file(cfg)),
-            "--credentials",
-            "credentials.yml",
-            "--enable-api",
-            *cors,
-            "--interface",
-            cfg.host,
-            "--port",
-            str(cfg.rasa_port),
-        ]
+        self.procs.append(self._spawn("rasa", rasa_server_command(self.cfg, self.model)))
 
     def restart_actions(self) -> None:
         """Stop the action server and start it again (the Rasa server keeps running)."""
@@ -326,46 +370,24 @@ class Servers:
 
     def respawn(self, index: int) -> None:
         """Start a killed server again (the other keeps running); wait_ready() follows."""
-        name, cmd = ("actions", self._actions_cmd()) if index == 0 else ("rasa", self._rasa_cmd())
-        self.procs[index] = self._spawn(name, cmd)
+        if index == 0:
+            self.procs[0] = self._spawn("actions", self._actions_cmd())
+        else:
+            self.procs[1] = self._spawn("rasa", rasa_server_command(self.cfg, self.model))
 
     def _actions_cmd(self) -> list[str]:
-        return [*ACTION_SERVER, "--actions", "actions", "--port", str(self.cfg.actions_port)]
+        return action_server_command(self.cfg)
 
     def wait_ready(self, timeout: float = 180) -> float:
         """Seconds until both servers answer; raises if one dies or time runs out."""
-        started = time.monotonic()
         checks = {
             "action server": f"http://127.0.0.1:{self.cfg.actions_port}/health",
             "Rasa server": f"http://127.0.0.1:{self.cfg.rasa_port}/status",  # model loaded
         }
-        pending = dict(checks)
-        while pending:
-            for name, url in list(pending.items()):
-                if _answers(url, secrets.api_headers(self.cfg)):
-                    del pending[name]
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise LaunchError(
-                        f"a server stopped during start-up (exit {proc.returncode}); "
-                        "see its messages above. Is the port already in use? "
-                        "Set BOT_RASA_PORT / BOT_ACTIONS_PORT."
-                    )
-            if time.monotonic() - started > timeout:
-                raise LaunchError(f"{', '.join(pending)} did not answer within {timeout:.0f} s")
-            time.sleep(0.2)
-        return time.monotonic() - started
+        return wait_answering(checks, self.procs, secrets.api_headers(self.cfg), timeout)
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_processes(self.procs)
         self.procs = []
 
 
@@ -379,8 +401,50 @@ def _on_sigterm(signum: int, _frame: object) -> None:
     raise _Terminated()
 
 
-def run() -> None:
+def stop_on_sigterm() -> None:
+    """From now on SIGTERM raises KeyboardInterrupt, as Ctrl-C does."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def serve(
+    start: Callable[[], float],
+    procs: Callable[[], list[subprocess.Popen]],
+    stop: Callable[[], None],
+    banner: str,
+) -> None:
+    """Start, print `banner`, wait until Ctrl-C or SIGTERM (or a server dies),
+    stop. Call stop_on_sigterm() before any slow preparation."""
+    try:
+        ready = start()  # inside the try: a SIGTERM during start still stops what started
+        step(f"ready in {ready:.1f} s")
+        print(banner, flush=True)
+        while all(proc.poll() is None for proc in procs()):
+            time.sleep(0.5)
+        raise LaunchError("a server stopped unexpectedly; see its messages above")
+    except KeyboardInterrupt:
+        step("stopping")
+    finally:
+        stop()
+        step("stopped")
+
+
+def public_url(cfg: Settings) -> str:
+    return f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.rasa_port}"
+
+
+def banner(base: str) -> str:
+    return (
+        f"\n  Chat page: {base}/webhooks/chat/\n"
+        f"  REST:      curl -s {base}/webhooks/rest/webhook "
+        '-d \'{"sender": "me", "message": "Can you disinfect my PC?"}\'\n'
+        "  Shell:     make shell (in another terminal)\n"
+        "  HTTP API:  Authorization: Bearer <an HS256 JWT signed with BOT_API_TOKEN>\n"
+        "  Stop:      Ctrl-C (or SIGTERM)\n"
+    )
+
+
+def run() -> None:
+    stop_on_sigterm()
     cfg = ensure_secrets(settings.load())
     check_ports_free(cfg)  # before training: a taken port fails in seconds, not minutes
     model = prepare(cfg)
@@ -388,28 +452,33 @@ def run() -> None:
     step(retention.purge_at_start(cfg))  # BOT_RETENTION_DAYS: older conversations go
     servers = Servers(cfg, model)
     step("starting the action server and the Rasa server")
-    try:
-        servers.start()  # inside the try: a SIGTERM during start still stops what started
-        ready = servers.wait_ready()
-        base = f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.rasa_port}"
-        step(f"ready in {ready:.1f} s")
-        print(
-            f"\n  Chat page: {base}/webhooks/chat/\n"
-            f"  REST:      curl -s {base}/webhooks/rest/webhook "
-            '-d \'{"sender": "me", "message": "Can you disinfect my PC?"}\'\n'
-            "  Shell:     make shell (in another terminal)\n"
-            "  HTTP API:  Authorization: Bearer <an HS256 JWT signed with BOT_API_TOKEN>\n"
-            "  Stop:      Ctrl-C (or SIGTERM)\n",
-            flush=True,
-        )
-        while all(proc.poll() is None for proc in servers.procs):
-            time.sleep(0.5)
-        raise LaunchError("a server stopped unexpectedly; see its messages above")
-    except KeyboardInterrupt:
-        step("stopping")
-    finally:
-        servers.stop()
-        step("stopped")
+
+    def start() -> float:
+        servers.start()
+        return servers.wait_ready()
+
+    serve(start, lambda: servers.procs, servers.stop, banner(public_url(cfg)))
+
+
+def serve_one(kind: str) -> None:
+    """One server in the foreground, for a container (deploy/): `init` loads the
+    database and exits; `rasa` and `actions` replace this process (exec), so the
+    server itself gets the orchestrator's SIGTERM. No training, no generated
+    secrets: replicas must share the model and the tokens they are given."""
+    cfg = settings.load()
+    if kind == "init":
+        prepare_database(cfg)
+        return
+    if not (cfg.api_token and cfg.actions_token):
+        raise LaunchError("set BOT_API_TOKEN and BOT_ACTIONS_TOKEN (every replica needs the same)")
+    if kind == "rasa":  # a directory: Rasa serves the newest model in it
+        cmd = rasa_server_command(cfg, cfg.models_dir)
+    elif kind == "actions":
+        cmd = action_server_command(cfg)
+    else:
+        raise LaunchError(f"unknown server {kind!r}: init, rasa or actions")
+    step(f"starting {kind}")
+    os.execvpe(cmd[0], cmd, rasa_env(cfg))
 
 
 def shell() -> None:

@@ -16,6 +16,10 @@ PROJECT_DIR = Path(os.environ.get("BOT_PROJECT_DIR", Path(__file__).resolve().pa
 CONTENT_DIR = PROJECT_DIR / "content"
 
 
+DEFAULT_CLUSTER_DATABASE = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_CLUSTER_LOCK_STORE = "redis://127.0.0.1:6379/0"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -42,10 +46,21 @@ class Settings:
     rate_per_client: int  # requests a minute, one client address
     action_timeout: float  # seconds Rasa waits for the action server
     retention_days: int  # conversations, feedback and inbox older than this are deleted; 0: kept
+    # `make cluster` (bot/cluster.py): the production shape on one machine
+    cluster_rasa: int = 2  # Rasa replicas (BOT_CLUSTER_RASA)
+    cluster_actions: int = 2  # action servers (BOT_CLUSTER_ACTIONS)
+    cluster_first_port: int = 5100  # replicas from here, action servers from here + 50
+    cluster_stats_port: int = 8404  # HAProxy's status page (loopback)
+    # PostgreSQL and Redis: the cluster refuses SQLite and the in-memory lock
+    cluster_database_url: str = DEFAULT_CLUSTER_DATABASE
+    cluster_tracker_url: str = DEFAULT_CLUSTER_DATABASE
+    cluster_lock_store_url: str = DEFAULT_CLUSTER_LOCK_STORE
+    lock_store_prefix: str = "bot:lock:"  # Redis keys of the lock store (BOT_LOCK_STORE_PREFIX)
+    actions_url: str | None = None  # BOT_ACTIONS_URL: the action endpoint elsewhere (containers)
 
     @property
     def action_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.actions_port}/webhook"
+        return self.actions_url or f"http://127.0.0.1:{self.actions_port}/webhook"
 
     @property
     def rasa_url(self) -> str:
@@ -129,4 +144,17 @@ def load() -> Settings:
         rate_per_client=_int("BOT_RATE_PER_CLIENT", 120, minimum=1),
         action_timeout=float(_int("BOT_ACTION_TIMEOUT", 10, minimum=1)),
         retention_days=_int("BOT_RETENTION_DAYS", 90),
+        cluster_rasa=_int("BOT_CLUSTER_RASA", 2, minimum=1),
+        cluster_actions=_int("BOT_CLUSTER_ACTIONS", 2, minimum=1),
+        cluster_first_port=_port("BOT_CLUSTER_FIRST_PORT", 5100),
+        cluster_stats_port=_port("BOT_CLUSTER_STATS_PORT", 8404),
+        cluster_database_url=os.environ.get("BOT_DATABASE_URL") or DEFAULT_CLUSTER_DATABASE,
+        cluster_tracker_url=(
+            os.environ.get("BOT_TRACKER_URL")
+            or os.environ.get("BOT_DATABASE_URL")
+            or DEFAULT_CLUSTER_DATABASE
+        ),
+        cluster_lock_store_url=os.environ.get("BOT_LOCK_STORE_URL") or DEFAULT_CLUSTER_LOCK_STORE,
+        lock_store_prefix=os.environ.get("BOT_LOCK_STORE_PREFIX", "").strip() or "bot:lock:",
+        actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
     )

@@ -121,12 +121,14 @@ def module_database_url(request, tmp_path_factory) -> Iterator[str]:
 #   rasa      tests/rasa_addons: this project's Rasa code in process (imports Rasa)
 #   servers   tests/conversation: a real Rasa server and action server
 #   browser   tests/browser: the chat pages in Debian's Chromium
+#   cluster   tests/cluster: replicas behind HAProxy on PostgreSQL and Redis (also `servers`)
 _TIER_BY_DIR = {
     "unit": "unit",
     "actions": "unit",
     "rasa_addons": "rasa",
     "conversation": "servers",
     "browser": "browser",
+    "cluster": "servers",  # tests/cluster: replicas behind HAProxy (also marked `cluster`)
 }
 
 
@@ -137,6 +139,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = _TIER_BY_DIR.get(parts[0]) if len(parts) > 1 else None
         if tier:
             item.add_marker(tier)
+        if parts[0] == "cluster" and len(parts) > 1:
+            item.add_marker("cluster")
         callspec = getattr(item, "callspec", None)
         if callspec and "postgresql" in callspec.params.values():
             item.add_marker("postgres")

@@ -1,4 +1,5 @@
-"""`bot run`, `bot shell`, `bot prepare`, `bot generate`: set up and start the assistant.
+"""`bot run`, `bot cluster`, `bot shell`, `bot prepare`, `bot generate`: set up and
+start the assistant.
 
 Thin: the work is in `bot.launcher` (imported when a command runs: it is only
 needed here) and `bot.generate`.
@@ -34,6 +35,22 @@ def _run(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    """PostgreSQL, Redis, N Rasa replicas, M action servers, HAProxy."""
+    from bot import cluster
+
+    cluster.run(args.rasa, args.actions)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """One server in the foreground (containers)."""
+    from bot import launcher
+
+    launcher.serve_one(args.server)
+    return 0
+
+
 def _shell(_args: argparse.Namespace) -> int:
     """rasa shell with the same model, actions and tracker store."""
     from bot import launcher
@@ -45,6 +62,15 @@ def _shell(_args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add `run`, `shell`, `prepare` and `generate` to the top-level parser."""
     sub.add_parser("run", help="start the assistant").set_defaults(func=_run)
+    clu = sub.add_parser(
+        "cluster", help="start the production shape: replicas behind HAProxy (make cluster)"
+    )
+    clu.add_argument("--rasa", type=int, help="Rasa replicas (default BOT_CLUSTER_RASA, 2)")
+    clu.add_argument("--actions", type=int, help="action servers (default BOT_CLUSTER_ACTIONS, 2)")
+    clu.set_defaults(func=_cluster)
+    one = sub.add_parser("serve", help="one server in the foreground (containers: deploy/)")
+    one.add_argument("server", choices=["init", "rasa", "actions"])
+    one.set_defaults(func=_serve)
     sub.add_parser("shell", help="rasa shell against this set-up").set_defaults(func=_shell)
     prep = sub.add_parser("prepare", help="generate, load the rule base, train if needed")
     prep.add_argument("--for-tests", action="store_true", help="also run rasa data validate")

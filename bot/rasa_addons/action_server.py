@@ -145,7 +145,22 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
     app.error_handler.add(Exception, _on_error)
 
 
+# spaCy's thinc imports these at its own import when they are installed (they
+# are, for Rasa): TensorFlow, JAX and h5py, about 350 MB resident, at the first
+# product lookup. The actions use none of them; a None in sys.modules makes the
+# import fail with ImportError, which thinc takes as "not installed".
+ACTION_CALL_MAX_BYTES = 16 * 1024 * 1024  # a tracker of thousands of turns; Rasa's own calls only
+UNUSED_BY_ACTIONS = ("tensorflow", "jax", "jaxlib", "h5py", "torch", "mxnet")
+
+
 def main() -> None:
+    for name in UNUSED_BY_ACTIONS:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    # BOT_MAX_BODY_BYTES (SANIC_REQUEST_MAX_SIZE, 64 KB) bounds what the public
+    # sends to Rasa. This server's one client is Rasa, whose every call carries
+    # the whole tracker and the domain: past about 14 turns that was over 64 KB,
+    # Sanic refused it and every action of the conversation failed from then on.
+    os.environ["SANIC_REQUEST_MAX_SIZE"] = str(ACTION_CALL_MAX_BYTES)
     # rasa_sdk.endpoint.run binds os.environ["SANIC_HOST"] (default 0.0.0.0).
     os.environ.setdefault("SANIC_HOST", "127.0.0.1")
     from rasa_sdk.__main__ import main as sdk_main

@@ -1,0 +1,478 @@
+"""The production shape on one machine: `make cluster` (`bot cluster`).
+
+N Rasa servers and M action servers on loopback ports, PostgreSQL for the
+tracker store and the project database, Redis for the lock store, and HAProxy
+in front of both tiers: one public port (REST webhook, chat page, socket.io)
+and one port that every replica's action endpoint points at. HAProxy's
+configuration is rendered from deploy/haproxy.cfg.template into var/cluster/.
+
+For scripts and tests (the load test starts one the same way):
+
+    from bot import cluster
+    handle = cluster.start(n_rasa=2, n_actions=2)   # ready when it returns
+    handle.url                                      # the balancer's public URL
+    handle.rasa_urls                                # each replica, straight
+    handle.kill_rasa(0)                             # a fault, for the fault run
+    handle.stop()
+
+Replicas rather than Sanic workers: see the README ("Running at scale").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import string
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from bot import launcher, ports, secrets, settings
+from bot.launcher import LaunchError, step
+from bot.privacy import retention
+from bot.settings import PROJECT_DIR, Settings
+
+TEMPLATE = PROJECT_DIR / "deploy" / "haproxy.cfg.template"
+HAPROXY = "haproxy"  # Debian's package (`apt-get install haproxy`; .ci/run does it)
+ACTIONS_OFFSET = 50  # action servers listen from cluster_first_port + 50
+
+
+# ---------------------------------------------------------------- checks first
+
+
+def check_postgres(url: str, what: str) -> None:
+    """Refuse to start without PostgreSQL: Rasa's SQL tracker store would retry
+    for ever, and SQLite is one file that several servers cannot share well."""
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() != "postgresql":
+        raise LaunchError(
+            f"the cluster needs PostgreSQL for the {what}, not {parsed.get_backend_name()} "
+            f"({shown}); unset it (default {settings.DEFAULT_CLUSTER_DATABASE}) "
+            "or set a postgresql:// URL"
+        )
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure: say which server and why
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LaunchError(
+            f"PostgreSQL for the {what} is not reachable at {shown} ({reason}). "
+            "Start it (e.g. `pg_ctlcluster 15 main start`) or set BOT_DATABASE_URL / "
+            "BOT_TRACKER_URL"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+def check_redis(url: str) -> None:
+    import redis  # type: ignore[import-untyped]  # Rasa's dependency
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3).ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise LaunchError(
+            f"Redis (the lock store) is not reachable at {shown} ({exc}). "
+            "Start it (`redis-server --daemonize yes`) or set BOT_LOCK_STORE_URL"
+        ) from None
+
+
+def check_haproxy() -> str:
+    found = shutil.which(HAPROXY) or shutil.which(f"/usr/sbin/{HAPROXY}")
+    if not found:
+        raise LaunchError("HAProxy is not installed: `apt-get install haproxy` (Debian)")
+    return found
+
+
+# ---------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Who listens where."""
+
+    host: str  # the public port's interface
+    public_port: int
+    actions_port: int  # the balancer port of the action tier (loopback)
+    stats_port: int
+    rasa_ports: tuple[int, ...]
+    action_ports: tuple[int, ...]
+
+    @classmethod
+    def fixed(cls, cfg: Settings, n_rasa: int, n_actions: int) -> Layout:
+        first = cfg.cluster_first_port
+        return cls(
+            host=cfg.host,
+            public_port=cfg.rasa_port,
+            actions_port=cfg.actions_port,
+            stats_port=cfg.cluster_stats_port,
+            rasa_ports=tuple(first + i for i in range(n_rasa)),
+            action_ports=tuple(first + ACTIONS_OFFSET + i for i in range(n_actions)),
+        )
+
+    @classmethod
+    def free(cls, n_rasa: int, n_actions: int, host: str = "127.0.0.1") -> Layout:
+        """Ports free now (tests and benchmarks run beside other clusters)."""
+        port = launcher.free_port
+        return cls(
+            host=host,
+            public_port=port(),
+            actions_port=port(),
+            stats_port=port(),
+            rasa_ports=tuple(port() for _ in range(n_rasa)),
+            action_ports=tuple(port() for _ in range(n_actions)),
+        )
+
+    def ports(self) -> list[tuple[str, int]]:
+        return [
+            (self.host, self.public_port),
+            ("127.0.0.1", self.actions_port),
+            ("127.0.0.1", self.stats_port),
+            *(("127.0.0.1", p) for p in self.rasa_ports + self.action_ports),
+        ]
+
+
+def render_haproxy(
+    *,
+    rasa: list[str],
+    actions: list[str],
+    public_bind: str,
+    actions_bind: str,
+    stats_bind: str,
+    stats_socket: str,
+    server_options: str = "",
+    resolvers: str = "",
+) -> str:
+    """deploy/haproxy.cfg.template with these servers ("host:port" each).
+    server_options: added to every server line (compose: DNS resolution)."""
+    options = f" {server_options}" if server_options else ""
+
+    def servers(prefix: str, addresses: list[str], cookie: bool = False) -> str:
+        return "\n".join(
+            f"    server {prefix}{i} {address} check{options}"
+            + (f" cookie {prefix}{i}" if cookie else "")
+            for i, address in enumerate(addresses)
+        )
+
+    return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        stats_socket=stats_socket,
+        public_bind=public_bind,
+        actions_bind=actions_bind,
+        stats_bind=stats_bind,
+        resolvers=resolvers,
+        rasa_servers=servers("rasa", rasa),
+        rasa_sticky_servers=servers("rasa", rasa, cookie=True),
+        action_servers=servers("actions", actions),
+    )
+
+
+def render_for(layout: Layout, stats_socket: Path) -> str:
+    """The template for a cluster on this machine."""
+    return render_haproxy(
+        rasa=[f"127.0.0.1:{p}" for p in layout.rasa_ports],
+        actions=[f"127.0.0.1:{p}" for p in layout.action_ports],
+        public_bind=f"{layout.host}:{layout.public_port}",
+        actions_bind=f"127.0.0.1:{layout.actions_port}",
+        stats_bind=f"127.0.0.1:{layout.stats_port}",
+        stats_socket=str(stats_socket),
+    )
+
+
+# deploy/compose/haproxy.cfg: the same template for compose.yaml's services
+# (tests/cluster/test_deploy.py checks that the committed file is this).
+COMPOSE_RESOLVERS = """resolvers compose
+    nameserver docker 127.0.0.11:53
+    hold valid 5s
+"""
+
+
+def render_for_compose() -> str:
+    return render_haproxy(
+        rasa=["rasa0:5005", "rasa1:5005"],
+        actions=["actions0:5055", "actions1:5055"],
+        public_bind=":8080",
+        actions_bind=":5055",
+        stats_bind=":8404",
+        stats_socket="/tmp/haproxy.sock",
+        server_options="resolvers compose init-addr last,libc,none",
+        resolvers=COMPOSE_RESOLVERS,
+    )
+
+
+# ---------------------------------------------------------------- the cluster
+
+
+def cluster_settings(cfg: Settings) -> Settings:
+    """`cfg` on PostgreSQL and Redis (the cluster's defaults, or what the
+    environment sets)."""
+    return dataclasses.replace(
+        cfg,
+        database_url=cfg.cluster_database_url,
+        tracker_url=cfg.cluster_tracker_url,
+        lock_store_url=cfg.cluster_lock_store_url,
+    )
+
+
+@dataclass
+class Cluster:
+    """The running cluster: child processes, by name ("rasa0", "actions1", "haproxy")."""
+
+    cfg: Settings  # on PostgreSQL and Redis (cluster_settings)
+    model: Path
+    layout: Layout
+    run_dir: Path  # haproxy.cfg, its stats socket, logs/
+    log_to_files: bool = True
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """The public port (HAProxy): REST, chat page, socket.io."""
+        host = "127.0.0.1" if self.layout.host == "0.0.0.0" else self.layout.host
+        return f"http://{host}:{self.layout.public_port}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        """Each replica, straight (past the balancer)."""
+        return [f"http://127.0.0.1:{p}" for p in self.layout.rasa_ports]
+
+    @property
+    def action_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}" for p in self.layout.action_ports]
+
+    @property
+    def stats_url(self) -> str:
+        return f"http://127.0.0.1:{self.layout.stats_port}/"
+
+    @property
+    def stats_socket(self) -> Path:
+        return self.run_dir / "haproxy.sock"
+
+    @property
+    def log_dir(self) -> Path | None:
+        return self.run_dir / "logs" if self.log_to_files else None
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.procs.items()}
+
+    # -- what each process runs
+
+    def _replica_cfg(self, port: int) -> Settings:
+        # Loopback only; its action endpoint is the balancer's action port.
+        return dataclasses.replace(
+            self.cfg, host="127.0.0.1", rasa_port=port, actions_port=self.layout.actions_port
+        )
+
+    def _replica_env(self, port: int) -> dict[str, str]:
+        env = launcher.rasa_env(self._replica_cfg(port))
+        # The client address from HAProxy's X-Forwarded-For (the last entry):
+        # rate limits per client stay per client, not per balancer.
+        env["SANIC_PROXIES_COUNT"] = "1"
+        # e5's OpenMP threads: the machine's cores shared among the replicas (two
+        # replicas with two threads each on two cores would fight for them),
+        # unless the environment chooses
+        if "OMP_NUM_THREADS" not in os.environ:
+            cores = os.cpu_count() or 1
+            env["OMP_NUM_THREADS"] = str(max(1, cores // len(self.layout.rasa_ports)))
+        return env
+
+    def _spawn_rasa(self, i: int) -> None:
+        port = self.layout.rasa_ports[i]
+        cmd = launcher.rasa_server_command(self._replica_cfg(port), self.model)
+        self.procs[f"rasa{i}"] = launcher.spawn(
+            f"rasa{i}", cmd, self._replica_env(port), self.log_dir
+        )
+
+    def _spawn_actions(self, i: int) -> None:
+        cfg = dataclasses.replace(self.cfg, actions_port=self.layout.action_ports[i])
+        self.procs[f"actions{i}"] = launcher.spawn(
+            f"actions{i}", launcher.action_server_command(cfg), launcher.rasa_env(cfg), self.log_dir
+        )
+
+    def _spawn_haproxy(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        config = self.run_dir / "haproxy.cfg"
+        config.write_text(render_for(self.layout, self.stats_socket), encoding="utf-8")
+        haproxy = check_haproxy()
+        checked = subprocess.run([haproxy, "-c", "-q", "-f", str(config)], capture_output=True)
+        if checked.returncode != 0:
+            raise LaunchError(f"HAProxy refuses {config}: {checked.stderr.decode().strip()}")
+        # -db: stay in the foreground (our child, stopped with the others)
+        self.procs["haproxy"] = launcher.spawn(
+            "haproxy", [haproxy, "-db", "-f", str(config)], {"PATH": "/usr/bin:/bin"}, self.log_dir
+        )
+
+    # -- start, stop, faults
+
+    def start(self, timeout: float = 300) -> float:
+        """Start everything; seconds until the balancer answers through each tier.
+
+        Action servers and the first replica first (the first creates the tracker
+        table; replicas creating it at the same moment collide and one waits 5 s),
+        then the other replicas together, then HAProxy."""
+        api = secrets.api_headers(self.cfg)
+        n_rasa, n_actions = len(self.layout.rasa_ports), len(self.layout.action_ports)
+        step(f"starting {n_actions} action server(s) and Rasa replica 1 of {n_rasa}")
+        for i in range(n_actions):
+            self._spawn_actions(i)
+        self._spawn_rasa(0)
+        checks = {f"action server {i + 1}": f"{u}/health" for i, u in enumerate(self.action_urls)}
+        checks["Rasa replica 1"] = f"{self.rasa_urls[0]}/status"
+        elapsed = launcher.wait_answering(checks, self.procs.values(), api, timeout, progress=True)
+        if n_rasa > 1:
+            step(f"starting Rasa replica{'s 2-' if n_rasa > 2 else ' '}{n_rasa} of {n_rasa}")
+            for i in range(1, n_rasa):
+                self._spawn_rasa(i)
+            checks = {f"Rasa replica {i + 1}": f"{u}/status" for i, u in enumerate(self.rasa_urls)}
+            del checks["Rasa replica 1"]
+            elapsed += launcher.wait_answering(
+                checks, self.procs.values(), api, timeout, progress=True
+            )
+        step("starting HAProxy")
+        self._spawn_haproxy()
+        checks = {
+            "balancer (public port)": f"{self.url}/webhooks/chat/health",
+            "balancer (action port)": f"http://127.0.0.1:{self.layout.actions_port}/health",
+        }
+        elapsed += launcher.wait_answering(checks, self.procs.values(), None, 30, progress=True)
+        return elapsed
+
+    def stop(self) -> None:
+        # The balancer first: no request reaches a server that is stopping.
+        order = sorted(self.procs, key=lambda name: name != "haproxy")
+        launcher.stop_processes(self.procs[name] for name in order)
+        self.procs = {}
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process ("rasa0", "actions1"): a crash, for fault tests."""
+        proc = self.procs[name]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def kill_rasa(self, i: int) -> None:
+        self.kill(f"rasa{i}")
+
+    def kill_actions(self, i: int) -> None:
+        self.kill(f"actions{i}")
+
+    def server_states(self) -> dict[tuple[str, str], str]:
+        """HAProxy's view: (backend, server) -> "UP", "DOWN", ... (the stats socket)."""
+        import csv
+        import socket
+
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(self.stats_socket))
+            sock.sendall(b"show stat\n")
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        rows = csv.DictReader("".join(c.decode() for c in chunks).lstrip("# ").splitlines())
+        return {
+            (row["pxname"], row["svname"]): row["status"]
+            for row in rows
+            if row["svname"] not in ("FRONTEND", "BACKEND")
+        }
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def prepare(cfg: Settings, model: Path | None = None) -> tuple[Settings, Path]:
+    """Check PostgreSQL, Redis and HAProxy before anything starts, then load the
+    database and (unless `model` is given) train as `make run` does. Returns the
+    cluster's settings (on PostgreSQL and Redis) and the model."""
+    cfg = cluster_settings(launcher.ensure_secrets(cfg))
+    step("checking PostgreSQL, Redis and HAProxy")
+    check_postgres(cfg.database_url, "project database")
+    if cfg.tracker_url != cfg.database_url:
+        check_postgres(cfg.tracker_url, "tracker store")
+    check_redis(cfg.lock_store_url)
+    check_haproxy()
+    if model is not None:
+        launcher.prepare_database(cfg)
+        return cfg, model
+    return cfg, launcher.prepare(cfg)
+
+
+def start(
+    n_rasa: int = 2,
+    n_actions: int = 2,
+    *,
+    cfg: Settings | None = None,
+    model: Path | None = None,
+    free_ports: bool = True,
+    run_dir: Path | None = None,
+    log_to_files: bool = True,
+    timeout: float = 300,
+) -> Cluster:
+    """A running cluster (ready when this returns); `stop()` it, or use `with`.
+
+    cfg: settings (default: the environment's); the cluster runs on its
+    cluster_database_url, cluster_tracker_url and cluster_lock_store_url
+    (BOT_DATABASE_URL, BOT_TRACKER_URL, BOT_LOCK_STORE_URL, else PostgreSQL and
+    Redis on this machine). model: a trained model (default: trained if needed,
+    as `make run` does); the database is loaded either way. free_ports: any free
+    loopback ports (the default, for scripts and tests) instead of the fixed
+    ones of `make cluster`. Logs go to run_dir/logs (default var/cluster/logs).
+    """
+    cfg, model = prepare(cfg or settings.load(), model)
+    layout = Layout.free(n_rasa, n_actions) if free_ports else Layout.fixed(cfg, n_rasa, n_actions)
+    handle = Cluster(
+        cfg, model, layout, run_dir or cfg.var_dir / "cluster", log_to_files=log_to_files
+    )
+    try:
+        handle.start(timeout)
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+@contextmanager
+def running(n_rasa: int = 2, n_actions: int = 2, **kwargs: object) -> Iterator[Cluster]:
+    handle = start(n_rasa, n_actions, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+def run(n_rasa: int | None = None, n_actions: int | None = None) -> None:
+    """`make cluster`: check, prepare, start, serve until Ctrl-C or SIGTERM."""
+    launcher.stop_on_sigterm()
+    base = settings.load()
+    n_rasa = n_rasa or base.cluster_rasa
+    n_actions = n_actions or base.cluster_actions
+    cfg, model = prepare(base)
+    layout = Layout.fixed(cfg, n_rasa, n_actions)
+    for host, port in layout.ports():
+        if not ports.is_free(host, port):
+            raise LaunchError(
+                f"{ports.describe_holder(port)}; stop it, or set BOT_RASA_PORT / "
+                "BOT_ACTIONS_PORT / BOT_CLUSTER_FIRST_PORT / BOT_CLUSTER_STATS_PORT"
+            )
+    step(retention.purge_at_start(cfg))  # as `make run`: BOT_RETENTION_DAYS
+    handle = Cluster(cfg, model, layout, cfg.var_dir / "cluster")
+    step(f"logs in {handle.log_dir}")
+    listing = "\n".join(
+        [f"  Replicas:  {', '.join(handle.rasa_urls)} (each straight, past the balancer)"]
+        + [f"  Actions:   {', '.join(handle.action_urls)} behind 127.0.0.1:{layout.actions_port}"]
+        + [f"  HAProxy:   {handle.stats_url} (server states)"]
+    )
+    launcher.serve(
+        handle.start,
+        lambda: list(handle.procs.values()),
+        handle.stop,
+        launcher.banner(handle.url) + listing + "\n",
+    )
