@@ -381,6 +381,25 @@ def test_out_of_scope_and_ignore(url, nlu, tmp_path) -> None:
     assert inbox.get(ignored.id, url).status == "ignored"
 
 
+def test_an_entry_trained_by_other_means_is_marked_added(url, nlu, tmp_path) -> None:
+    Conversation(url, "conv-meanwhile").fallback("my screen went black", UNSURE)
+    sync(url, nlu)
+    (entry,) = inbox.list_entries(url=url)
+    phrases.add(
+        "scope_hardware_faults",
+        "My screen went black.",
+        "en",
+        nlu_dir=nlu[0],
+        eval_sets=[nlu[1]],
+        predictor=None,
+        cache=tmp_path / "e5.npz",
+    )
+    sync(url, nlu)
+    done = inbox.get(entry.id, url)
+    assert (done.status, done.assigned_intent) == ("added", "scope_hardware_faults")
+    assert done.resolved_file == "data/nlu/en/hardware_faults.yml"
+
+
 def test_cli_sync_list_show_and_bad_input(url, nlu, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("BOT_DATABASE_URL", url)
     monkeypatch.setenv("BOT_TRACKER_URL", url)
