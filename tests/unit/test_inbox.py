@@ -8,6 +8,7 @@ work tree's data/nlu is never touched."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -436,3 +437,28 @@ def test_cli_sync_list_show_and_bad_input(url, nlu, tmp_path, monkeypatch) -> No
     assert ignored.returncode == 0
     twice = run_cli("inbox", "ignore", str(entry_id))
     assert twice.returncode == 1 and "already resolved (ignored)" in twice.stderr
+
+
+def test_the_launcher_syncs_at_start_and_in_the_background(url, monkeypatch) -> None:
+    from bot import launcher, settings
+
+    monkeypatch.setenv("BOT_DATABASE_URL", url)
+    monkeypatch.setenv("BOT_TRACKER_URL", url)
+    monkeypatch.setenv("BOT_INBOX_SYNC_SECONDS", "1")
+    cfg = settings.load()
+    assert launcher.sync_inbox(cfg).startswith("inbox: read 0 conversation(s)")
+    syncer = launcher.InboxSyncer(cfg)
+    syncer.start()
+    try:
+        Conversation(url, "conv-launcher").fallback("my thing is broken", UNSURE)
+        for _ in range(600):  # until the thread has synced (no time is asserted)
+            if inbox.list_entries(url=url):
+                break
+            syncer.stopping.wait(0.1)
+        assert [e.text for e in inbox.list_entries(url=url)] == ["my thing is broken"]
+    finally:
+        syncer.stop()
+        syncer.join(timeout=30)
+    assert not syncer.is_alive()
+    unreachable = dataclasses.replace(cfg, database_url="postgresql://nobody@127.0.0.1:1/none")
+    assert launcher.sync_inbox(unreachable).startswith("inbox sync failed: OperationalError")
