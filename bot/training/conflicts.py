@@ -9,7 +9,8 @@ Refused outright:
   NEAR_DUPLICATE, naming the example and its file.
 
 Shown, not refusing: the current model's prediction (top three) from the running
-server's /model/parse, and the nearest examples of the likeliest two intents. A
+server's /model/parse, and the nearest examples of the likeliest two intents
+(and of the intent the phrase is meant for). A
 phrase the model already puts under the right intent with HIGH_CONFIDENCE or
 more is allowed but marked "already understood" (adding it teaches little).
 
@@ -217,13 +218,15 @@ def check(
 
 
 def _top_two(verdict: Verdict, searchable: Index, vector: np.ndarray) -> list[str]:
-    """The model's top two intents; without a model, the two nearest intents."""
-    if verdict.prediction is not None and verdict.prediction.top3:
-        return [name for name, _ in verdict.prediction.top3[:2]]
+    """The model's top two intents (without a model, the two nearest), and the
+    intent the phrase is meant for if it is not one of them."""
     seen: list[str] = []
-    for neighbour in searchable.nearest(vector, k=50):
-        if neighbour.example.intent not in seen:
-            seen.append(neighbour.example.intent)
-        if len(seen) == 2:
-            break
-    return seen
+    if verdict.prediction is not None and verdict.prediction.top3:
+        seen = [name for name, _ in verdict.prediction.top3[:2]]
+    else:
+        for neighbour in searchable.nearest(vector, k=50):
+            if neighbour.example.intent not in seen:
+                seen.append(neighbour.example.intent)
+            if len(seen) == 2:
+                break
+    return seen if verdict.intent in seen else [*seen, verdict.intent]
