@@ -433,12 +433,24 @@ def _retrying(work: Callable[[], int]) -> int:
     return 0  # pragma: no cover - the loop returns or raises
 
 
+_texts_cache: dict[Path, tuple[tuple, dict[str, Any]]] = {}
+
+
 def training_texts(nlu_dir: Path | None = None) -> dict[str, Any]:
-    """normalised text -> its training example (bot.training.examples.Example)."""
+    """normalised text -> its training example (bot.training.examples.Example);
+    read again only when a file changed (parsing them all takes a second or more,
+    and the launcher syncs every minute)."""
     from bot.training import examples
 
-    found = examples.training_examples(nlu_dir or examples.NLU_DIR)
-    return {normalise(e.text): e for e in found}
+    directory = nlu_dir or examples.NLU_DIR
+    files = sorted(directory.glob("*/*.yml"))
+    signature = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    cached = _texts_cache.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    found = {normalise(e.text): e for e in examples.training_examples(directory)}
+    _texts_cache[directory] = (signature, found)
+    return found
 
 
 def _trained_meanwhile(url: str, known_texts: dict[str, Any]) -> int:
