@@ -478,7 +478,7 @@ def _sync_sender(
 ) -> int:
     """Record every inbox message of one conversation; `extra` adds reasons to events."""
     turns = conversation_turns(_sender_rows(conn, sender), sender)
-    known = _known_values(sender, url)
+    known: list[tuple[str, str]] | None = None  # read only if a message qualifies
     sightings = []
     for i, turn in enumerate(turns):
         if turn.payload or turn.in_form or not turn.text.strip():
@@ -493,6 +493,8 @@ def _sync_sender(
             suggestion = suggestion or extra[turn.event_id][1]
         if not reasons:
             continue
+        if known is None:
+            known = _known_values(sender, url)
         text = mask.mask_text(turn.text.strip(), known)
         if normalise(text) and normalise(text) not in known_texts:
             sightings.append(_sighting(turn, text, reasons, suggestion))
