@@ -243,22 +243,25 @@ def _ignore(args: argparse.Namespace, cfg: settings.Settings) -> int:
 
 
 def _phrase_add(args: argparse.Namespace, cfg: settings.Settings) -> int:
-    from bot.training import inbox, phrases
+    from bot.training import phrases
+    from bot.training.examples import shown_path
 
     done = phrases.add(args.intent, args.text, args.lang, progress=_progress)
-    return _written(args, done.plan, inbox._shown_path(done.file), "Added")
+    return _written(args, done.plan, shown_path(done.file), "Added")
 
 
 def _phrase_check(args: argparse.Namespace, cfg: settings.Settings) -> int:
     from bot.training import phrases
+    from bot.training.examples import shown_path
 
     plan = phrases.prepare(args.intent, args.text, args.lang, progress=_progress)
+    file = shown_path(plan.file)
     if args.json:
-        _dump({"written": False, "file": str(plan.file), "check": plan.verdict.to_json()})
+        _dump({"written": False, "file": file, "check": plan.verdict.to_json()})
         return 0
     _print_verdict(plan.verdict)
     understood = " (already understood)" if plan.verdict.already_understood else ""
-    print(f"Allowed{understood}: {plan.text!r} would go to {plan.intent} in {plan.file}.")
+    print(f"Allowed{understood}: {plan.text!r} would go to {plan.intent} in {file}.")
     return 0
 
 

@@ -34,7 +34,7 @@ import numpy as np
 from bot import secrets, settings
 from bot.text import normalise
 from bot.training import examples as training
-from bot.training.examples import EVAL_SETS, EvalQuestion, Example
+from bot.training.examples import EVAL_SETS, EvalQuestion, Example, shown_path
 from bot.training.similarity import Index, Neighbour
 
 # Measured (bench/near_duplicates.py, README "For trainers"): at 0.96, 76 % of
@@ -99,18 +99,12 @@ class Verdict:
             "prediction_note": self.prediction_note,
             "neighbours": {
                 intent: [
-                    {"text": n.example.text, "file": _shown(n.example.file), "cosine": n.cosine}
+                    {"text": n.example.text, "file": shown_path(n.example.file), "cosine": n.cosine}
                     for n in found
                 ]
                 for intent, found in self.neighbours.items()
             },
         }
-
-
-def _shown(path: Path) -> str:
-    """data/nlu/en/licence.yml, whatever directory the data lives in."""
-    parts = path.parts
-    return "/".join(parts[-4:]) if len(parts) >= 4 else str(path)
 
 
 # ---------------------------------------------------------------- the model's view
@@ -162,7 +156,7 @@ def heldout_questions(sets: Iterable[Path] = EVAL_SETS) -> dict[str, EvalQuestio
 
 
 def _where(example: Example) -> str:
-    return f"{example.intent} in {_shown(example.file)}: {example.text!r}"
+    return f"{example.intent} in {shown_path(example.file)}: {example.text!r}"
 
 
 def check(

@@ -50,6 +50,7 @@ from bot.contract import LANGS
 from bot.privacy import drafts, mask
 from bot.privacy.retention import EVENTS, tracker_engine
 from bot.text import normalise
+from bot.training.examples import shown_path
 
 logger = logging.getLogger(__name__)
 
@@ -462,7 +463,7 @@ def _trained_meanwhile(url: str, known_texts: dict[str, Any]) -> int:
             example = known_texts.get(normalise(entry.text))
             if example is not None:
                 entry.status, entry.assigned_intent = "added", example.intent
-                entry.resolved_file = _shown_path(example.file)
+                entry.resolved_file = shown_path(example.file)
                 entry.resolved_at = dt.datetime.now(dt.timezone.utc)
                 changed += 1
     return changed
@@ -884,18 +885,13 @@ def assign(
     except BaseException:
         release(entry_id, status, url=url)
         raise
-    note_file(entry_id, _shown_path(path), url=url)
+    note_file(entry_id, shown_path(path), url=url)
     return Assigned(get(entry_id, url), plan, path)
 
 
 def out_of_scope(entry_id: int, *, url: str | None = None, **phrase_options: Any) -> Assigned:
     """Add the entry's text to the out-of-scope examples of its language."""
     return assign(entry_id, OUT_OF_SCOPE, url=url, status="out_of_scope", **phrase_options)
-
-
-def _shown_path(path: Path) -> str:
-    parts = path.parts
-    return "/".join(parts[-4:]) if len(parts) >= 4 else str(path)
 
 
 # ---------------------------------------------------------------- privacy
