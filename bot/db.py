@@ -20,11 +20,13 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     inspect,
@@ -229,6 +231,79 @@ class RequestDraft(Base):
     fields = Column(JSON, nullable=False)  # {field: value}, the values in full
     created_at = Column(DateTime(timezone=True), nullable=False)
     updated_at = Column(DateTime(timezone=True), nullable=False, index=True)
+
+
+INBOX_STATUSES = ("new", "added", "ignored", "out_of_scope")
+
+
+class InboxEntry(Base):
+    """A user message the assistant may have misunderstood, for trainers
+    (bot/training/inbox.py): one row per normalised text, however often it came.
+
+    `text` is masked (bot/privacy/mask.py); `key` is a hash of the normalised
+    text. The fields of the latest occurrence are copied here (intent,
+    confidence, top three, rule ids, language, conversation) so a list needs no
+    join; `reasons`, `count`, `first_seen` and `last_seen` sum up the
+    occurrences. `status` moves from `new` exactly once (an UPDATE ... WHERE
+    status = 'new', so of two trainers at once one wins)."""
+
+    __tablename__ = "inbox"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    key = Column(String(64), nullable=False, unique=True)
+    text = Column(Text, nullable=False)
+    lang = Column(String(2), nullable=False, index=True)
+    intent = Column(String(96))  # the model's top intent (not nlu_fallback); None: unknown
+    confidence = Column(Float)
+    ranking = Column(JSON, nullable=False)  # top three: [{"intent", "confidence"}]
+    rule_ids = Column(JSON, nullable=False)  # the answer's clause ids
+    reasons = Column(JSON, nullable=False)  # sorted, from inbox.REASONS
+    suggestion = Column(String(96))  # the intent a click or a rephrasing pointed to
+    count = Column(Integer, nullable=False)
+    first_seen = Column(DateTime(timezone=True), nullable=False)
+    last_seen = Column(DateTime(timezone=True), nullable=False, index=True)
+    conversation_id = Column(String(255))  # the latest occurrence's, for context
+    event_id = Column(Integer)  # its user event in the tracker store
+    status = Column(String(16), nullable=False, default="new", server_default="new", index=True)
+    assigned_intent = Column(String(96))  # for `added` and `out_of_scope`
+    resolved_file = Column(Text)  # where the phrase was written
+    resolved_at = Column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('new', 'added', 'ignored', 'out_of_scope')", name="ck_inbox_status"
+        ),
+    )
+
+
+class InboxOccurrence(Base):
+    """One time an inbox text came in: a user event of the tracker store, or a
+    thumbs-down that matched none. (sender, source) is unique, which makes the
+    sync idempotent; retention and `forget` delete occurrences, and an entry
+    left with none is deleted with them."""
+
+    __tablename__ = "inbox_occurrences"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    entry_id = Column(Integer, ForeignKey("inbox.id", ondelete="CASCADE"), nullable=False)
+    sender = Column(String(255), nullable=False, index=True)
+    source = Column(String(64), nullable=False)  # "event:<id>" or "feedback:<id>"
+    event_id = Column(Integer)
+    seen_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    lang = Column(String(2), nullable=False)
+    intent = Column(String(96))
+    confidence = Column(Float)
+    ranking = Column(JSON, nullable=False)
+    rule_ids = Column(JSON, nullable=False)
+    reasons = Column(JSON, nullable=False)
+    suggestion = Column(String(96))
+    __table_args__ = (UniqueConstraint("sender", "source", name="uq_inbox_occurrence_source"),)
+
+
+class InboxCursor(Base):
+    """How far the inbox sync has read each source (tracker events, feedback)."""
+
+    __tablename__ = "inbox_cursors"
+    source = Column(String(32), primary_key=True)
+    position = Column(Integer, nullable=False)
+    synced_at = Column(DateTime(timezone=True), nullable=False)
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:

@@ -46,6 +46,11 @@ class Settings:
     rate_per_client: int  # requests a minute, one client address
     action_timeout: float  # seconds Rasa waits for the action server
     retention_days: int  # conversations, feedback and inbox older than this are deleted; 0: kept
+    # The trainers' inbox (bot/training/inbox/)
+    inbox_confidence: float  # answers below this confidence go to the inbox
+    inbox_sync_seconds: (
+        int  # how often the launcher syncs the inbox while it runs; 0: at start only
+    )
     # `make cluster` (bot/cluster.py): the production shape on one machine
     cluster_rasa: int = 2  # Rasa replicas (BOT_CLUSTER_RASA)
     cluster_actions: int = 2  # action servers (BOT_CLUSTER_ACTIONS)
@@ -110,6 +115,17 @@ def _secret(env_name: str, var_dir: Path) -> str | None:
         return None
 
 
+def _fraction(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name}={raw!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise SystemExit(f"{name}={value} must be between 0 and 1")
+    return value
+
+
 def _origins() -> tuple[str, ...]:
     """Other sites' pages that may call the bot; () (the default): only the
     server's own pages (the chat page it serves), whatever host name it has."""
@@ -144,6 +160,8 @@ def load() -> Settings:
         rate_per_client=_int("BOT_RATE_PER_CLIENT", 120, minimum=1),
         action_timeout=float(_int("BOT_ACTION_TIMEOUT", 10, minimum=1)),
         retention_days=_int("BOT_RETENTION_DAYS", 90),
+        inbox_confidence=_fraction("BOT_INBOX_CONFIDENCE", 0.6),
+        inbox_sync_seconds=_int("BOT_INBOX_SYNC_SECONDS", 60),
         cluster_rasa=_int("BOT_CLUSTER_RASA", 2, minimum=1),
         cluster_actions=_int("BOT_CLUSTER_ACTIONS", 2, minimum=1),
         cluster_first_port=_port("BOT_CLUSTER_FIRST_PORT", 5100),

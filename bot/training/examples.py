@@ -92,3 +92,10 @@ def check_apart(sets: Iterable[Path] = EVAL_SETS, nlu_dir: Path = NLU_DIR) -> li
                 f"in {example.file.relative_to(nlu_dir.parent.parent)}"
             )
     return problems
+
+
+def shown_path(path: Path) -> str:
+    """A training data file as trainers know it (data/nlu/en/licence.yml), wherever
+    the data lives (a copy in tests, another project directory)."""
+    parts = path.parts
+    return "/".join(parts[-4:]) if len(parts) >= 4 else str(path)

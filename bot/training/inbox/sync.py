@@ -1,0 +1,424 @@
+"""The sync: occurrences recorded and merged into entries, incrementally and
+idempotently, from the tracker store and the feedback table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot import db, settings
+from bot.contract import LANGS
+from bot.privacy import drafts, mask
+from bot.privacy.retention import EVENTS, tracker_engine
+from bot.text import normalise
+from bot.training.examples import shown_path
+from bot.training.inbox.turns import (
+    REASONS,
+    Turn,
+    conversation_turns,
+    next_reasons,
+    own_reasons,
+    sender_rows,
+)
+
+OVERLAP = {"events": 500, "feedback": 100}  # ids re-read behind each cursor
+_ATTEMPTS = 4  # a sender's transaction retried when another sync got there first
+
+
+# ---------------------------------------------------------------- storing
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    """A stored time as aware UTC (SQLite drops the zone)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def from_timestamp(stamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
+
+
+def form_values(sender: str, url: str) -> list[tuple[str, str]]:
+    """The names and companies this conversation typed into forms (draft, requests)."""
+    values: list[dict[str, Any]] = [drafts.get(sender, url)]
+    with db.session_scope(url) as session:
+        for name, company in session.execute(
+            select(db.ServiceRequest.name, db.ServiceRequest.company).where(
+                db.ServiceRequest.conversation_id == sender
+            )
+        ):
+            values.append({"name": name, "company": company or ""})
+    pairs = dict(pair for found in values for pair in mask.known_values(found))
+    return sorted(pairs.items(), key=lambda p: -len(p[0]))
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One occurrence to record."""
+
+    sender: str
+    source: str
+    event_id: int | None
+    seen_at: dt.datetime
+    text: str  # masked
+    lang: str
+    intent: str | None
+    confidence: float | None
+    ranking: list[dict[str, Any]]
+    rule_ids: list[str]
+    reasons: frozenset[str]
+    suggestion: str | None
+
+
+def _ranking(turn: Turn) -> list[dict[str, Any]]:
+    return [{"intent": name, "confidence": round(conf, 4)} for name, conf in turn.ranking[:3]]
+
+
+def _sighting(turn: Turn, text: str, reasons: set[str], suggestion: str | None) -> Sighting:
+    return Sighting(
+        sender=turn.sender,
+        source=f"event:{turn.event_id}",
+        event_id=turn.event_id,
+        seen_at=from_timestamp(turn.timestamp),
+        text=text,
+        lang=turn.lang,
+        intent=turn.intent,
+        confidence=None if turn.confidence is None else round(turn.confidence, 4),
+        ranking=_ranking(turn),
+        rule_ids=turn.rule_ids,
+        reasons=frozenset(reasons),
+        suggestion=suggestion,
+    )
+
+
+def _record(session: Session, seen: Sighting) -> bool:
+    """Add or merge one occurrence; True if anything changed."""
+    key = text_key(seen.text)
+    entry = session.scalars(select(db.InboxEntry).where(db.InboxEntry.key == key)).first()
+    if entry is None:
+        entry = db.InboxEntry(
+            key=key,
+            text=seen.text,
+            lang=seen.lang,
+            ranking=[],
+            rule_ids=[],
+            reasons=[],
+            count=0,
+            first_seen=seen.seen_at,
+            last_seen=seen.seen_at,
+            status="new",
+        )
+        session.add(entry)
+        session.flush()
+    found = session.scalars(
+        select(db.InboxOccurrence).where(
+            db.InboxOccurrence.sender == seen.sender, db.InboxOccurrence.source == seen.source
+        )
+    ).first()
+    if found is None:
+        session.add(
+            db.InboxOccurrence(
+                entry_id=entry.id,
+                sender=seen.sender,
+                source=seen.source,
+                event_id=seen.event_id,
+                seen_at=seen.seen_at,
+                lang=seen.lang,
+                intent=seen.intent,
+                confidence=seen.confidence,
+                ranking=seen.ranking,
+                rule_ids=seen.rule_ids,
+                reasons=sorted(seen.reasons),
+                suggestion=seen.suggestion,
+            )
+        )
+    else:
+        merged = sorted(set(found.reasons) | seen.reasons)
+        if merged == list(found.reasons) and (found.suggestion or not seen.suggestion):
+            return False
+        found.reasons = merged
+        found.suggestion = seen.suggestion or found.suggestion
+    session.flush()
+    refresh(session, entry)
+    return True
+
+
+def refresh(session: Session, entry: db.InboxEntry) -> None:
+    """Sum an entry up from its occurrences; delete it when none is left."""
+    found = session.scalars(
+        select(db.InboxOccurrence)
+        .where(db.InboxOccurrence.entry_id == entry.id)
+        .order_by(db.InboxOccurrence.seen_at, db.InboxOccurrence.id)
+    ).all()
+    if not found:
+        session.delete(entry)
+        return
+    latest = found[-1]
+    entry.count = len(found)
+    seen = [_aware(o.seen_at) for o in found]
+    entry.first_seen, entry.last_seen = min(seen), max(seen)
+    entry.reasons = sorted({r for o in found for r in o.reasons}, key=REASONS.index)
+    entry.suggestion = next((o.suggestion for o in reversed(found) if o.suggestion), None)
+    entry.lang, entry.intent, entry.confidence = latest.lang, latest.intent, latest.confidence
+    entry.ranking, entry.rule_ids = latest.ranking, latest.rule_ids
+    entry.conversation_id, entry.event_id = latest.sender, latest.event_id
+
+
+# ---------------------------------------------------------------- sync
+
+
+@dataclass(frozen=True)
+class Synced:
+    conversations: int  # conversations read
+    feedback: int  # thumbs-down read
+    recorded: int  # occurrences added or changed
+    entries: int  # entries in the inbox now
+    new: int  # of them `new`
+
+    def summary(self) -> str:
+        return (
+            f"read {self.conversations} conversation(s) and {self.feedback} thumbs-down; "
+            f"{self.recorded} change(s); {self.entries} entries, {self.new} new"
+        )
+
+
+def _cursor(session: Session, source: str) -> int:
+    row = session.get(db.InboxCursor, source)
+    return int(row.position) if row is not None else 0
+
+
+def _move_cursor(url: str, source: str, position: int) -> None:
+    with db.session_scope(url) as session:
+        row = session.get(db.InboxCursor, source)
+        now = dt.datetime.now(dt.timezone.utc)
+        if row is None:
+            session.add(db.InboxCursor(source=source, position=position, synced_at=now))
+        else:
+            row.position, row.synced_at = max(position, 0), now
+
+
+def _retrying(work: Callable[[], int]) -> int:
+    """Another sync (the launcher's timer, a trainer's command) may write the same
+    rows at the same moment: the loser of a unique key or an SQLite lock tries again."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return work()
+        except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+            if attempt == _ATTEMPTS - 1 or (
+                isinstance(exc, sa_exc.OperationalError) and "locked" not in str(exc).lower()
+            ):
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    return 0  # pragma: no cover - the loop returns or raises
+
+
+_texts_cache: dict[Path, tuple[tuple, dict[str, Any]]] = {}
+
+
+def training_texts(nlu_dir: Path | None = None) -> dict[str, Any]:
+    """normalised text -> its training example (bot.training.examples.Example);
+    read again only when a file changed (parsing them all takes a second or more,
+    and the launcher syncs every minute)."""
+    from bot.training import examples
+
+    directory = nlu_dir or examples.NLU_DIR
+    files = sorted(directory.glob("*/*.yml"))
+    signature = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    cached = _texts_cache.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    found = {normalise(e.text): e for e in examples.training_examples(directory)}
+    _texts_cache[directory] = (signature, found)
+    return found
+
+
+def _trained_meanwhile(url: str, known_texts: dict[str, Any]) -> int:
+    """`new` entries whose text became a training example by other means (a hand
+    edit, `bot phrase add`): marked added, with the intent and file that have it."""
+    changed = 0
+    with db.session_scope(url) as session:
+        for entry in session.scalars(select(db.InboxEntry).where(db.InboxEntry.status == "new")):
+            example = known_texts.get(normalise(entry.text))
+            if example is not None:
+                entry.status, entry.assigned_intent = "added", example.intent
+                entry.resolved_file = shown_path(example.file)
+                entry.resolved_at = dt.datetime.now(dt.timezone.utc)
+                changed += 1
+    return changed
+
+
+def _sync_sender(
+    url: str,
+    conn: Any,
+    sender: str,
+    threshold: float,
+    known_texts: dict[str, Any],
+    extra: dict[int, tuple[set[str], str | None]] | None = None,
+) -> int:
+    """Record every inbox message of one conversation; `extra` adds reasons to events."""
+    turns = conversation_turns(sender_rows(conn, sender), sender)
+    known: list[tuple[str, str]] | None = None  # read only if a message qualifies
+    sightings = []
+    for i, turn in enumerate(turns):
+        if turn.payload or turn.in_form or not turn.text.strip():
+            continue
+        reasons = own_reasons(turn, threshold)
+        more, suggestion = next_reasons(
+            turn, turns[i + 1] if i + 1 < len(turns) else None, threshold
+        )
+        reasons |= more
+        if extra and turn.event_id in extra:
+            reasons |= extra[turn.event_id][0]
+            suggestion = suggestion or extra[turn.event_id][1]
+        if not reasons:
+            continue
+        if known is None:
+            known = form_values(sender, url)
+        text = mask.mask_text(turn.text.strip(), known)
+        if normalise(text) and normalise(text) not in known_texts:
+            sightings.append(_sighting(turn, text, reasons, suggestion))
+    if not sightings:
+        return 0
+
+    def write() -> int:
+        with db.session_scope(url) as session:
+            return sum(_record(session, seen) for seen in sightings)
+
+    return _retrying(write)
+
+
+def _match_feedback(turns: Sequence[Turn], question: str, before: float) -> Turn | None:
+    """The user message a thumbs-down was about: the latest with the same text."""
+    wanted = normalise(question)
+    for turn in reversed(turns):
+        if turn.timestamp <= before + 1 and normalise(mask.mask_text(turn.text)) == wanted:
+            return turn
+    return None
+
+
+def sync(
+    *,
+    url: str | None = None,
+    tracker_url: str | None = None,
+    nlu_dir: Path | None = None,
+    threshold: float | None = None,
+) -> Synced:
+    """Bring the inbox up to date with the tracker store and the feedback table."""
+    cfg = settings.load()
+    url = db.ensure_schema(url)
+    threshold = cfg.inbox_confidence if threshold is None else threshold
+    known_texts = training_texts(nlu_dir)
+    with db.session_scope(url) as session:
+        events_from, feedback_from = _cursor(session, "events"), _cursor(session, "feedback")
+    engine = tracker_engine(tracker_url or cfg.tracker_url)
+    conversations = recorded = read_feedback = 0
+    if engine is not None:
+        with engine.connect() as conn:
+            last = conn.execute(select(func.max(EVENTS.c.id))).scalar() or 0
+            if last < events_from:  # a new tracker database: start again
+                events_from = 0
+            senders = conn.execute(
+                select(EVENTS.c.sender_id)
+                .where(EVENTS.c.id > max(events_from - OVERLAP["events"], 0))
+                .where(EVENTS.c.id <= last)
+                .distinct()
+            ).scalars()
+            for sender in list(senders):
+                recorded += _sync_sender(url, conn, sender, threshold, known_texts)
+                conversations += 1
+            _move_cursor(url, "events", int(last))
+            recorded_fb, read_feedback = _sync_feedback(
+                url, conn, feedback_from, threshold, known_texts
+            )
+            recorded += recorded_fb
+    else:
+        recorded_fb, read_feedback = _sync_feedback(
+            url, None, feedback_from, threshold, known_texts
+        )
+        recorded += recorded_fb
+    recorded += _trained_meanwhile(url, known_texts)
+    with db.session_scope(url) as session:
+        entries = session.scalar(select(func.count()).select_from(db.InboxEntry)) or 0
+        new = (
+            session.scalar(
+                select(func.count()).select_from(db.InboxEntry).where(db.InboxEntry.status == "new")
+            )
+            or 0
+        )
+    return Synced(conversations, read_feedback, recorded, int(entries), int(new))
+
+
+def _sync_feedback(
+    url: str, conn: Any, position: int, threshold: float, known_texts: dict[str, Any]
+) -> tuple[int, int]:
+    """Thumbs-down since the cursor: the message's occurrence gets the reason, or,
+    if the conversation is gone from the tracker store, one of its own."""
+    with db.session_scope(url) as session:
+        last = session.scalar(select(func.max(db.Feedback.id))) or 0
+        if last < position:
+            position = 0
+        rows = session.execute(
+            select(
+                db.Feedback.id,
+                db.Feedback.sender,
+                db.Feedback.question,
+                db.Feedback.created_at,
+                db.Feedback.rule_ids,
+                db.Feedback.lang,
+            )
+            .where(db.Feedback.rating == "down")
+            .where(db.Feedback.id > max(position - OVERLAP["feedback"], 0))
+            .where(db.Feedback.id <= last)
+            .order_by(db.Feedback.id)
+        ).all()
+    recorded = 0
+    for fid, sender, question, created_at, rule_ids, lang in rows:
+        if not (question or "").strip():
+            continue
+        created = db.as_utc(created_at) or dt.datetime.now(dt.timezone.utc)
+        turn = None
+        if conn is not None:
+            turns = conversation_turns(sender_rows(conn, sender), sender)
+            turn = _match_feedback(turns, question, created.timestamp())
+        if turn is not None:
+            recorded += _sync_sender(
+                url, conn, sender, threshold, known_texts, {turn.event_id: ({"thumbs_down"}, None)}
+            )
+            continue
+        text = mask.mask_text(question.strip(), form_values(sender, url))
+        if not normalise(text) or normalise(text) in known_texts:
+            continue
+        seen = Sighting(
+            sender=sender,
+            source=f"feedback:{fid}",
+            event_id=None,
+            seen_at=created,
+            text=text,
+            lang=lang if lang in LANGS else "en",
+            intent=None,
+            confidence=None,
+            ranking=[],
+            rule_ids=list(rule_ids or []),
+            reasons=frozenset({"thumbs_down"}),
+            suggestion=None,
+        )
+
+        def write(seen: Sighting = seen) -> int:
+            with db.session_scope(url) as session:
+                return int(_record(session, seen))
+
+        recorded += _retrying(write)
+    _move_cursor(url, "feedback", int(last))
+    return recorded, len(rows)
