@@ -74,7 +74,7 @@ def check_postgres(url: str, what: str) -> None:
 
 
 def check_redis(url: str) -> None:
-    import redis  # Rasa's dependency
+    import redis  # type: ignore[import-untyped]  # Rasa's dependency
 
     shown = make_url(url).render_as_string(hide_password=True)
     try:
