@@ -92,8 +92,10 @@ class Served:
     servers: launcher.Servers
 
     @classmethod
-    def start(cls, name: str, model: Path) -> Served:
+    def start(cls, name: str, model: Path, env: dict[str, str] | None = None) -> Served:
         var = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        saved = {k: os.environ.get(k) for k in env or {}}
+        os.environ.update(env or {})  # e.g. OMP_NUM_THREADS: the servers inherit it
         os.environ.update(
             BOT_VAR_DIR=str(var),
             BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
@@ -107,6 +109,11 @@ class Served:
         rulebase.load(cfg.database_url)
         servers = launcher.Servers(cfg, model, log_dir=var / "logs")
         servers.start()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         return cls(name, servers.cfg, servers)
 
     def parse(self, text: str) -> float:
@@ -229,7 +236,8 @@ def main() -> int:
     parser.add_argument(
         "--pipelines",
         default=",".join(PIPELINES),
-        help="names in bench.models, or label=model.tar.gz; the first is compared to the second",
+        help="names in bench.models, or label=model.tar.gz, each with optional @VAR=value "
+        "for its servers' environment; the first is compared to the second",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--messages", type=int, default=100, help="per phase and round")
@@ -242,16 +250,18 @@ def main() -> int:
     if need > len(texts):
         print(f"only {len(texts)} distinct questions for {need}: fewer rounds or messages")
         return 2
-    models = {
-        name: (path, seconds) for name, path, seconds in map(resolve, args.pipelines.split(","))
-    }
+    models: dict[str, tuple[Path, float | None, dict[str, str]]] = {}
+    for spec in args.pipelines.split(","):
+        spec, *settings_ = spec.split("@")  # label=model.tar.gz@OMP_NUM_THREADS=1
+        name, path, seconds = resolve(spec)
+        models[name] = (path, seconds, dict(s.split("=", 1) for s in settings_))
     names = list(models)
     served: dict[str, Served] = {}
     ready: dict[str, float] = {}
     try:
         for name in names:  # one after the other: start-up is CPU-bound
             started = time.monotonic()
-            served[name] = Served.start(name, models[name][0])
+            served[name] = Served.start(name, models[name][0], models[name][2])
             served[name].servers.wait_ready(timeout=900)
             ready[name] = time.monotonic() - started
             for text in texts[-10:]:  # warm-up: first-call costs are not steady state

