@@ -74,13 +74,13 @@ def resolve(spec: str) -> tuple[str, Path, float | None]:
     for a model trained elsewhere (e.g. at the commit before a change); with the
     training seconds when known."""
     if "=" in spec:
-        label, path = spec.split("=", 1)
-        return label, Path(path), None
-    path, seconds = trained(spec)
-    note = path.parent / (path.name + ".train_s")
+        label, given = spec.split("=", 1)
+        return label, Path(given), None
+    model, seconds = trained(spec)
+    note = model.parent / (model.name + ".train_s")
     if seconds is None and note.exists():
         seconds = float(note.read_text())
-    return spec, path, seconds
+    return spec, model, seconds
 
 
 def main() -> int:
