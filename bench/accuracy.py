@@ -2,9 +2,10 @@
 
     .venv/bin/python -m bench.accuracy [--pipelines chosen,rasa-default]
 
-Trains an NLU model per pipeline (reused while data and config are unchanged),
-parses every question of each held-out set through a loaded Rasa agent, and
-prints intent accuracy and macro-F1 per language, the share of out-of-scope
+Trains a model per pipeline (bench.models: reused while its inputs are
+unchanged, the same models bench.speed runs; `label=model.tar.gz` names one
+trained elsewhere), parses every question of each held-out set through a
+loaded Rasa agent, and prints intent accuracy and macro-F1 per language, the share of out-of-scope
 questions that fall back, and the share of in-scope questions answered from a
 wrong topic. The sets (bot.training.examples.EVAL_SETS) are kept apart from
 data/nlu: the benchmark refuses to run while any of their questions, normalised,
@@ -16,54 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import logging
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from bot import launcher, settings
-from bot.settings import PROJECT_DIR
 from bot.training.examples import EVAL_SETS, EvalQuestion, check_apart, eval_questions
 
-RESULTS = PROJECT_DIR / "bench" / "results"
-PIPELINES = {
-    "chosen": PROJECT_DIR / "config.yml",
-    "rasa-default": PROJECT_DIR / "bench" / "pipelines" / "rasa-default.yml",
-}
+from .models import PIPELINES, RESULTS, resolve
+
 NOT_ANSWERED = {"nlu_fallback", "out_of_scope"}  # both end in "I can't help with that"
-
-
-def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
-    """Train (or reuse) an NLU-only model; return its path and training seconds."""
-    digest = hashlib.sha256(config.read_bytes())
-    for path in launcher._files(("data/nlu", "bot/rasa_addons", "requirements.lock")):
-        digest.update(path.read_bytes())
-    target = RESULTS / "models" / f"nlu-{name}-{digest.hexdigest()[:12]}.tar.gz"
-    if target.exists():
-        return target, None
-    print(f"training {name} ({config.relative_to(PROJECT_DIR)})", flush=True)
-    started = time.monotonic()
-    name = target.name[: -len(".tar.gz")]
-    cmd = [
-        *launcher.RASA,
-        "train",
-        "nlu",
-        "--config",
-        str(config),
-        "--nlu",
-        "data/nlu",
-        "--out",
-        str(target.parent),
-        "--fixed-model-name",
-        name,
-    ]
-    env = launcher.rasa_env(settings.load())
-    subprocess.run(cmd, cwd=PROJECT_DIR, env=env, check=True, stdout=subprocess.DEVNULL)
-    return target, time.monotonic() - started
 
 
 def heldout(path: Path) -> list[dict[str, str]]:
@@ -145,8 +109,8 @@ def main() -> int:
         return 1
     sets = {path.name: heldout(path) for path in EVAL_SETS if path.exists()}
     reports: dict = {}
-    for name in args.pipelines.split(","):
-        model, seconds = nlu_model(name, PIPELINES[name])
+    for spec in args.pipelines.split(","):
+        name, model, seconds = resolve(spec)
         for set_name, rows in sets.items():
             parses = asyncio.run(_predict(model, [r["text"] for r in rows]))
             reports.setdefault(set_name, {})[name] = score(rows, parses)

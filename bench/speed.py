@@ -1,61 +1,52 @@
-"""Speed and memory through the REST channel, action server and database in the
-loop: our pipeline against Rasa's default pipeline on the same bot, side by side.
+"""Speed and memory of our pipeline against Rasa's default one, side by side.
 
-    .venv/bin/python -m bench.speed [--pipelines chosen,rasa-default] [--messages 200]
+    .venv/bin/python -m bench.speed [--rounds 3] [--messages 100] [--quick]
 
-For each pipeline: training time from scratch (full model; reused while the
-inputs are unchanged, so delete bench/results/models to re-measure), time from
-start to ready, p50/p95 per message for one user and for 8 concurrent users,
-messages per second with 8 users, and resident memory of both servers after
-the run. Questions are drawn from bench/heldout.csv. Figures vary with the
-machine's load: compare the two pipelines from one run, as ratios.
+Both pipelines' models (bench.models: trained once, reused while their inputs
+are unchanged) are served at the same time, each by its own Rasa server and
+action server on its own SQLite databases, and the same load is sent to one,
+then the other, alternating the order each round, so that the machine's noise
+shows as a range and falls on both alike. Per round and pipeline:
+
+- POST /model/parse, one at a time: p50 / p95 (NLU alone);
+- the REST channel, one user: p50 / p95, then the same questions again (warm:
+  an answer cache, if any, hits);
+- the REST channel, 8 concurrent users in conversations of 5: p50 / p95 and
+  messages per second;
+- resident memory of the Rasa server and the action server after the round.
+
+Each round sends questions neither server has seen yet (both held-out sets,
+shuffled with a fixed seed), so cold figures are cold. It prints the range of
+each figure and of the per-round ratio chosen / default against the targets of
+issue 16, and writes bench/results/speed.json. `--quick` (one round, fewer
+messages) is a smoke run of a minute or two once the models exist.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import os
+import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from bot import db, launcher, rulebase, settings
-from bot.settings import PROJECT_DIR
+from bot import db, launcher, rulebase, secrets, settings
+from bot.text import normalise
+from bot.training.examples import EVAL_SETS, eval_questions
 
-from .accuracy import PIPELINES, RESULTS
-
-HELDOUT = PROJECT_DIR / "bench" / "heldout.csv"  # the team's held-out questions
+from .models import PIPELINES, RESULTS, resolve
 
 USERS = 8
 CONVERSATION = 5  # messages per simulated conversation
-
-
-def full_model(name: str, config: Path, cfg: settings.Settings) -> tuple[Path, float | None]:
-    digest = hashlib.sha256(config.read_bytes() + launcher.fingerprint().encode())
-    target = RESULTS / "models" / f"full-{name}-{digest.hexdigest()[:12]}.tar.gz"
-    if target.exists():
-        return target, None
-    print(f"training {name} from scratch", flush=True)
-    started = time.monotonic()
-    cmd = [*launcher.train_command(config, target), "--force"]
-    subprocess.run(
-        cmd,
-        cwd=PROJECT_DIR,
-        env=launcher.rasa_env(cfg),
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return target, time.monotonic() - started
 
 
 def rss_mb(pid: int) -> float:
@@ -76,11 +67,13 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def send(url: str, sender: str, text: str) -> float:
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+def post(url: str, body: dict, headers: dict[str, str] | None = None) -> float:
+    data = json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as response:
+    with urllib.request.urlopen(request, timeout=120) as response:
         response.read()
     return (time.perf_counter() - started) * 1000
 
@@ -90,104 +83,213 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def measure(name: str, model: Path, texts: list[str], messages: int) -> dict:
-    var = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-    os.environ.update(
-        BOT_VAR_DIR=str(var),
-        BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
-        BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
-        BOT_RASA_PORT=str(launcher.free_port()),
-        BOT_ACTIONS_PORT=str(launcher.free_port()),
-        BOT_LOG_LEVEL="WARNING",
-    )
-    cfg = settings.load()
-    db.upgrade(cfg.database_url)
-    rulebase.load(cfg.database_url)
-    servers = launcher.Servers(cfg, model, log_dir=var / "logs")
-    started = time.monotonic()
-    servers.start()
-    try:
-        servers.wait_ready(timeout=600)
-        ready = time.monotonic() - started
-        url = f"{cfg.rasa_url}/webhooks/rest/webhook"
-        for text in texts[:10]:  # warm-up: first-call costs are not steady state
-            send(url, "warm-up", text)
-        single = [
-            send(url, f"one-{i // CONVERSATION}", texts[i % len(texts)]) for i in range(messages)
-        ]
+@dataclass
+class Served:
+    """One pipeline's servers, on their own ports and databases."""
 
-        def user(u: int) -> list[float]:
-            # a new conversation every CONVERSATION messages: customers' chats are short
-            run = uuid.uuid4().hex[:6]
-            return [
-                send(url, f"user-{u}-{run}-{i // CONVERSATION}", texts[(u * 37 + i) % len(texts)])
-                for i in range(messages // 2)
-            ]
+    name: str
+    cfg: settings.Settings
+    servers: launcher.Servers
 
-        started_many = time.perf_counter()
-        with ThreadPoolExecutor(USERS) as pool:
-            many = [ms for batch in pool.map(user, range(USERS)) for ms in batch]
-        elapsed = time.perf_counter() - started_many
-        memory = {
-            n: rss_mb(p.pid) for n, p in zip(("actions", "rasa"), servers.procs or [], strict=True)
-        }
-    finally:
-        servers.stop()
+    @classmethod
+    def start(cls, name: str, model: Path, env: dict[str, str] | None = None) -> Served:
+        var = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+        saved = {k: os.environ.get(k) for k in env or {}}
+        os.environ.update(env or {})  # e.g. OMP_NUM_THREADS: the servers inherit it
+        os.environ.update(
+            BOT_VAR_DIR=str(var),
+            BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
+            BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
+            BOT_RASA_PORT=str(launcher.free_port()),
+            BOT_ACTIONS_PORT=str(launcher.free_port()),
+            BOT_LOG_LEVEL="WARNING",
+        )
+        cfg = settings.load()
+        db.upgrade(cfg.database_url)
+        rulebase.load(cfg.database_url)
+        servers = launcher.Servers(cfg, model, log_dir=var / "logs")
+        servers.start()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        return cls(name, servers.cfg, servers)
+
+    def parse(self, text: str) -> float:
+        headers = {"Authorization": f"Bearer {secrets.bearer(self.cfg.api_token or '')}"}
+        return post(f"{self.cfg.rasa_url}/model/parse", {"text": text}, headers)
+
+    def send(self, sender: str, text: str) -> float:
+        url = f"{self.cfg.rasa_url}/webhooks/rest/webhook"
+        return post(url, {"sender": sender, "message": text})
+
+    def memory(self) -> dict[str, float]:
+        procs = self.servers.procs
+        return {"actions_rss_mb": rss_mb(procs[0].pid), "rasa_rss_mb": rss_mb(procs[1].pid)}
+
+
+def measure(served: Served, texts: list[str], messages: int) -> dict[str, float]:
+    """One round on one pipeline: 4 × `messages` distinct questions (plus repeats)."""
+    parse_texts = texts[:messages]
+    one_texts = texts[messages : 2 * messages]
+    many_texts = texts[2 * messages : 4 * messages]
+    run = uuid.uuid4().hex[:6]
+    parse = [served.parse(t) for t in parse_texts]
+    one = [served.send(f"one-{run}-{i // CONVERSATION}", t) for i, t in enumerate(one_texts)]
+    warm = [served.send(f"warm-{run}-{i // CONVERSATION}", t) for i, t in enumerate(one_texts)]
+    per_user = len(many_texts) // USERS
+
+    def user(u: int) -> list[float]:
+        # a new conversation every CONVERSATION messages: customers' chats are short
+        mine = many_texts[u * per_user : (u + 1) * per_user]
+        return [served.send(f"u{u}-{run}-{i // CONVERSATION}", t) for i, t in enumerate(mine)]
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(USERS) as pool:
+        many = [ms for batch in pool.map(user, range(USERS)) for ms in batch]
+    elapsed = time.perf_counter() - started
     return {
-        "ready_s": ready,
-        "one_user_p50_ms": statistics.median(single),
-        "one_user_p95_ms": percentile(single, 95),
+        "parse_p50_ms": statistics.median(parse),
+        "parse_p95_ms": percentile(parse, 95),
+        "one_user_p50_ms": statistics.median(one),
+        "one_user_p95_ms": percentile(one, 95),
+        "one_user_warm_p50_ms": statistics.median(warm),
         "eight_users_p50_ms": statistics.median(many),
         "eight_users_p95_ms": percentile(many, 95),
         "eight_users_msgs_per_s": len(many) / elapsed,
-        "rasa_rss_mb": memory["rasa"],
-        "actions_rss_mb": memory["actions"],
-        "total_rss_mb": memory["rasa"] + memory["actions"],
+        **served.memory(),
     }
 
 
 ROWS = [
-    ("train_s", "training from scratch (s)"),
-    ("ready_s", "start to ready (s)"),
-    ("one_user_p50_ms", "1 user p50 (ms)"),
-    ("one_user_p95_ms", "1 user p95 (ms)"),
-    ("eight_users_p50_ms", "8 users p50 (ms)"),
-    ("eight_users_p95_ms", "8 users p95 (ms)"),
-    ("eight_users_msgs_per_s", "8 users messages/s"),
+    ("parse_p50_ms", "/model/parse p50 (ms)"),
+    ("parse_p95_ms", "/model/parse p95 (ms)"),
+    ("one_user_p50_ms", "REST 1 user p50 (ms)"),
+    ("one_user_p95_ms", "REST 1 user p95 (ms)"),
+    ("one_user_warm_p50_ms", "REST 1 user p50, repeat"),
+    ("eight_users_p50_ms", "REST 8 users p50 (ms)"),
+    ("eight_users_p95_ms", "REST 8 users p95 (ms)"),
+    ("eight_users_msgs_per_s", "REST 8 users msgs/s"),
     ("rasa_rss_mb", "Rasa server RSS (MB)"),
     ("actions_rss_mb", "action server RSS (MB)"),
-    ("total_rss_mb", "both servers RSS (MB)"),
+    ("ready_s", "start to ready (s)"),
+    ("train_s", "training (s)"),
 ]
+# issue 16: figure, comparison of the ratio chosen / default, bound
+TARGETS: list[tuple[str, Callable[[float], bool], str]] = [
+    ("parse_p50_ms", lambda r: r <= 0.8, "<= 0.8"),
+    ("eight_users_msgs_per_s", lambda r: r >= 1.2, ">= 1.2"),
+    ("eight_users_p95_ms", lambda r: r <= 1.0, "<= 1.0"),
+]
+
+
+def questions() -> list[str]:
+    """Both held-out sets, each question once (normalised), in a fixed shuffled order."""
+    seen: set[str] = set()
+    texts = []
+    for path in EVAL_SETS:
+        for q in eval_questions(path):
+            key = normalise(q.text)
+            if key not in seen:
+                seen.add(key)
+                texts.append(q.text)
+    random.Random(16).shuffle(texts)
+    return texts
+
+
+def span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    if f"{low:.1f}" == f"{high:.1f}":
+        return f"{low:.1f}"
+    return f"{low:.1f}–{high:.1f}"
+
+
+def report(names: list[str], rounds: list[dict[str, dict[str, float]]]) -> list[str]:
+    lines = [f"{'':<26}" + "".join(f"{n:>16}" for n in names)]
+    pair = len(names) == 2
+    if pair:
+        lines[0] += f"{names[0] + ' / ' + names[1]:>26}"
+    for key, label in ROWS:
+        per = [[r[n][key] for r in rounds if r[n].get(key) is not None] for n in names]
+        if not all(per):
+            continue
+        line = f"{label:<26}" + "".join(f"{span(v):>16}" for v in per)
+        if pair:
+            ratios = [
+                r[names[0]][key] / r[names[1]][key]
+                for r in rounds
+                if r[names[0]].get(key) and r[names[1]].get(key)
+            ]
+            target = next((t for t in TARGETS if t[0] == key), None)
+            mark = ""
+            if target and ratios:
+                met = all(target[1](x) for x in ratios)
+                mark = f"  target {target[2]}: {'met' if met else 'NOT met'}"
+            line += f"{span(ratios) if ratios else '':>26}{mark}"
+        lines.append(line)
+    return lines
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pipelines", default=",".join(PIPELINES))
-    parser.add_argument("--messages", type=int, default=200)
-    args = parser.parse_args()
-    with HELDOUT.open(encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle)]
-    base = settings.load()
-    results = {}
-    for name in args.pipelines.split(","):
-        model, seconds = full_model(name, PIPELINES[name], base)
-        print(f"measuring {name}", flush=True)
-        results[name] = {"train_s": seconds, **measure(name, model, texts, args.messages)}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(results, indent=2))
-    names = list(results)
-    print(
-        f"\n{'':<28}" + "".join(f"{n:>14}" for n in names) + ("   ratio" if len(names) == 2 else "")
+    parser.add_argument(
+        "--pipelines",
+        default=",".join(PIPELINES),
+        help="names in bench.models, or label=model.tar.gz, each with optional @VAR=value "
+        "for its servers' environment; the first is compared to the second",
     )
-    for key, label in ROWS:
-        values = [results[n].get(key) for n in names]
-        cells = "".join(f"{v:>14.1f}" if v is not None else f"{'(reused)':>14}" for v in values)
-        ratio = ""
-        if len(values) == 2 and all(values) and values[0]:
-            ratio = f"{values[1] / values[0]:>8.2f}"
-        print(f"{label:<28}{cells}{ratio}")
-    if len(names) == 2:
-        print(f"\nratio = {names[1]} / {names[0]}")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=100, help="per phase and round")
+    parser.add_argument("--quick", action="store_true", help="1 round of 30: a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.messages = 1, 30
+    texts = questions()
+    need = 4 * args.messages * args.rounds + 10
+    if need > len(texts):
+        print(f"only {len(texts)} distinct questions for {need}: fewer rounds or messages")
+        return 2
+    models: dict[str, tuple[Path, float | None, dict[str, str]]] = {}
+    for spec in args.pipelines.split(","):
+        spec, *settings_ = spec.split("@")  # label=model.tar.gz@OMP_NUM_THREADS=1
+        name, path, seconds = resolve(spec)
+        models[name] = (path, seconds, dict(s.split("=", 1) for s in settings_))
+    names = list(models)
+    served: dict[str, Served] = {}
+    ready: dict[str, float] = {}
+    try:
+        for name in names:  # one after the other: start-up is CPU-bound
+            started = time.monotonic()
+            served[name] = Served.start(name, models[name][0], models[name][2])
+            served[name].servers.wait_ready(timeout=900)
+            ready[name] = time.monotonic() - started
+            for text in texts[-10:]:  # warm-up: first-call costs are not steady state
+                served[name].send("warm-up", text)
+        rounds: list[dict[str, dict[str, float]]] = []
+        for r in range(args.rounds):
+            chunk = texts[r * 4 * args.messages : (r + 1) * 4 * args.messages]
+            order = names if r % 2 == 0 else names[::-1]
+            result: dict[str, dict[str, float]] = {}
+            for name in order:
+                print(f"round {r + 1}/{args.rounds}: {name}", flush=True)
+                result[name] = measure(served[name], chunk, args.messages)
+            for name in names:
+                result[name]["ready_s"] = ready[name]
+                seconds = models[name][1]
+                if seconds is not None:
+                    result[name]["train_s"] = seconds
+            rounds.append(result)
+    finally:
+        for s in served.values():
+            s.servers.stop()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.json").write_text(
+        json.dumps({"load": os.getloadavg(), "rounds": rounds}, indent=2)
+    )
+    print(f"\n{args.rounds} round(s), {args.messages} messages per phase; ranges over rounds")
+    print("\n".join(report(names, rounds)))
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 

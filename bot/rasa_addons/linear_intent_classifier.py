@@ -5,6 +5,13 @@ under-fits here (measured: macro-F1 0.06-0.19 with e5 features alone at C=1,
 0.97+ at C=30). This one L2-normalises the sparse block (so long messages don't
 dominate), weighs the dense block, and takes C from config.yml. The weights are
 stored as plain arrays (no pickle) and prediction is one matrix product.
+
+The cascade (`cascade_threshold` > 0): a second model on the n-gram block
+alone is trained beside the full one. At answer time it goes first, and when
+its top intent has at least that probability, that is the answer and the e5
+embedding is never computed (the e5 featurizer with `defer: true` leaves it to
+be asked for); otherwise the full model decides. Measured on both held-out
+sets: README, "Speed".
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from bot.rasa_addons.e5_featurizer import DEFERRED
+
 _FILE = "linear_intent_classifier.npz"
 
 
@@ -36,7 +45,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"C": 30.0, "dense_weight": 1.0, "max_iter": 3000, "ranking_length": 10}
+        return {
+            "C": 30.0,
+            "dense_weight": 1.0,
+            "max_iter": 3000,
+            "ranking_length": 10,
+            "cascade_threshold": 0.0,  # 0: no cascade (no n-gram-only model)
+        }
 
     def __init__(
         self,
@@ -62,7 +77,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # ------------------------------------------------------------ features
 
-    def _matrix(self, messages: list[Message]) -> sp.csr_matrix:
+    def _matrix(self, messages: list[Message], dense_too: bool = True) -> sp.csr_matrix:
         sparse_rows: list[Any] = []  # one row per message (None: no features of that kind)
         dense_rows: list[Any] = []
         for message in messages:
@@ -73,7 +88,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         blocks = []
         if any(r is not None for r in sparse_rows):
             blocks.append(normalize(sp.vstack(sparse_rows).tocsr()))
-        if any(r is not None for r in dense_rows):
+        if dense_too and any(r is not None for r in dense_rows):
             dense = np.vstack(dense_rows) * float(self.config["dense_weight"])
             blocks.append(sp.csr_matrix(dense))
         return sp.hstack(blocks).tocsr()
@@ -95,6 +110,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "intercept": clf.intercept_.astype(np.float32),
             "classes": np.asarray(clf.classes_, dtype=str),
         }
+        if float(self.config["cascade_threshold"]) > 0:
+            ngrams = LogisticRegression(
+                C=float(self.config["C"]), max_iter=int(self.config["max_iter"]), random_state=42
+            )
+            ngrams.fit(self._matrix(examples, dense_too=False), y)
+            self._weights["ngram_coef"] = ngrams.coef_.astype(np.float32)
+            self._weights["ngram_intercept"] = ngrams.intercept_.astype(np.float32)
         with self._storage.write_to(self._resource) as directory:
             np.savez(directory / _FILE, **self._weights)
         return self._resource
@@ -118,16 +140,36 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # ------------------------------------------------------------ prediction
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        if self._weights is None:
-            return messages
-        scores = self._matrix(messages) @ self._weights["coef"].T + self._weights["intercept"]
+    def _probabilities(self, matrix: sp.csr_matrix, prefix: str = "") -> np.ndarray:
+        assert self._weights is not None
+        scores = matrix @ self._weights[prefix + "coef"].T + self._weights[prefix + "intercept"]
         scores = np.asarray(scores)
         scores -= scores.max(axis=1, keepdims=True)
         probabilities = np.exp(scores)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self._weights is None or not messages:
+            return messages
+        rows: list[np.ndarray | None] = [None] * len(messages)
+        threshold = float(self.config["cascade_threshold"])
+        if threshold > 0 and "ngram_coef" in self._weights:
+            first = self._probabilities(self._matrix(messages, dense_too=False), "ngram_")
+            for i, row in enumerate(first):
+                if row.max() >= threshold:
+                    rows[i] = row
+        rest = [i for i, row in enumerate(rows) if row is None]
+        for i in rest:  # the full model needs the e5 features: compute them if deferred
+            deferred = messages[i].get(DEFERRED)
+            if deferred is not None:
+                deferred()
+        if rest:
+            full = self._probabilities(self._matrix([messages[i] for i in rest]))
+            for i, row in zip(rest, full, strict=True):
+                rows[i] = row
         classes = self._weights["classes"]
-        for message, row in zip(messages, probabilities, strict=True):
+        for message, row in zip(messages, rows, strict=True):
+            assert row is not None
             order = np.argsort(-row)[: int(self.config["ranking_length"])]
             ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in order]
             message.set(INTENT, ranking[0], add_to_output=True)

@@ -1,0 +1,64 @@
+"""The e5 featurizer's answer-time cache: a repeated message gets the very
+embedding the model gives it, without running the model again, and the cache
+stays within its size (least recently used out first)."""
+
+from __future__ import annotations
+
+import numpy as np
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.rasa_addons.e5_featurizer import E5Featurizer
+
+
+def featurizer(size: int) -> E5Featurizer:
+    return E5Featurizer({**E5Featurizer.get_default_config(), "cache_size": size}, "e5")
+
+
+def dense(component: E5Featurizer, text: str) -> np.ndarray:
+    message = Message(data={TEXT: text})
+    component.process([message])
+    return np.asarray(message.get_dense_features(TEXT)[1].features).ravel()
+
+
+class Counting:
+    """The real model, counting the texts it is asked to embed."""
+
+    def __init__(self, model):
+        self.model, self.texts = model, []
+
+    def query(self, texts):
+        self.texts += list(texts)
+        return self.model.query(texts)
+
+
+def test_a_repeated_message_is_embedded_once_and_gets_the_same_vector():
+    component = featurizer(8)
+    counting = Counting(component._model)
+    component._model = counting
+    first = dense(component, "Is  Kaspersky Total Security 21 still supported?")
+    again = dense(component, "Is Kaspersky Total Security 21 still supported? ")
+    assert counting.texts == ["Is Kaspersky Total Security 21 still supported?"]
+    assert np.array_equal(first, again)
+    fresh = np.asarray(counting.model.query(["Is Kaspersky Total Security 21 still supported?"]))
+    assert np.allclose(first, fresh.ravel(), atol=1e-6)
+
+
+def test_the_cache_keeps_the_most_recently_used_within_its_size():
+    component = featurizer(2)
+    counting = Counting(component._model)
+    component._model = counting
+    for text in ("one", "two", "one", "three", "one", "two"):
+        dense(component, text)
+    # "two" was the least recently used when "three" came, so it is embedded again
+    assert counting.texts == ["one", "two", "three", "two"]
+    assert len(component._cache) == 2
+
+
+def test_a_cache_of_size_zero_embeds_every_time():
+    component = featurizer(0)
+    counting = Counting(component._model)
+    component._model = counting
+    dense(component, "hei")
+    dense(component, "hei")
+    assert counting.texts == ["hei", "hei"]
