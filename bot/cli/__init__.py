@@ -23,6 +23,8 @@ bot requests routing             the routing table (content/routing.csv), checke
 bot privacy purge [--days N]     delete conversations, feedback, drafts past BOT_RETENTION_DAYS
 bot privacy forget SENDER        delete one person's data; anonymise their service requests
 bot privacy export SENDER        everything stored about one person, as JSON (masked)
+bot retrain [--force]            train the current data; live without a restart if the gate passes
+bot eval [--cross-validate K]    per-language and per-intent scores, confusions, PNG and HTML
 
 One module per command group, each with a `register(sub)` that adds its
 subcommands and handlers `(args: argparse.Namespace) -> int` (the exit code):
@@ -33,6 +35,7 @@ bot/cli/ask.py        ask (the HTTP client and the command)
 bot/cli/records.py    import, records
 bot/cli/requests.py   requests
 bot/cli/privacy.py    privacy
+bot/cli/training.py   retrain, eval
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ask, launch, privacy, records, requests, rules
+from bot.cli import ask, launch, privacy, records, requests, rules, training
 
 __all__ = ["main", "parser"]
 
@@ -49,7 +52,15 @@ def parser() -> argparse.ArgumentParser:
     """The whole `bot` command line (`requests --queue` reads services.yml now)."""
     top = argparse.ArgumentParser(prog="bot", description="The support-scope assistant.")
     sub = top.add_subparsers(dest="command", required=True)
-    for group in (launch, rules, ask, records, requests, privacy):  # the order of `bot --help`
+    for group in (
+        launch,
+        rules,
+        ask,
+        records,
+        requests,
+        privacy,
+        training,
+    ):  # the order of `bot --help`
         group.register(sub)
     return top
 
