@@ -38,19 +38,35 @@ def _train(target: Path, config: str) -> None:
         raise SystemExit(f"training failed (exit {result.code})")
 
 
-async def _parse(model: str, texts: list[str]) -> list[dict[str, Any]]:
-    from rasa.core.agent import Agent
+_PARSE_BATCH = 256
 
-    agent = Agent.load(model)
+
+async def _parse(model: str, texts: list[str]) -> list[dict[str, Any]]:
+    """Each text through the model's NLU graph, many messages per run: the same
+    components as `Agent.parse_message`, with e5 embedding a batch at a time."""
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    processor = Agent.load(model).processor
+    assert processor is not None
+    target = processor.model_metadata.nlu_target
     parses = []
-    for text in texts:
-        parsed = await agent.parse_message(text)
-        parses.append(
-            {
-                "intent": parsed.get("intent") or {"name": None, "confidence": 0.0},
-                "intent_ranking": (parsed.get("intent_ranking") or [])[:3],
-            }
+    for start in range(0, len(texts), _PARSE_BATCH):
+        batch = [UserMessage(text) for text in texts[start : start + _PARSE_BATCH]]
+        tracker = DialogueStateTracker.from_events("evaluation", [])
+        results = processor.graph_runner.run(
+            inputs={PLACEHOLDER_MESSAGE: batch, PLACEHOLDER_TRACKER: tracker}, targets=[target]
         )
+        for message in results[target]:
+            parsed = message.as_dict(only_output_properties=True)
+            parses.append(
+                {
+                    "intent": parsed.get("intent") or {"name": None, "confidence": 0.0},
+                    "intent_ranking": (parsed.get("intent_ranking") or [])[:3],
+                }
+            )
     return parses
 
 

@@ -109,6 +109,7 @@ class Traffic(threading.Thread):
                 self.answered += 1
             except Exception as exc:  # noqa: BLE001 - every failure is reported
                 self.failed.append(repr(exc))
+            self.stop.wait(0.5)  # a user, not a load test
 
 
 @pytest.fixture(scope="module")
