@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from bot import db, generate, ports, rulebase, secrets, settings
 from bot.privacy import retention
 from bot.settings import PROJECT_DIR, Settings
+from bot.training import model_server
 
 # The `rasa` command, with this project's patches to Rasa applied first.
 RASA = (sys.executable, "-m", "bot.rasa_addons.main")
@@ -79,6 +80,8 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         RASA_TELEMETRY_ENABLED="false",
         # Sanic refuses larger bodies with 413 before any handler reads them.
         SANIC_REQUEST_MAX_SIZE=str(cfg.max_body_bytes),
+        # endpoints.yml `models:`: the live model, served by the action server
+        BOT_MODEL_SERVER_URL=f"http://127.0.0.1:{cfg.actions_port}/model",
     )
     # endpoints.yml sends BOT_ACTIONS_TOKEN; bot.rasa_addons.server reads BOT_API_TOKEN.
     # In the environment (readable by this user only), never on a command line.
@@ -101,6 +104,15 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
 def endpoints_file(cfg: Settings) -> Path:
     name = "endpoints.redis-lock.yml" if cfg.lock_store_url else "endpoints.yml"
     return PROJECT_DIR / name
+
+
+def pulls_models(cfg: Settings) -> bool:
+    """Do the Rasa servers pull their model (endpoints.yml `models:`), so that
+    `bot retrain` goes live without a restart? Otherwise `--model` is loaded once."""
+    import yaml
+
+    endpoints = yaml.safe_load(endpoints_file(cfg).read_text(encoding="utf-8")) or {}
+    return bool(endpoints.get("models"))
 
 
 # ---------------------------------------------------------------- model
@@ -352,6 +364,8 @@ class Servers:
     def start(self) -> None:
         if not (self.cfg.api_token and self.cfg.actions_token):
             self.cfg = ensure_secrets(self.cfg)  # callers that skip `run`, e.g. benchmarks
+        if pulls_models(self.cfg):  # Rasa then loads the model the action server serves
+            model_server.activate(self.cfg, self.model)
         self.procs = [self._spawn("actions", self._actions_cmd())]
         self.procs.append(self._spawn("rasa", rasa_server_command(self.cfg, self.model)))
 
@@ -536,6 +550,8 @@ def shell() -> None:
         step("starting an action server for the shell")
         helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         helper.procs = [helper._spawn("actions", helper._actions_cmd())]
+    if pulls_models(cfg) and helper:  # no running set-up: this model is the live one
+        model_server.activate(cfg, model)
     port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
     cmd = [
         *RASA,
