@@ -9,7 +9,8 @@ questions that fall back, and the share of in-scope questions answered from a
 wrong topic. The sets (bot.training.examples.EVAL_SETS) are kept apart from
 data/nlu: the benchmark refuses to run while any of their questions, normalised,
 is also a training example. A question labelled with two topics (a|b) counts as
-right when either is predicted.
+right when either is predicted. The scoring is bot.training.evaluation's, the same
+as the regression gate's and `bot eval`'s.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ from pathlib import Path
 
 from bot import launcher, settings
 from bot.settings import PROJECT_DIR
-from bot.training.examples import EVAL_SETS, EvalQuestion, check_apart, eval_questions
+from bot.training.evaluation import heldout, score
+from bot.training.examples import EVAL_SETS, check_apart
 
 RESULTS = PROJECT_DIR / "bench" / "results"
 PIPELINES = {
     "chosen": PROJECT_DIR / "config.yml",
     "rasa-default": PROJECT_DIR / "bench" / "pipelines" / "rasa-default.yml",
 }
-NOT_ANSWERED = {"nlu_fallback", "out_of_scope"}  # both end in "I can't help with that"
 
 
 def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
@@ -66,15 +67,6 @@ def nlu_model(name: str, config: Path) -> tuple[Path, float | None]:
     return target, time.monotonic() - started
 
 
-def heldout(path: Path) -> list[dict[str, str]]:
-    """Rows with one gold `intent` (the first label; see `score` for two-topic rows)."""
-    return [_row(q) for q in eval_questions(path)]
-
-
-def _row(q: EvalQuestion) -> dict:
-    return {"lang": q.lang, "intent": q.intents[0], "intents": q.intents, "text": q.text}
-
-
 async def _predict(model: Path, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
@@ -82,53 +74,6 @@ async def _predict(model: Path, texts: list[str]) -> list[dict]:
     configure_structlog(logging.WARNING)  # not a debug line per parsed message
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
-
-
-def macro_f1(gold: list[str], predicted: list[str]) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(gold, predicted, average="macro", zero_division=0))
-
-
-def score(rows: list[dict[str, str]], parses: list[dict]) -> dict:
-    """Fallback counts as out_of_scope: for an out-of-scope question it is right."""
-    predicted = [p["intent"]["name"] for p in parses]
-    scored = ["out_of_scope" if p in NOT_ANSWERED else p for p in predicted]
-    # A two-topic question is right when either topic is predicted: score it
-    # against the one predicted, else against its first label.
-    rows = [
-        {**r, "intent": s} if s in r.get("intents", ()) else r
-        for r, s in zip(rows, scored, strict=True)
-    ]
-    report: dict = {}
-    for lang in ("en", "nb", "sv"):
-        idx = [i for i, r in enumerate(rows) if r["lang"] == lang]
-        gold = [rows[i]["intent"] for i in idx]
-        pred = [scored[i] for i in idx]
-        report[lang] = {
-            "n": len(idx),
-            "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(idx),
-            "macro_f1": macro_f1(gold, pred),
-        }
-    oos = [i for i, r in enumerate(rows) if r["intent"] == "out_of_scope"]
-    inscope = [i for i, r in enumerate(rows) if r["intent"] != "out_of_scope"]
-    report["oos_fallback"] = sum(scored[i] == "out_of_scope" for i in oos) / len(oos)
-    report["inscope_wrong_answer"] = sum(
-        scored[i] not in ("out_of_scope", rows[i]["intent"]) for i in inscope
-    ) / len(inscope)
-    report["inscope_fallback"] = sum(scored[i] == "out_of_scope" for i in inscope) / len(inscope)
-    report["errors"] = [
-        {
-            "lang": rows[i]["lang"],
-            "text": rows[i]["text"],
-            "gold": rows[i]["intent"],
-            "predicted": predicted[i],
-            "confidence": round(parses[i]["intent"]["confidence"], 3),
-        }
-        for i in range(len(rows))
-        if scored[i] != rows[i]["intent"]
-    ]
-    return report
 
 
 def main() -> int:

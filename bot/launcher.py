@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from bot import db, generate, ports, rulebase, secrets, settings
 from bot.privacy import retention
 from bot.settings import PROJECT_DIR, Settings
+from bot.training import model_server
 
 # The `rasa` command, with this project's patches to Rasa applied first.
 RASA = (sys.executable, "-m", "bot.rasa_addons.main")
@@ -78,6 +79,8 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         RASA_TELEMETRY_ENABLED="false",
         # Sanic refuses larger bodies with 413 before any handler reads them.
         SANIC_REQUEST_MAX_SIZE=str(cfg.max_body_bytes),
+        # endpoints.yml `models:`: the live model, served by the action server
+        BOT_MODEL_SERVER_URL=f"http://127.0.0.1:{cfg.actions_port}/model",
     )
     # endpoints.yml sends BOT_ACTIONS_TOKEN; bot.rasa_addons.server reads BOT_API_TOKEN.
     # In the environment (readable by this user only), never on a command line.
@@ -97,6 +100,15 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
 def endpoints_file(cfg: Settings) -> Path:
     name = "endpoints.redis-lock.yml" if cfg.lock_store_url else "endpoints.yml"
     return PROJECT_DIR / name
+
+
+def pulls_models(cfg: Settings) -> bool:
+    """Do the Rasa servers pull their model (endpoints.yml `models:`), so that
+    `bot retrain` goes live without a restart? Otherwise `--model` is loaded once."""
+    import yaml
+
+    endpoints = yaml.safe_load(endpoints_file(cfg).read_text(encoding="utf-8")) or {}
+    return bool(endpoints.get("models"))
 
 
 # ---------------------------------------------------------------- model
@@ -276,6 +288,8 @@ class Servers:
         # other sites' scripts); the HTTP API itself needs the JWT (see server.py).
         # No --cors at all (the default): same-origin pages only.
         cors = ["--cors", *cfg.allowed_origins] if cfg.allowed_origins else []
+        if pulls_models(cfg):  # Rasa then loads the model the action server serves
+            model_server.activate(cfg, self.model)
         self.procs = [self._spawn("actions", self._actions_cmd())]
         self.procs.append(
             self._spawn(
@@ -398,6 +412,8 @@ def shell() -> None:
         step("starting an action server for the shell")
         helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         helper.procs = [helper._spawn("actions", helper._actions_cmd())]
+    if pulls_models(cfg) and helper:  # no running set-up: this model is the live one
+        model_server.activate(cfg, model)
     port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
     cmd = [
         *RASA,

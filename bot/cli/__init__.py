@@ -25,6 +25,8 @@ bot privacy forget SENDER        delete one person's data; anonymise their servi
 bot privacy export SENDER        everything stored about one person, as JSON (masked)
 bot inbox sync|list|show|assign|ignore|oos   what customers left behind (misunderstood messages)
 bot phrase add|check|intents     add a phrase to the training data (conflict check first)
+bot retrain [--force]            train the current data; live without a restart if the gate passes
+bot eval [--cross-validate K]    per-language and per-intent scores, confusions, PNG and HTML
 
 One module per command group, each with a `register(sub)` that adds its
 subcommands and handlers `(args: argparse.Namespace) -> int` (the exit code):
@@ -36,6 +38,7 @@ bot/cli/records.py    import, records
 bot/cli/requests.py   requests
 bot/cli/privacy.py    privacy
 bot/cli/inbox.py      inbox, phrase
+bot/cli/training.py   retrain, eval
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import ask, inbox, launch, privacy, records, requests, rules
+from bot.cli import ask, inbox, launch, privacy, records, requests, rules, training
 
 __all__ = ["main", "parser"]
 
@@ -60,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
         requests,
         privacy,
         inbox,
+        training,
     ):  # the order of `bot --help`
         group.register(sub)
     return top

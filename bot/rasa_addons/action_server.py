@@ -12,6 +12,8 @@ launcher) runs `python -m rasa_sdk` with, through the SDK's plugin hook
 - the project database unreachable: the user is told to try again shortly
   (a normal action response, so Rasa says it), and the next request simply uses
   the database again (the engine pings pooled connections);
+- `GET /model`: the live model for Rasa's `models:` endpoint (ETag, 304 when
+  unchanged; bot/training/model_server.py), behind the same token;
 - any other error: one log line and a generic JSON error. The SDK's own handler
   answers a 500 with the whole request body: the tracker, i.e. the conversation.
 
@@ -36,6 +38,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import faults, settings
+from bot.training import model_server
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +122,16 @@ def _reason(status: int) -> str:
         return "error"
 
 
+async def _model(request: Request) -> HTTPResponse:
+    """The live model for Rasa's `models:` endpoint: ETag, 304 (bot.training.model_server)."""
+    found = model_server.answer(settings.load(), request.headers.get("if-none-match"))
+    if found.status == 304:
+        return response.empty(status=304, headers=found.headers)
+    if found.model is None:  # Rasa keeps its model and asks again
+        return response.json({"error": "no model is active"}, status=404)
+    return await response.file(found.model, headers=found.headers, mime_type="application/gzip")
+
+
 @hookimpl
 def attach_sanic_app_extensions(app: Sanic) -> None:
     token = settings.load().actions_token
@@ -142,6 +155,7 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
         return None
 
     app.register_middleware(check_token, "request")
+    app.add_route(_model, "/model", methods=["GET"])  # behind the same token
     # Replaces the SDK's handler for Exception (added in create_app, same key).
     app.error_handler.add(Exception, _on_error)
 

