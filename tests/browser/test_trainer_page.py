@@ -39,9 +39,10 @@ from bot.training import eval_report, evaluation, retrain
 # Messages this model answers with a fallback or below the inbox's confidence
 # (BOT_INBOX_CONFIDENCE 0.6), each with the intent its top guess names, which
 # is where it belongs. Checked against the running model in the fixture.
-TO_ASSIGN = "can u clean my laptop of bad stuff"
+TO_ASSIGN = "can you recover my instagram account"
 TO_IGNORE = "qwpoeiru zxmcnv"
 TO_TYPE = "do you guys help with printers"
+UNKNOWN = "who do I call when the scanner says my bank app is dangerous"
 SLOW = 120_000  # ms: the first assignment embeds every training example (cached after)
 
 COPIED = ("bench", "bot", "config.yml", "content", "credentials.yml", "data", "domain")
@@ -166,9 +167,9 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
 
 @pytest.fixture(scope="module")
 def conversations(trainer_bot) -> dict[str, str]:
-    """The three messages said by customers; each reached the inbox (checked here)."""
+    """The messages said by customers; each reached the inbox (checked here)."""
     senders = {}
-    for text in (TO_ASSIGN, TO_IGNORE, TO_TYPE):
+    for text in (TO_ASSIGN, TO_IGNORE, TO_TYPE, UNKNOWN):
         parse = trainer_bot.parse(text)
         assert parse["intent"]["name"] == "nlu_fallback" or parse["intent"]["confidence"] < 0.6, (
             f"{text!r} is understood now ({parse['intent']}): pick another message"
@@ -345,12 +346,11 @@ def test_api_answers_bad_input_with_clear_4xx(trainer_bot, conversations):
     ):
         status, answer, _ = call("POST", f"api/inbox/{some}/assign", body)
         assert status in (400, 413) and words in answer["error"], (body, answer)
-    trainer_bot.say("zzkq vvbn plokij")  # a new fallback: an unknown intent gets close names
     call("POST", "api/inbox/sync")
-    entry = trainer_bot.entry("zzkq vvbn plokij")
+    entry = trainer_bot.entry(UNKNOWN)
     status, body, _ = call("POST", f"api/inbox/{entry['id']}/assign", {"intent": "scope_disinfect"})
     assert status == 422 and "did you mean scope_disinfection" in body["error"], body
-    assert trainer_bot.entry("zzkq vvbn plokij")["status"] == "new"  # nothing lost
+    assert trainer_bot.entry(UNKNOWN)["status"] == "new"  # nothing lost
 
 
 # ---------------------------------------------------------------- retrain and evaluation
@@ -419,6 +419,6 @@ def test_screenshots(new_page, trainer_bot, conversations, docs_dir):
     expect(page.locator(".tr-context li").first).to_be_visible()
     page.screenshot(path=str(docs_dir / "trainer.png"))
     page.keyboard.press("a")
-    page.get_by_role("combobox").press_sequentially("game")
+    page.get_by_role("combobox").press_sequentially("false")
     expect(page.locator("#tr-options [role=option]").first).to_be_visible()
     page.screenshot(path=str(docs_dir / "trainer-assign.png"))
