@@ -26,7 +26,8 @@ client's rate-limit bucket is spent, 429 beyond it):
 
 Statuses: 400 bad input, 404 no such entry, 409 already resolved (another
 trainer was first) or a retrain running, 422 the conflict check refused the
-phrase (with the check), 503 database unreachable or page disabled.
+phrase (with the check), 503 database unreachable or page disabled, 500 a
+training data file that could not be written (the entry stays `new`).
 """
 
 from __future__ import annotations
@@ -272,6 +273,9 @@ class TrainerChannel(InputChannel):
             except SQLAlchemyError:
                 logger.exception("trainer page: database error")
                 return error(503, "the database is unreachable; try again shortly")
+            except OSError as exc:  # the training data could not be written: nothing was
+                logger.exception("trainer page: file error")
+                return error(500, f"could not write the training data ({exc.strerror or exc})")
 
         guarded.__name__ = handler.__name__
         return guarded

@@ -383,10 +383,13 @@
     if (result) body.appendChild(verdictNode(result, true));
     var ctx = el("div", "tr-section");
     ctx.appendChild(el("h3", null, "Conversation"));
-    var lines = state.contexts[entry.id];
-    if (lines) ctx.appendChild(contextNode(lines));
-    else { ctx.appendChild(el("p", "tr-muted", "Loading…")); loadContext(entry.id); }
+    var box = el("div");
+    box.id = "tr-context";
+    ctx.appendChild(box);
     body.appendChild(ctx);
+    var lines = state.contexts[entry.id];
+    if (lines) box.appendChild(contextNode(lines));
+    else { box.appendChild(el("p", "tr-muted", "Loading…")); loadContext(entry.id); }
   }
 
   function contextNode(lines) {
@@ -405,7 +408,11 @@
       api("GET", "inbox/" + id).then(function (r) {
         state.contexts[id] = r.status === 200 ? (r.data.context || []) : [];
         var entry = current();
-        if (entry && entry.id === id) renderDetail();
+        var box = $("tr-context");
+        if (entry && entry.id === id && box) {  // only the box: the trainer may be typing above
+          clear(box);
+          box.appendChild(contextNode(state.contexts[id]));
+        }
       }).catch(failed);
     }, 150);
   }
