@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -360,6 +361,42 @@ class Servers:
         self.procs = []
 
 
+# ---------------------------------------------------------------- the trainers' inbox
+
+
+def sync_inbox(cfg: Settings) -> str:
+    """One inbox sync (bot/training/inbox.py); a line to print, never an exception:
+    the assistant serves customers whether or not the inbox can be filled."""
+    from bot.training import inbox
+
+    try:
+        done = inbox.sync(url=cfg.database_url, tracker_url=cfg.tracker_url)
+    except Exception as exc:  # noqa: BLE001 - reported, and tried again next time
+        return f"inbox sync failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return f"inbox: {done.summary()}"
+
+
+class InboxSyncer(threading.Thread):
+    """Syncs the inbox every BOT_INBOX_SYNC_SECONDS while the servers run (a
+    daemon thread of the launcher: no process of its own, stopped with it)."""
+
+    def __init__(self, cfg: Settings):
+        super().__init__(name="inbox-sync", daemon=True)
+        self.cfg = cfg
+        self.stopping = threading.Event()
+        self.last = ""
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.cfg.inbox_sync_seconds):
+            line = sync_inbox(self.cfg)
+            if "failed" in line and line != self.last:  # say a failure once, not every minute
+                step(line)
+            self.last = line
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (systemd, Docker, Kubernetes stopping us): handled like Ctrl-C."""
 
@@ -377,6 +414,8 @@ def run() -> None:
     model = prepare(cfg)
     check_ports_free(cfg)
     step(retention.purge_at_start(cfg))  # BOT_RETENTION_DAYS: older conversations go
+    step(sync_inbox(cfg))  # what came in since the last run
+    syncer = InboxSyncer(cfg)
     servers = Servers(cfg, model)
     step("starting the action server and the Rasa server")
     try:
@@ -384,6 +423,8 @@ def run() -> None:
         ready = servers.wait_ready()
         base = f"http://{'127.0.0.1' if cfg.host == '0.0.0.0' else cfg.host}:{cfg.rasa_port}"
         step(f"ready in {ready:.1f} s")
+        if cfg.inbox_sync_seconds > 0:
+            syncer.start()
         print(
             f"\n  Chat page: {base}/webhooks/chat/\n"
             f"  REST:      curl -s {base}/webhooks/rest/webhook "
@@ -399,6 +440,7 @@ def run() -> None:
     except KeyboardInterrupt:
         step("stopping")
     finally:
+        syncer.stop()
         servers.stop()
         step("stopped")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -91,6 +90,12 @@ def _sync(args: argparse.Namespace, cfg: settings.Settings) -> int:
     return 0
 
 
+def _cut(text: str, width: int) -> str:
+    """One line of at most `width` characters (textwrap.shorten drops a long word whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _conf(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -125,8 +130,8 @@ def _list(args: argparse.Namespace, cfg: settings.Settings) -> int:
         predicted = f"{r.intent or '-'} ({_conf(r.confidence)})"
         print(
             f"{r.id:>5}  {r.count:>3}  {r.lang:<4}  {','.join(r.reasons):<28}  "
-            f"{textwrap.shorten(predicted, 30):<30}  {r.suggestion or '-':<24}  "
-            f"{textwrap.shorten(r.text, 60)}"
+            f"{_cut(predicted, 30):<30}  {_cut(r.suggestion or '-', 24):<24}  "
+            f"{_cut(r.text, 60)}"
         )
     return 0
 
@@ -174,7 +179,7 @@ def _show(args: argparse.Namespace, cfg: settings.Settings) -> int:
         print("\n  the conversation around it (masked):")
         for ln in lines:
             mark = "->" if ln.this else "  "
-            text = textwrap.shorten(ln.text.replace("\n", " "), 100)
+            text = _cut(ln.text, 100)
             print(f"  {mark} {ln.at:%H:%M:%S} {ln.who:<4}  {text}")
     elif entry.conversation_id:
         print("\n  (the conversation is no longer in the tracker store)")
@@ -191,7 +196,7 @@ def _print_verdict(verdict: Any) -> None:
     for intent, found in verdict.neighbours.items():
         print(f"  nearest examples of {intent}:")
         for n in found:
-            print(f"    {n.cosine:.3f}  {textwrap.shorten(n.example.text, 90)}")
+            print(f"    {n.cosine:.3f}  {_cut(n.example.text, 90)}")
     for refusal in verdict.refusals:
         print(f"  refused: {refusal}")
 
@@ -229,7 +234,7 @@ def _ignore(args: argparse.Namespace, cfg: settings.Settings) -> int:
     from bot.training import inbox
 
     entry = inbox.ignore(args.id, url=cfg.database_url)
-    print(f"Entry {entry.id} ignored: {textwrap.shorten(entry.text, 80)!r}.")
+    print(f"Entry {entry.id} ignored: {_cut(entry.text, 80)!r}.")
     return 0
 
 

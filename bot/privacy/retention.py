@@ -2,7 +2,8 @@
 
 `purge` deletes whole conversations whose last event is older than the limit
 (every tracker store row of that sender, so no half conversation is left),
-feedback given before it, and request drafts not touched since. Filed service
+feedback given before it, request drafts not touched since, and the trainers'
+inbox occurrences seen before it (an entry left with none goes too). Filed service
 requests are kept: the team works from them (`bot privacy forget` anonymises
 one person's). `bot privacy purge` runs it; `purge_at_start` is the launcher's call.
 """
@@ -41,11 +42,13 @@ class Purged:
     events: int
     feedback: int
     drafts: int
+    inbox: int = 0  # inbox occurrences
 
     def summary(self) -> str:
         return (
             f"{self.conversations} conversation(s) ({self.events} events), "
-            f"{self.feedback} feedback, {self.drafts} request draft(s) deleted"
+            f"{self.feedback} feedback, {self.drafts} request draft(s), "
+            f"{self.inbox} inbox occurrence(s) deleted"
         )
 
 
@@ -89,7 +92,15 @@ def purge(
     with db.session_scope(url) as session:
         result = session.execute(delete(db.Feedback).where(db.Feedback.created_at < cutoff))
         feedback = int(result.rowcount or 0)
-    return Purged(conversations, events, feedback, drafts.delete_older(cutoff, url))
+    from bot.training import inbox  # the inbox holds what users typed, masked
+
+    return Purged(
+        conversations,
+        events,
+        feedback,
+        drafts.delete_older(cutoff, url),
+        inbox.delete_older(cutoff, url),
+    )
 
 
 def purge_at_start(cfg: settings.Settings) -> str:

@@ -2,7 +2,9 @@
 `export` gathers all of it (a data-access request), `forget` removes it.
 
 Where it is: the tracker store's events (already masked), feedback, the request
-draft, and filed service requests. `forget` deletes the first three and
+draft, the trainers' inbox (occurrences of their messages), and filed service
+requests. `forget` deletes the first four (an inbox entry only another
+conversation also sent stays, with that one's details) and
 anonymises the requests (name, e-mail, company, key and the conversation id
 replaced; phone numbers, keys and addresses in the description masked); the
 reference, service, queue, country and status stay, so the team's records add
@@ -23,6 +25,7 @@ from bot import db, feedback
 from bot.privacy import drafts, mask
 from bot.privacy.retention import EVENTS, tracker_engine
 from bot.service_requests import list_requests
+from bot.training import inbox
 
 FORGOTTEN = "[forgotten]"
 
@@ -33,12 +36,13 @@ class Forgotten:
     feedback: int
     drafts: int
     requests: int
+    inbox: int = 0  # inbox occurrences
 
     def summary(self) -> str:
         return (
             f"{self.events} conversation events, {self.feedback} feedback, "
-            f"{self.drafts} request draft(s) deleted; {self.requests} service request(s) "
-            "anonymised"
+            f"{self.drafts} request draft(s), {self.inbox} inbox occurrence(s) deleted; "
+            f"{self.requests} service request(s) anonymised"
         )
 
 
@@ -89,6 +93,7 @@ def export(sender: str, *, url: str | None = None, tracker_url: str | None = Non
         ],
         "request_draft": {k: _shown(k, v) for k, v in draft.items()} or None,
         "service_requests": requests,
+        "inbox": inbox.for_sender(sender, url),
     }
 
 
@@ -104,6 +109,7 @@ def forget(sender: str, *, url: str | None = None, tracker_url: str | None = Non
     url = db.ensure_schema(url)
     had_draft = drafts.exists(sender, url)
     drafts.delete(sender, url=url)
+    in_inbox = inbox.forget_sender(sender, url)
     now = dt.datetime.now(dt.timezone.utc)
     with db.session_scope(url) as session:
         gone = session.execute(delete(db.Feedback).where(db.Feedback.sender == sender))
@@ -120,4 +126,4 @@ def forget(sender: str, *, url: str | None = None, tracker_url: str | None = Non
             # the old key hashed the conversation and the fields: personal too
             row.idempotency_key = f"forgotten-{uuid.uuid4().hex}"
             row.updated_at = now
-        return Forgotten(events, int(gone.rowcount or 0), int(had_draft), len(rows))
+        return Forgotten(events, int(gone.rowcount or 0), int(had_draft), len(rows), in_inbox)

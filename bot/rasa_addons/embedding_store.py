@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 ) WITHOUT ROWID
 """
 _CHUNK = 500  # SQLite's host-parameter limit is 999 on older builds
+_SAVE_EVERY = 512  # texts embedded between two writes
 
 
 def default_path() -> Path:
@@ -86,9 +87,10 @@ class EmbeddingStore:
         also how many were computed."""
         cached = self.get_many(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in cached))
-        if missing:
-            fresh = np.asarray(compute(missing), dtype=np.float32).reshape(len(missing), -1)
-            new = dict(zip(missing, fresh, strict=True))
+        for start in range(0, len(missing), _SAVE_EVERY):  # an interrupted run keeps most
+            chunk = missing[start : start + _SAVE_EVERY]
+            fresh = np.asarray(compute(chunk), dtype=np.float32).reshape(len(chunk), -1)
+            new = dict(zip(chunk, fresh, strict=True))
             self.put_many(new)
             cached.update(new)
         if not texts:

@@ -785,9 +785,9 @@ def claim(
         if done.rowcount == 1:
             return
         row = session.get(db.InboxEntry, entry_id)
-    if row is None:
-        raise InboxError(f"no inbox entry {entry_id}")
-    what = f"{row.status}" + (f" as {row.assigned_intent}" if row.assigned_intent else "")
+        if row is None:
+            raise InboxError(f"no inbox entry {entry_id}")
+        what = f"{row.status}" + (f" as {row.assigned_intent}" if row.assigned_intent else "")
     raise AlreadyResolved(f"entry {entry_id} was already resolved ({what}); nothing changed")
 
 

@@ -23,7 +23,8 @@ from bot.training.examples import Example
 
 CACHE_NAME = "e5-examples.npz"
 _BATCH = 64
-_lock = threading.Lock()
+_lock = threading.Lock()  # one cache writer per process
+_model_lock = threading.Lock()  # the engine is not documented as thread-safe
 
 
 def cache_path() -> Path:
@@ -43,10 +44,11 @@ def _model():
 def embed_texts(texts: Sequence[str]) -> np.ndarray:
     """Unit-length e5 vectors (the "query: " form, as the featurizer embeds)."""
     model = _model()
-    out = [
-        np.asarray(model.query(list(texts[i : i + _BATCH])), dtype=np.float32).reshape(-1, 384)
-        for i in range(0, len(texts), _BATCH)
-    ]
+    with _model_lock:
+        out = [
+            np.asarray(model.query(list(texts[i : i + _BATCH])), dtype=np.float32).reshape(-1, 384)
+            for i in range(0, len(texts), _BATCH)
+        ]
     return np.vstack(out) if out else np.zeros((0, 384), dtype=np.float32)
 
 

@@ -1,0 +1,154 @@
+"""Full retrain vs retrain after adding one phrase, and phrase-to-live time.
+
+    .venv/bin/python -m bench.retrain
+
+On a copy of the project (bot.training.sandbox; data/nlu here is never touched):
+
+1. a full retrain as `make run` does it today (`rasa train`, no embedding cache,
+   no Rasa cache), timed;
+2. the assistant started on the copy (`bot run`, the model server on);
+3. one phrase appended to a topic, then `bot retrain` (the regression gate's
+   evaluation is reported beside the training, not in it) and the time until the
+   running server answers the phrase from that topic, with no restart.
+
+Prints both side by side and their ratio; the machine's load is printed too,
+since other work on a 2-core machine changes every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bot import launcher
+from bot.training import sandbox
+
+PHRASE = ("en/disinfection.yml", "scope_disinfection", "the gremlins chewed through my laptop")
+
+
+def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> object:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def intent_of(base: str, text: str) -> str:
+    """The intent that answered `text` through the REST channel (its rule ids' topic)."""
+    replies = _post(
+        f"{base}/webhooks/rest/webhook", {"sender": os.urandom(8).hex(), "message": text}
+    )
+    assert isinstance(replies, list)
+    for reply in replies:
+        answer = (reply.get("custom") or {}).get("answer")
+        if answer:
+            return ",".join(answer.get("rule_ids") or []) or answer.get("verdict", "")
+    return ""
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 900) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise SystemExit("the assistant stopped during start-up; see the log")
+        try:
+            urllib.request.urlopen(f"{base}/webhooks/chat/health", timeout=2)
+            intent_of(base, "hello")
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("the assistant did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--keep", action="store_true", help="keep the copy (prints where)")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-retrain-"))
+    project = sandbox.copy_project(tmp / "project")
+    env = sandbox.environment(project, launcher.free_port(), launcher.free_port())
+    env["PYTHONPATH"] = str(project)
+    base = f"http://127.0.0.1:{env['BOT_RASA_PORT']}"
+    load = os.getloadavg()[0]
+
+    print("1/3 full retrain (rasa train, nothing cached) ...", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "generate"],
+        cwd=project,
+        env={**os.environ, **env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    fingerprint = subprocess.run(
+        [sys.executable, "-c", "from bot import launcher; print(launcher.fingerprint())"],
+        cwd=project,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    target = project / "models" / f"model-{fingerprint}.tar.gz"
+    started = time.monotonic()
+    subprocess.run(
+        launcher.train_command(project / "config.yml", target),
+        cwd=project,
+        env={**os.environ, **env},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    full = time.monotonic() - started
+
+    print("2/3 starting the assistant on the copy ...", flush=True)
+    proc = sandbox.start(project, env, tmp / "run.log")
+    try:
+        wait_ready(base, proc)
+        nlu_file, intent, phrase = PHRASE
+        topic = intent_of(base, "Can you remove a virus from my PC?")
+        before = intent_of(base, phrase)
+
+        print(f"3/3 adding {phrase!r} to {intent}, bot retrain ...", flush=True)
+        added = time.monotonic()
+        sandbox.append_example(project / "data" / "nlu" / nlu_file, intent, phrase)
+        result = sandbox.run_cli(project, env, "retrain", "--no-wait")
+        retrained = time.monotonic() - added
+        if result.returncode != 0:
+            print(result.stdout, result.stderr, sep="\n")
+            raise SystemExit("bot retrain failed")
+        trained = float(re.search(r"trained in ([\d.]+) s", result.stdout).group(1))  # type: ignore[union-attr]
+        evaluated = float(re.search(r"evaluation ([\d.]+) s", result.stdout).group(1))  # type: ignore[union-attr]
+        while intent_of(base, phrase) != topic:
+            if time.monotonic() - added > 300:
+                raise SystemExit("the new model did not go live within 5 minutes")
+            time.sleep(0.2)
+        live = time.monotonic() - added
+    finally:
+        sandbox.stop(proc)
+    print(f"\nload average at start: {load:.1f} (2 cores; others' work slows every figure)")
+    print(f"{'':<44}{'seconds':>9}{'vs full':>9}")
+    print(f"{'full retrain (rasa train, nothing cached)':<44}{full:>9.1f}{1:>9.2f}")
+    print(f"{'one phrase added: new model (bot retrain)':<44}{trained:>9.1f}{trained / full:>9.2f}")
+    print(f"{'  + regression gate evaluation (beside)':<44}{evaluated:>9.1f}")
+    print(f"{'  bot retrain in all':<44}{retrained:>9.1f}{retrained / full:>9.2f}")
+    print(f"{'phrase added -> answered live (no restart)':<44}{live:>9.1f}{live / full:>9.2f}")
+    print(f"\nbefore: {phrase!r} -> {before or 'fallback'}; after: {topic}")
+    if args.keep:
+        print(f"copy kept in {tmp}")
+    else:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
