@@ -19,8 +19,6 @@ import hashlib
 import json
 import os
 import re
-import secrets as random_secrets
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +32,7 @@ from playwright.sync_api import expect
 
 from bot import launcher, secrets, settings
 from bot.settings import PROJECT_DIR
-from bot.training import eval_report, evaluation, retrain
+from bot.training import eval_report, evaluation, retrain, sandbox
 
 # Messages this model answers with a fallback or below the inbox's confidence
 # (BOT_INBOX_CONFIDENCE 0.6), each with the intent its top guess names, which
@@ -44,8 +42,6 @@ TO_IGNORE = "qwpoeiru zxmcnv"
 TO_TYPE = "do you guys help with printers"
 UNKNOWN = "who do I call when the scanner says my bank app is dangerous"
 SLOW = 120_000  # ms: the first assignment embeds every training example (cached after)
-
-COPIED = ("bench", "bot", "config.yml", "content", "credentials.yml", "data", "domain")
 
 
 @dataclass
@@ -113,42 +109,22 @@ def _digest(folder: Path) -> str:
 
 @pytest.fixture(scope="module")
 def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
-    copy = tmp_path_factory.mktemp("project")
-    ignore = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
-    for name in COPIED:
-        source = PROJECT_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=ignore)
-        else:
-            shutil.copy2(source, copy / name)
-    var = copy / "var"
-    rasa_port = launcher.free_port()
-    overrides = {
-        "BOT_PROJECT_DIR": str(copy),
-        "BOT_VAR_DIR": str(var),
-        "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
-        "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
-        "BOT_RASA_PORT": str(rasa_port),
-        "BOT_ACTIONS_PORT": str(launcher.free_port()),
-        "BOT_LOG_LEVEL": "WARNING",
-        "BOT_API_TOKEN": random_secrets.token_urlsafe(32),
-        "BOT_ACTIONS_TOKEN": random_secrets.token_urlsafe(32),
-        "BOT_RATE_PER_CLIENT": "1000000",
-        "SANIC_REQUEST_MAX_SIZE": str(64 * 1024),
-    }
-    removed = ("BOT_TRAINER_TOKEN", "BOT_ALLOWED_ORIGINS")  # the token comes from the file
-    saved = {k: os.environ.get(k) for k in (*overrides, *removed)}
-    token = random_secrets.token_urlsafe(32)
+    copy = sandbox.copy_project(tmp_path_factory.mktemp("trainer") / "project")
+    env = sandbox.environment(copy, launcher.free_port(), launcher.free_port())
+    token = env.pop("BOT_TRAINER_TOKEN")  # into var/secrets/, as `make run` writes it
+    env["SANIC_REQUEST_MAX_SIZE"] = str(64 * 1024)
+    removed = ("BOT_TRAINER_TOKEN", "BOT_ALLOWED_ORIGINS")  # same origin only
+    saved = {k: os.environ.get(k) for k in (*env, *removed)}
     try:
-        os.environ.update(overrides)
+        os.environ.update(env)
         for key in removed:
             os.environ.pop(key, None)
         cfg = settings.load()
-        path = settings.secret_file(var, "BOT_TRAINER_TOKEN")
+        path = settings.secret_file(cfg.var_dir, "BOT_TRAINER_TOKEN")
         path.parent.mkdir(parents=True)
         path.write_text(token + "\n", encoding="utf-8")
         launcher.prepare_database(cfg)
-        servers = launcher.Servers(cfg, model, log_dir=var / "logs")
+        servers = launcher.Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         servers.start()  # the children took this environment
     finally:
         for key, value in saved.items():
