@@ -32,7 +32,8 @@ from playwright.sync_api import expect
 
 from bot import launcher, secrets, settings
 from bot.settings import PROJECT_DIR
-from bot.training import eval_report, evaluation, retrain, sandbox
+from bot.training import eval_report, evaluation, retrain, sandbox, similarity
+from bot.training.examples import training_examples
 
 # Messages this model answers with a fallback or below the inbox's confidence
 # (BOT_INBOX_CONFIDENCE 0.6), each with the intent its top guess names, which
@@ -41,7 +42,7 @@ TO_ASSIGN = "can you recover my instagram account"
 TO_IGNORE = "qwpoeiru zxmcnv"
 TO_TYPE = "do you guys help with printers"
 UNKNOWN = "who do I call when the scanner says my bank app is dangerous"
-SLOW = 120_000  # ms: the first assignment embeds every training example (cached after)
+SLOW = 60_000  # ms: an assignment asks the model and searches the examples
 
 
 @dataclass
@@ -109,7 +110,10 @@ def _digest(folder: Path) -> str:
 
 @pytest.fixture(scope="module")
 def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
-    copy = sandbox.copy_project(tmp_path_factory.mktemp("trainer") / "project")
+    # The vectors of examples embedded before, by `bot inbox assign` in the work
+    # tree or an earlier run (a cache by text hash: the copy embeds only the rest).
+    earlier = PROJECT_DIR / "var" / "cache" / similarity.CACHE_NAME
+    copy = sandbox.copy_project(tmp_path_factory.mktemp("trainer") / "project", embeddings=earlier)
     env = sandbox.environment(copy, launcher.free_port(), launcher.free_port())
     token = env.pop("BOT_TRAINER_TOKEN")  # into var/secrets/, as `make run` writes it
     env["SANIC_REQUEST_MAX_SIZE"] = str(64 * 1024)
@@ -124,6 +128,10 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
         path.parent.mkdir(parents=True)
         path.write_text(token + "\n", encoding="utf-8")
         launcher.prepare_database(cfg)
+        # The near-duplicate check embeds every example once (cached in var/cache/):
+        # done here, so the first assignment in the browser is as quick as the rest.
+        examples = training_examples(copy / "data" / "nlu")
+        similarity.embed_cached([e.text for e in examples], similarity.cache_path())
         servers = launcher.Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         servers.start()  # the children took this environment
     finally:
