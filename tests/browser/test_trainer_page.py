@@ -43,6 +43,7 @@ TO_IGNORE = "qwpoeiru zxmcnv"
 TO_TYPE = "do you guys help with printers"
 UNKNOWN = "who do I call when the scanner says my bank app is dangerous"
 SLOW = 60_000  # ms: an assignment asks the model and searches the examples
+SERVER = 30_000  # ms: any other answer from the server (the machine may be busy)
 
 
 @dataclass
@@ -170,6 +171,8 @@ def open_page(new_page, trainer_bot, token: str | None = "own", **kwargs):
         expect(box).to_be_visible()
         box.fill(trainer_bot.token if token == "own" else token)
         box.press("Enter")
+        if token == "own":  # the page syncs the inbox, then lists it
+            expect(page.locator("#tr-total")).not_to_be_empty(timeout=SERVER)
     return page
 
 
@@ -201,7 +204,8 @@ def test_page_says_disabled_without_a_token(new_page, trainer_bot):
     try:
         page = new_page()
         page.goto(trainer_bot.url)
-        expect(page.get_by_role("heading", name="The trainer page is disabled")).to_be_visible()
+        heading = page.get_by_role("heading", name="The trainer page is disabled")
+        expect(heading).to_be_visible(timeout=SERVER)
         expect(page.locator("#tr-disabled-text")).to_contain_text("BOT_TRAINER_TOKEN")
         expect(page.locator("#tr-disabled-text")).to_contain_text("var/secrets/bot_trainer_token")
         expect(page.get_by_label("Trainer token")).to_be_hidden()
@@ -222,7 +226,7 @@ def test_wrong_or_missing_token_gets_401(new_page, trainer_bot):
         assert "token" in body["error"]
         assert headers.get("WWW-Authenticate", "").startswith("Bearer")
     page = open_page(new_page, trainer_bot, token="not-the-token")
-    expect(page.get_by_role("alert")).to_contain_text("not accepted")
+    expect(page.get_by_role("alert")).to_contain_text("not accepted", timeout=SERVER)
     expect(page.locator("#tr-main")).to_be_hidden()
     # the token never travels in a URL, and is kept only in this tab's session
     assert trainer_bot.token not in page.url
@@ -242,13 +246,13 @@ def test_inbox_lists_a_real_fallback_with_its_reason(new_page, trainer_bot, conv
     expect(target.locator(".tr-lang")).to_have_text("en")
     # filters: a language with no such entry hides it, a confidence range keeps it
     page.get_by_label("Language").select_option("nb")
-    expect(target).to_have_count(0)
+    expect(target).to_have_count(0, timeout=SERVER)
     page.get_by_label("Language").select_option("en")
-    expect(target).to_have_count(1)
+    expect(target).to_have_count(1, timeout=SERVER)
     page.get_by_label("Confidence from").fill("0.99")
-    expect(target).to_have_count(0)
+    expect(target).to_have_count(0, timeout=SERVER)
     page.get_by_label("Confidence from").fill("")
-    expect(target).to_have_count(1)
+    expect(target).to_have_count(1, timeout=SERVER)
 
 
 def test_assign_with_enter_writes_the_phrase_into_the_copy(new_page, trainer_bot, conversations):
@@ -278,7 +282,7 @@ def test_assign_through_the_type_ahead(new_page, trainer_bot, conversations):
     page = open_page(new_page, trainer_bot)
     select_with_keys(page, TO_TYPE)
     page.keyboard.press("a")
-    box = page.get_by_role("combobox")
+    box = page.get_by_role("combobox", name=re.compile("^Assign to another intent"))
     expect(box).to_be_focused()
     box.press_sequentially("third party")
     options = page.locator("#tr-options [role=option]")
@@ -295,12 +299,12 @@ def test_ignore_with_i(new_page, trainer_bot, conversations):
     page = open_page(new_page, trainer_bot)
     select_with_keys(page, TO_IGNORE)
     page.keyboard.press("i")
-    expect(row(page, TO_IGNORE).locator(".tr-status")).to_have_text("ignored")
+    expect(row(page, TO_IGNORE).locator(".tr-status")).to_have_text("ignored", timeout=SERVER)
     assert trainer_bot.entry(TO_IGNORE)["status"] == "ignored"
     # the default filter (status new) no longer lists it after a reload
-    page.reload()
-    expect(page.locator("#tr-main")).to_be_visible()
-    expect(page.locator(".tr-row").first).to_be_visible()
+    page.reload()  # the token is kept for the tab's session: not asked again
+    expect(page.locator("#tr-main")).to_be_visible(timeout=SERVER)
+    expect(page.locator("#tr-total")).not_to_be_empty(timeout=SERVER)
     expect(row(page, TO_IGNORE)).to_have_count(0)
 
 
@@ -353,7 +357,7 @@ def test_retrain_while_one_runs_is_told_not_queued(new_page, trainer_bot):
         status, body, _ = trainer_bot.call("POST", "api/retrain", {})
         assert status == 409 and "already running" in body["error"], body
         page.get_by_role("button", name="Retrain now").click()
-        expect(page.locator("#tr-retrain-status")).to_contain_text("Not started")
+        expect(page.locator("#tr-retrain-status")).to_contain_text("Not started", timeout=SERVER)
         expect(page.locator("#tr-retrain-status")).to_contain_text("already running")
         expect(page.locator("#tr-retrain")).to_be_disabled()
     expect(page.locator("#tr-retrain")).to_be_enabled(timeout=10_000)  # polled: free again
@@ -381,9 +385,9 @@ def test_latest_evaluation_with_its_plot(new_page, trainer_bot, docs_dir):
     assert "predictions" not in body
     page = open_page(new_page, trainer_bot, width=1440, height=1100)
     panel = page.locator("#tr-eval-panel")
-    expect(panel.locator("table")).to_contain_text("macro-F1")
+    expect(panel.locator("table")).to_contain_text("macro-F1", timeout=SERVER)
     plot = panel.get_by_role("img", name=re.compile("Confusion matrix"))
-    expect(plot).to_be_visible()
+    expect(plot).to_be_visible(timeout=SERVER)
     assert plot.evaluate("img => img.naturalWidth") > 100
     assert trainer_bot.token not in (plot.get_attribute("src") or "")
 
@@ -400,9 +404,9 @@ def test_screenshots(new_page, trainer_bot, conversations, docs_dir):
     expect(page.locator(".tr-row").first).to_be_visible()
     expect(row(page, "mitt antivirus")).to_have_count(1)
     select_with_keys(page, "mitt antivirus stoppar")
-    expect(page.locator(".tr-context li").first).to_be_visible()
+    expect(page.locator(".tr-context li").first).to_be_visible(timeout=SERVER)
     page.screenshot(path=str(docs_dir / "trainer.png"))
     page.keyboard.press("a")
-    page.get_by_role("combobox").press_sequentially("false")
+    page.get_by_role("combobox", name=re.compile("^Assign")).press_sequentially("false")
     expect(page.locator("#tr-options [role=option]").first).to_be_visible()
     page.screenshot(path=str(docs_dir / "trainer-assign.png"))
