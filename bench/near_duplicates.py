@@ -24,6 +24,24 @@ from bot.training import examples as training
 from bot.training import similarity
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98)
+VARIANTS = 300  # training examples given small edits, to see where near duplicates lie
+
+
+def variants(text: str, i: int) -> str:
+    """A near duplicate of `text`: one small edit (a polite word, a dropped last word,
+    a typo), chosen by position so every run makes the same ones."""
+    words = text.split()
+    kind = i % 3
+    if kind == 0 or len(words) < 3:
+        return f"{text} please"
+    if kind == 1:
+        return " ".join(words[:-1])
+    longest = max(range(len(words)), key=lambda k: len(words[k]))
+    word = words[longest]
+    words[longest] = word[:1] + word[2] + word[1] + word[3:] if len(word) > 3 else word + word[-1]
+    return " ".join(words)
+
+
 PERCENTILES = (50, 90, 95, 99, 99.5, 99.9, 100)
 
 
@@ -66,6 +84,12 @@ def main() -> int:
         q_other.append(float(np.max(np.where(~right, sims, -1.0))))
         q_same.append(float(np.max(np.where(right, sims, -1.0))) if right.any() else -1.0)
 
+    step = max(1, len(examples) // VARIANTS)
+    picked = list(range(0, len(examples), step))[:VARIANTS]
+    edited = [variants(examples[i].text, k) for k, i in enumerate(picked)]
+    e_vectors = similarity.embed_cached(edited)
+    near = [float(vectors[i] @ v) for i, v in zip(picked, e_vectors, strict=True)]
+
     def pct(values: list[float]) -> str:
         return "  ".join(f"p{p:g} {np.percentile(values, p):.3f}" for p in PERCENTILES)
 
@@ -75,18 +99,24 @@ def main() -> int:
     print(f"\n{len(questions)} held-out questions (labelled)")
     print("nearest training example, right intent:", pct(q_same))
     print("nearest training example, other intent:", pct(q_other))
+    print(f"\n{len(near)} near duplicates (a training example with one small edit)")
+    print("cosine to the example they were made from:", pct(near))
     print(
         "\nthreshold | training examples with another intent's example at/above | "
-        "held-out questions that would be refused"
+        "held-out questions that would be refused | near duplicates caught"
     )
     rows = []
     for t in THRESHOLDS:
         n_train = sum(o >= t for o in other_best)
         n_q = sum(o >= t for o in q_other)
-        rows.append({"threshold": t, "training": n_train, "heldout_refused": n_q})
+        n_near = sum(c >= t for c in near)
+        rows.append(
+            {"threshold": t, "training": n_train, "heldout_refused": n_q, "near_caught": n_near}
+        )
         print(
             f"  {t:.2f}    | {n_train:5d} ({n_train / len(examples):6.2%})"
             f"                            | {n_q:4d} ({n_q / len(questions):6.2%})"
+            f"                  | {n_near:4d} ({n_near / len(near):6.2%})"
         )
     print("\nclosest cross-intent pairs in the training data:")
     seen = set()
@@ -112,6 +142,7 @@ def main() -> int:
             "same_intent": {f"p{p:g}": float(np.percentile(same_best, p)) for p in PERCENTILES},
             "other_intent": {f"p{p:g}": float(np.percentile(other_best, p)) for p in PERCENTILES},
             "heldout_other": {f"p{p:g}": float(np.percentile(q_other, p)) for p in PERCENTILES},
+            "near_duplicates": {f"p{p:g}": float(np.percentile(near, p)) for p in PERCENTILES},
             "thresholds": rows,
         },
         sys.stderr,

@@ -27,9 +27,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import settings
 from bot.contract import LANGS
+from bot.db import INBOX_STATUSES
+from bot.training.inbox import REASONS
 
-STATUSES = ("new", "added", "ignored", "out_of_scope", "all")
-REASONS = ("fallback", "low_confidence", "ambiguous", "did_you_mean", "thumbs_down", "rephrased")
+STATUSES = (*INBOX_STATUSES, "all")
 
 
 def _guarded(action: Callable[[argparse.Namespace, settings.Settings], int]):

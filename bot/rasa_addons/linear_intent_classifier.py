@@ -25,6 +25,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from bot.rasa_addons import warm_start
+
 _FILE = "linear_intent_classifier.npz"
 
 
@@ -87,9 +89,22 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         X = self._matrix(examples)
         y = [e.get(INTENT) for e in examples]
         clf = LogisticRegression(
-            C=float(self.config["C"]), max_iter=int(self.config["max_iter"]), random_state=42
+            C=float(self.config["C"]),
+            max_iter=int(self.config["max_iter"]),
+            random_state=42,
+            warm_start=True,
         )
+        # Start from the last fit (var/cache/): same optimum, a fifth of the iterations.
+        dense = examples[0].get_dense_features(TEXT)[1]
+        n_dense = int(np.asarray(dense.features).size) if dense else 0
+        sparse, texts = X[:, : X.shape[1] - n_dense], [e.get(TEXT) for e in examples]
+        setting = f"C={self.config['C']};dense_weight={self.config['dense_weight']}"
+        start = warm_start.initial(sparse, n_dense, texts, sorted(set(y)), setting)
+        if start is not None:
+            clf.coef_, clf.intercept_ = start
         clf.fit(X, y)
+        classes = list(clf.classes_)
+        warm_start.save(sparse, n_dense, texts, classes, clf.coef_, clf.intercept_, setting)
         self._weights = {
             "coef": clf.coef_.astype(np.float32),
             "intercept": clf.intercept_.astype(np.float32),

@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"train_seconds": None, "parse_seconds": None, "parses": {}}
     started = time.monotonic()
     if args.train:
+        # "Starting/Finished training component X": progress, and where the time goes
+        logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+        logging.getLogger("rasa.engine.training.hooks").setLevel(logging.INFO)
         _train(args.train, args.config)
         result["train_seconds"] = time.monotonic() - started  # Rasa imported already
         result["trained_at"] = time.time()  # the caller's clock: import included

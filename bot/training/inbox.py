@@ -433,10 +433,39 @@ def _retrying(work: Callable[[], int]) -> int:
     return 0  # pragma: no cover - the loop returns or raises
 
 
-def training_texts(nlu_dir: Path | None = None) -> set[str]:
+_texts_cache: dict[Path, tuple[tuple, dict[str, Any]]] = {}
+
+
+def training_texts(nlu_dir: Path | None = None) -> dict[str, Any]:
+    """normalised text -> its training example (bot.training.examples.Example);
+    read again only when a file changed (parsing them all takes a second or more,
+    and the launcher syncs every minute)."""
     from bot.training import examples
 
-    return {normalise(e.text) for e in examples.training_examples(nlu_dir or examples.NLU_DIR)}
+    directory = nlu_dir or examples.NLU_DIR
+    files = sorted(directory.glob("*/*.yml"))
+    signature = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    cached = _texts_cache.get(directory)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    found = {normalise(e.text): e for e in examples.training_examples(directory)}
+    _texts_cache[directory] = (signature, found)
+    return found
+
+
+def _trained_meanwhile(url: str, known_texts: dict[str, Any]) -> int:
+    """`new` entries whose text became a training example by other means (a hand
+    edit, `bot phrase add`): marked added, with the intent and file that have it."""
+    changed = 0
+    with db.session_scope(url) as session:
+        for entry in session.scalars(select(db.InboxEntry).where(db.InboxEntry.status == "new")):
+            example = known_texts.get(normalise(entry.text))
+            if example is not None:
+                entry.status, entry.assigned_intent = "added", example.intent
+                entry.resolved_file = _shown_path(example.file)
+                entry.resolved_at = dt.datetime.now(dt.timezone.utc)
+                changed += 1
+    return changed
 
 
 def _sync_sender(
@@ -444,12 +473,12 @@ def _sync_sender(
     conn: Any,
     sender: str,
     threshold: float,
-    known_texts: set[str],
+    known_texts: dict[str, Any],
     extra: dict[int, tuple[set[str], str | None]] | None = None,
 ) -> int:
     """Record every inbox message of one conversation; `extra` adds reasons to events."""
     turns = conversation_turns(_sender_rows(conn, sender), sender)
-    known = _known_values(sender, url)
+    known: list[tuple[str, str]] | None = None  # read only if a message qualifies
     sightings = []
     for i, turn in enumerate(turns):
         if turn.payload or turn.in_form or not turn.text.strip():
@@ -464,6 +493,8 @@ def _sync_sender(
             suggestion = suggestion or extra[turn.event_id][1]
         if not reasons:
             continue
+        if known is None:
+            known = _known_values(sender, url)
         text = mask.mask_text(turn.text.strip(), known)
         if normalise(text) and normalise(text) not in known_texts:
             sightings.append(_sighting(turn, text, reasons, suggestion))
@@ -526,6 +557,7 @@ def sync(
             url, None, feedback_from, threshold, known_texts
         )
         recorded += recorded_fb
+    recorded += _trained_meanwhile(url, known_texts)
     with db.session_scope(url) as session:
         entries = session.scalar(select(func.count()).select_from(db.InboxEntry)) or 0
         new = (
@@ -538,7 +570,7 @@ def sync(
 
 
 def _sync_feedback(
-    url: str, conn: Any, position: int, threshold: float, known_texts: set[str]
+    url: str, conn: Any, position: int, threshold: float, known_texts: dict[str, Any]
 ) -> tuple[int, int]:
     """Thumbs-down since the cursor: the message's occurrence gets the reason, or,
     if the conversation is gone from the tracker store, one of its own."""

@@ -27,16 +27,18 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return {n for n in names if n in _SKIP or n.endswith(_SKIP_SUFFIXES)}
 
 
-def copy_project(dest: Path, model: Path | None = None, embeddings: Path | None = None) -> Path:
-    """Copy the project to `dest` (new); with `model` copied into its models/ and
-    `embeddings` (an embedding cache) into its var/cache/."""
+def copy_project(dest: Path, model: Path | None = None, cache: Path | None = None) -> Path:
+    """Copy the project to `dest` (new); with `model` copied into its models/ and the
+    files of `cache` (a var/cache/: embeddings, the classifier's last fit) into its
+    var/cache/."""
     shutil.copytree(PROJECT_DIR, dest, ignore=_ignore, symlinks=True)
     (dest / "models").mkdir()
     if model is not None:
         shutil.copy2(model, dest / "models" / model.name)
-    if embeddings is not None and embeddings.exists():
-        (dest / "var" / "cache").mkdir(parents=True)
-        shutil.copy2(embeddings, dest / "var" / "cache" / embeddings.name)
+    (dest / "var" / "cache").mkdir(parents=True)
+    for path in cache.iterdir() if cache is not None and cache.is_dir() else ():
+        if path.is_file() and not path.name.startswith("."):
+            shutil.copy2(path, dest / "var" / "cache" / path.name)
     return dest
 
 

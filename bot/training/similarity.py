@@ -23,6 +23,7 @@ from bot.training.examples import Example
 
 CACHE_NAME = "e5-examples.npz"
 _BATCH = 64
+MAX_CACHED = 20_000  # vectors kept (1.5 KB each); beyond, only those of the last call
 _lock = threading.Lock()  # one cache writer per process
 _model_lock = threading.Lock()  # the engine is not documented as thread-safe
 
@@ -89,9 +90,10 @@ def embed_cached(
                 progress(len(missing))
             for text, vector in zip(missing, embed_texts(missing), strict=True):
                 cached[_key(text)] = vector
-            # keep only what is still in use, so the file does not grow forever
             wanted = {_key(t) for t in texts}
-            _save(path, {k: v for k, v in cached.items() if k in wanted})
+            if len(cached) > max(MAX_CACHED, 2 * len(wanted)):  # do not grow forever
+                cached = {k: v for k, v in cached.items() if k in wanted}
+            _save(path, cached)
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return np.vstack([cached[_key(t)] for t in texts])

@@ -113,8 +113,8 @@ def _digest(folder: Path) -> str:
 def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
     # The vectors of examples embedded before, by `bot inbox assign` in the work
     # tree or an earlier run (a cache by text hash: the copy embeds only the rest).
-    earlier = PROJECT_DIR / "var" / "cache" / similarity.CACHE_NAME
-    copy = sandbox.copy_project(tmp_path_factory.mktemp("trainer") / "project", embeddings=earlier)
+    earlier = PROJECT_DIR / "var" / "cache"
+    copy = sandbox.copy_project(tmp_path_factory.mktemp("trainer") / "project", cache=earlier)
     env = sandbox.environment(copy, launcher.free_port(), launcher.free_port())
     token = env.pop("BOT_TRAINER_TOKEN")  # into var/secrets/, as `make run` writes it
     env["SANIC_REQUEST_MAX_SIZE"] = str(64 * 1024)

@@ -75,6 +75,12 @@ def test_a_message_that_falls_back_is_in_the_inbox_with_its_reason(running_bot: 
     assert [line["who"] for line in again["conversation"]][:2] == ["user", "bot"]
     assert again["conversation"][0]["this"] and again["conversation"][0]["text"] == text
 
+    # forgetting the person takes their inbox occurrence (and the entry, theirs alone)
+    forgotten = bot_command("privacy", "forget", sender)
+    assert forgotten.returncode == 0 and "1 inbox occurrence(s) deleted" in forgotten.stdout
+    left = json.loads(bot_command("inbox", "list", "--status", "all", "--json").stdout)
+    assert entry["id"] not in [e["id"] for e in left]
+
 
 def test_the_conflict_check_shows_the_running_models_prediction(running_bot: Bot, tmp_path) -> None:
     nlu, heldout = make_nlu(tmp_path / "project")

@@ -5,8 +5,8 @@ without a restart, while other conversations go on; then a model the regression
 gate refuses, and the live one keeps serving.
 
 The copy runs `bot run` as `make run` does, with the session's model copied in and
-the work tree's embedding cache (filled by `make test`'s training), so only the
-new phrase is embedded.
+the work tree's var/cache/ (filled by `make test`'s training: e5 vectors, the
+classifier's last fit), so only the new phrase is embedded.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 
 from bot import launcher, secrets
-from bot.rasa_addons.embedding_store import FILE_NAME
 from bot.settings import PROJECT_DIR
 from bot.training import sandbox
 from tests.conversation.questions import DISINFECTION
@@ -76,8 +75,8 @@ class Copy:
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory, model) -> Iterator[Copy]:
     tmp = tmp_path_factory.mktemp("retrain")
-    cache = PROJECT_DIR / "var" / "cache" / FILE_NAME
-    project = sandbox.copy_project(tmp / "project", model=model, embeddings=cache)
+    cache = PROJECT_DIR / "var" / "cache"  # make test's training filled it
+    project = sandbox.copy_project(tmp / "project", model=model, cache=cache)
     env = sandbox.environment(project, launcher.free_port(), launcher.free_port())
     it = Copy(project, env, tmp / "run.log")
     it.proc = sandbox.start(project, env, it.log)

@@ -8,15 +8,20 @@ work tree's data/nlu is never touched."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-from bot import db, feedback
+from bot import db, feedback, launcher
 from bot.privacy import drafts, retention, subject
+from bot.settings import PROJECT_DIR
 from bot.training import inbox, phrases
 from tests.unit.helpers import run_cli
 from tests.unit.inbox_data import NOW, Conversation, make_nlu
@@ -381,6 +386,25 @@ def test_out_of_scope_and_ignore(url, nlu, tmp_path) -> None:
     assert inbox.get(ignored.id, url).status == "ignored"
 
 
+def test_an_entry_trained_by_other_means_is_marked_added(url, nlu, tmp_path) -> None:
+    Conversation(url, "conv-meanwhile").fallback("my screen went black", UNSURE)
+    sync(url, nlu)
+    (entry,) = inbox.list_entries(url=url)
+    phrases.add(
+        "scope_hardware_faults",
+        "My screen went black.",
+        "en",
+        nlu_dir=nlu[0],
+        eval_sets=[nlu[1]],
+        predictor=None,
+        cache=tmp_path / "e5.npz",
+    )
+    sync(url, nlu)
+    done = inbox.get(entry.id, url)
+    assert (done.status, done.assigned_intent) == ("added", "scope_hardware_faults")
+    assert done.resolved_file == "data/nlu/en/hardware_faults.yml"
+
+
 def test_cli_sync_list_show_and_bad_input(url, nlu, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("BOT_DATABASE_URL", url)
     monkeypatch.setenv("BOT_TRACKER_URL", url)
@@ -417,3 +441,84 @@ def test_cli_sync_list_show_and_bad_input(url, nlu, tmp_path, monkeypatch) -> No
     assert ignored.returncode == 0
     twice = run_cli("inbox", "ignore", str(entry_id))
     assert twice.returncode == 1 and "already resolved (ignored)" in twice.stderr
+
+
+def test_the_launcher_syncs_at_start_and_in_the_background(url, monkeypatch) -> None:
+    from bot import settings
+
+    monkeypatch.setenv("BOT_DATABASE_URL", url)
+    monkeypatch.setenv("BOT_TRACKER_URL", url)
+    monkeypatch.setenv("BOT_INBOX_SYNC_SECONDS", "1")
+    cfg = settings.load()
+    assert launcher.sync_inbox(cfg).startswith("inbox: read 0 conversation(s)")
+    syncer = launcher.InboxSyncer(cfg)
+    syncer.start()
+    try:
+        Conversation(url, "conv-launcher").fallback("my thing is broken", UNSURE)
+        for _ in range(600):  # until the thread has synced (no time is asserted)
+            if inbox.list_entries(url=url):
+                break
+            syncer.stopping.wait(0.1)
+        assert [e.text for e in inbox.list_entries(url=url)] == ["my thing is broken"]
+    finally:
+        syncer.stop()
+        syncer.join(timeout=30)
+    assert not syncer.is_alive()
+    unreachable = dataclasses.replace(cfg, database_url="postgresql://nobody@127.0.0.1:1/none")
+    assert launcher.sync_inbox(unreachable).startswith("inbox sync failed: OperationalError")
+
+
+def test_cli_assign_and_oos_on_a_project_copy(url, nlu, tmp_path) -> None:
+    """The installed command on a project directory of its own (BOT_PROJECT_DIR):
+    its data/nlu is the copy, never the work tree's."""
+    project = nlu[0].parent.parent
+    (project / "content").symlink_to(PROJECT_DIR / "content")  # read only: the parser's
+    env = {
+        **os.environ,
+        "BOT_PROJECT_DIR": str(project),
+        "BOT_VAR_DIR": str(tmp_path / "var"),
+        "BOT_DATABASE_URL": url,
+        "BOT_TRACKER_URL": url,
+        "BOT_RASA_PORT": str(launcher.free_port()),  # no server: no prediction
+    }
+
+    def bot(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    c = Conversation(url, "conv-cli-assign")
+    c.fallback("the fan of my laptop rattles", UNSURE)
+    c.fallback("what is the best pizza in Oslo", UNSURE)
+    assert bot("inbox", "sync").returncode == 0
+    entries = {e["text"]: e["id"] for e in json.loads(bot("inbox", "list", "--json").stdout)}
+
+    unknown = bot("inbox", "assign", str(entries["the fan of my laptop rattles"]), "hardware")
+    assert unknown.returncode == 1
+    assert "unknown intent 'hardware'; did you mean scope_hardware_faults" in unknown.stderr
+    done = bot(
+        "inbox", "assign", str(entries["the fan of my laptop rattles"]), "scope_hardware_faults"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "to scope_hardware_faults in data/nlu/en/hardware_faults.yml" in done.stdout
+    assert "nearest examples of scope_hardware_faults" in done.stdout
+    twice = bot("inbox", "assign", str(entries["the fan of my laptop rattles"]), "out_of_scope")
+    assert twice.returncode == 1
+    assert "already resolved (added as scope_hardware_faults)" in twice.stderr
+    oos = bot("inbox", "oos", str(entries["what is the best pizza in Oslo"]), "--json")
+    assert oos.returncode == 0, oos.stderr
+    assert json.loads(oos.stdout)["file"] == "data/nlu/en/out_of_scope.yml"
+    assert (
+        (nlu[0] / "en" / "out_of_scope.yml")
+        .read_text()
+        .endswith("    - what is the best pizza in Oslo\n")
+    )
+    listed = json.loads(bot("inbox", "list", "--status", "all", "--json").stdout)
+    assert {(e["status"], e["assigned_intent"]) for e in listed} == {
+        ("added", "scope_hardware_faults"),
+        ("out_of_scope", "out_of_scope"),
+    }

@@ -300,3 +300,16 @@ def test_phrase_cli_add_and_refusal(small, tmp_path) -> None:
     assert unknown.returncode == 1 and "did you mean scope_hardware_faults" in unknown.stderr
     empty = bot_command(project, tmp_path, "phrase", "add", "scope_hardware_faults", "  ")
     assert empty.returncode == 1 and "empty" in empty.stderr
+
+
+def test_the_embedding_cache_keeps_other_texts_until_it_is_full(tmp_path, monkeypatch) -> None:
+    cache = tmp_path / "e5.npz"
+    counted: list[int] = []
+    similarity.embed_cached(["one text", "another text"], cache, counted.append)
+    similarity.embed_cached(["a third"], cache, counted.append)
+    similarity.embed_cached(["one text", "a third"], cache, counted.append)
+    assert counted == [2, 1]  # nothing embedded twice
+    monkeypatch.setattr(similarity, "MAX_CACHED", 2)
+    similarity.embed_cached(["a fourth"], cache, counted.append)  # over the cap: pruned
+    similarity.embed_cached(["one text"], cache, counted.append)
+    assert counted == [2, 1, 1, 1]

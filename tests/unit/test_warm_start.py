@@ -1,0 +1,39 @@
+"""The classifier's warm start (bot/rasa_addons/warm_start.py): columns renumbered by
+a changed vocabulary still get their last weights; new ones start from zero."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from bot.rasa_addons import warm_start
+
+
+def test_columns_are_matched_by_the_texts_they_occur_in(tmp_path):
+    path = tmp_path / "w.npz"
+    texts = ["a", "b", "c"]
+    # columns: x occurs in a, y in b and c, z in c
+    first = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0], [0, 1, 1]], dtype=float))
+    coef = np.array([[1.0, 2.0, 3.0, 9.0], [4.0, 5.0, 6.0, 8.0], [7.0, 8.0, 9.0, 7.0]])
+    classes = ["k1", "k2", "k3"]
+    warm_start.save(first, 1, texts, classes, coef, np.array([0.1, 0.2, 0.3]), "C=1", path)
+    # a new text "d" with a new column n; the vocabulary order is now n, z, x, y
+    texts2 = ["a", "b", "c", "d"]
+    second = sp.csr_matrix(
+        np.array([[0, 0, 1, 0], [0, 0, 0, 1], [0, 1, 0, 1], [1, 0, 0, 1]], dtype=float)
+    )
+    start = warm_start.initial(second, 1, texts2, ["k1", "k2", "k3", "k4"], "C=1", path)
+    assert start is not None
+    init, intercept = start
+    assert init[0].tolist() == [0.0, 3.0, 1.0, 2.0, 9.0]  # n new; z, x, y moved; dense kept
+    assert init[3].tolist() == [0.0] * 5  # a new intent starts from zero
+    assert intercept.tolist() == [0.1, 0.2, 0.3, 0.0]
+
+
+def test_another_setting_starts_cold(tmp_path):
+    path = tmp_path / "w.npz"
+    m = sp.csr_matrix(np.eye(3))
+    warm_start.save(m, 0, ["a", "b", "c"], ["x", "y", "z"], np.eye(3), np.zeros(3), "C=1", path)
+    assert warm_start.initial(m, 0, ["a", "b", "c"], ["x", "y", "z"], "C=30", path) is None
+    missing = tmp_path / "none.npz"
+    assert warm_start.initial(m, 0, ["a", "b", "c"], ["x", "y", "z"], "C=1", missing) is None
