@@ -78,8 +78,11 @@ def _depth(value: object, limit: int) -> int:
     return 1 + max((_depth(v, limit - 1) for v in items), default=0)
 
 
-def load_object(raw: bytes, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object, or Refused (413 too large, 400 anything else)."""
+def load_object(
+    raw: bytes, max_bytes: int, shape: str = '{"sender": ID, "message": TEXT}'
+) -> dict[str, Any]:
+    """The body as a JSON object, or Refused (413 too large, 400 anything else);
+    `shape` is what the 400 says was expected."""
     if len(raw) > max_bytes:
         raise Refused(413, f"the request body is larger than {max_bytes} bytes")
     try:
@@ -91,7 +94,7 @@ def load_object(raw: bytes, max_bytes: int) -> dict[str, Any]:
     except (ValueError, RecursionError):
         raise Refused(400, "the request body is not valid JSON") from None
     if not isinstance(body, dict):
-        raise Refused(400, 'expected a JSON object: {"sender": ID, "message": TEXT}')
+        raise Refused(400, f"expected a JSON object: {shape}")
     return body
 
 

@@ -21,7 +21,7 @@ import secrets as _random
 import time
 from pathlib import Path
 
-from bot.settings import SECRETS, Settings, secret_file
+from bot.settings import SECRETS, Settings, secret, secret_file
 
 TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 256 bits, 43 characters
 BEARER_LIFETIME = 300  # seconds; a client mints a new one per request or command
@@ -109,3 +109,14 @@ def api_headers(cfg: Settings) -> dict[str, str]:
     if not cfg.api_token:
         return {}
     return {"Authorization": f"Bearer {bearer(cfg.api_token)}"}
+
+
+def trainer_token(cfg: Settings) -> str | None:
+    """BOT_TRAINER_TOKEN as it is now (environment, else var/secrets/): read at each
+    request, so a token written or removed takes effect without a restart."""
+    return secret(SECRETS["trainer_token"], cfg.var_dir)
+
+
+def same_token(given: str, expected: str) -> bool:
+    """Compare a presented token with the real one in constant time."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))

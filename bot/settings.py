@@ -105,7 +105,9 @@ def secret_file(var_dir: Path, env_name: str) -> Path:
     return var_dir / "secrets" / env_name.lower()
 
 
-def _secret(env_name: str, var_dir: Path) -> str | None:
+def secret(env_name: str, var_dir: Path) -> str | None:
+    """The secret from the environment, else its file under var/secrets/; None: unset.
+    Read afresh at each call (the trainer page re-reads its token per request)."""
     value = os.environ.get(env_name, "").strip()
     if value:
         return value
@@ -150,9 +152,9 @@ def load() -> Settings:
         sample_records=os.environ.get("BOT_SAMPLE_RECORDS", "1") != "0",
         routing_file=Path(os.environ.get("BOT_ROUTING_FILE") or CONTENT_DIR / "routing.csv"),
         requests_webhook_url=(os.environ.get("BOT_REQUESTS_WEBHOOK_URL") or "").strip() or None,
-        api_token=_secret("BOT_API_TOKEN", var_dir),
-        actions_token=_secret("BOT_ACTIONS_TOKEN", var_dir),
-        trainer_token=_secret("BOT_TRAINER_TOKEN", var_dir),
+        api_token=secret("BOT_API_TOKEN", var_dir),
+        actions_token=secret("BOT_ACTIONS_TOKEN", var_dir),
+        trainer_token=secret("BOT_TRAINER_TOKEN", var_dir),
         allowed_origins=_origins(),
         max_message_chars=_int("BOT_MAX_MESSAGE_CHARS", 1000, minimum=1),
         max_body_bytes=_int("BOT_MAX_BODY_BYTES", 64 * 1024, minimum=1024),

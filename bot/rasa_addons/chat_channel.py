@@ -113,9 +113,11 @@ def _etag(path: Path) -> str:
     return '"' + hashlib.sha256(raw).hexdigest()[:20] + '"'
 
 
-async def _send_file(request: Request, path: Path, cache: str) -> HTTPResponse:
+async def send_file(
+    request: Request, path: Path, cache: str, extra: dict[str, str] | None = None
+) -> HTTPResponse:
     etag = _etag(path)
-    headers = {"Cache-Control": cache, "ETag": etag, **_SECURITY_HEADERS}
+    headers = {"Cache-Control": cache, "ETag": etag, **_SECURITY_HEADERS, **(extra or {})}
     if request.headers.get("if-none-match") == etag:
         return response.empty(status=304, headers=headers)
     mime = STATIC_TYPES.get(path.suffix.lower()) or (
@@ -171,14 +173,14 @@ class ChatChannel(InputChannel):
             index = static_file(WEB_DIR, "index.html")
             if index is None:
                 return response.html(PLACEHOLDER, headers={"Cache-Control": "no-cache"})
-            return await _send_file(request, index, "no-cache")
+            return await send_file(request, index, "no-cache")
 
         @chat.route("/static/<relative:path>", methods=["GET"])
         async def static(request: Request, relative: str) -> HTTPResponse:
             path = static_file(WEB_DIR, relative)
             if path is None:
                 return _error(404, "not found")
-            return await _send_file(request, path, "public, max-age=300, must-revalidate")
+            return await send_file(request, path, "public, max-age=300, must-revalidate")
 
         @chat.route("/health", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
