@@ -360,8 +360,9 @@ class FileServiceRequest(Action):
         return "action_file_service_request"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
-        if tracker.get_slot("sr_confirmed") != "yes":
-            return []  # the form ended without a yes (cancelled): nothing to file
+        if tracker.get_slot("sr_confirmed") != "yes":  # ended without a yes (cancelled)
+            forget_draft(tracker)
+            return reset_slots()
         lang = reply_language(tracker)
         fields, lost = form_values(tracker)  # the full values, from the draft
         if lost:  # never file a masked value

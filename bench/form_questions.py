@@ -38,7 +38,13 @@ ANSWERS: dict[str, list[str]] = {
         "Kaspersky Total Security",
     ],
     "version": ["21.3", "12.8", "11", "version 12", "versjon 21.19", "12.2", "13.2", "v11.1"],
-    "licence_key": ["ZRM6N-TL7VJ-Q26X8-ZEB76", "DE6NB-WPM5K-T7JEE-U3UKS"],
+    "licence_key": [
+        "ZRM6N-TL7VJ-Q26X8-ZEB76",
+        "DE6NB-WPM5K-T7JEE-U3UKS",
+        "ABC-123",
+        "12345",
+        "AAAA-BBBB",
+    ],
     "sr_name": [
         "Kari Nordmann",
         "Ola Nordmann",
@@ -94,7 +100,9 @@ def _interrupts(parse: dict, threshold: float) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, default=None)
-    parser.add_argument("--list", action="store_true", help="list every answer taken for a question")
+    parser.add_argument(
+        "--list", action="store_true", help="list every answer taken for a question"
+    )
     args = parser.parse_args()
     model = args.model or launcher.model_path(settings.load())
     questions = [
@@ -106,7 +114,7 @@ def main() -> int:
     answers = [(step, text) for step, texts in ANSWERS.items() for text in texts]
     parses = asyncio.run(_predict(model, [q.text for q in questions] + [t for _s, t in answers]))
     q_parses, a_parses = parses[: len(questions)], parses[len(questions) :]
-    unshaped = [p for (step, _t), p in zip(answers, a_parses) if step in UNSHAPED]
+    unshaped = [p for (step, _t), p in zip(answers, a_parses, strict=True) if step in UNSHAPED]
     print(f"model {model.name}: {len(questions)} held-out questions, {len(answers)} answers")
     print("threshold  questions answered  answers taken for questions (all / names+companies)")
     for t in THRESHOLDS:
@@ -119,7 +127,7 @@ def main() -> int:
             f"{wrong:2d}/{len(a_parses)} / {wrong_unshaped:2d}/{len(unshaped)}{mark}"
         )
     if args.list:
-        for (step, text), p in zip(answers, a_parses):
+        for (step, text), p in zip(answers, a_parses, strict=True):
             name, confidence = _top(p)
             print(f"  {step:15} {text!r:45} {name} {confidence:.3f}")
     return 0

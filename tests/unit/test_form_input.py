@@ -97,7 +97,8 @@ def test_private_typed_is_the_private_button():
 
 def test_a_value_button_typed_gives_its_payload():
     buttons = ({"title": "Kaspersky Incident Response", "payload": "incident_response"},)
-    d = move("sr_service", "kaspersky incident response", "scope_disinfection", 0.9, buttons=buttons)
+    text = "kaspersky incident response"
+    d = move("sr_service", text, "scope_disinfection", 0.9, buttons=buttons)
     assert d == fi.Decision(fi.ANSWER, "incident_response")
 
 
