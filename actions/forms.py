@@ -13,8 +13,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.conversation import send, wants_full
-from bot import answers, form_input, rulebase
+from bot import answers, form_input, records, rulebase
 from bot.messages import say
+from bot.records import facts
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,20 @@ def turn(tracker: Tracker, form: str) -> Turn:
 def answer_question(
     dispatcher: CollectingDispatcher, tracker: Tracker, intent: str, lang: str
 ) -> list[dict[str, Any]]:
-    """The normal scope answer to a question asked at a form step, without its
-    buttons (the step's own question follows, with its buttons)."""
+    """The normal answer to a question asked at a form step (a lookup that names
+    its product and version, or a key, from the records), without its buttons:
+    the step's own question follows, with its buttons."""
     try:
         rules = rulebase.current()
     except rulebase.RulebaseMissing:
         dispatcher.utter_message(text=say("rulebase_unavailable", lang))
         return []
+    found = facts.extract(str(tracker.latest_message.get("text") or ""))
     topic = rules.topic_for_intent(form_input.topic_intent(intent))
-    if topic is None:
+    if form_input.lookup_in_question(intent, found.product, found.version, found.licence_key):
+        entitled = records.entitlement(found.product, found.version, found.licence_key)
+        reply = answers.entitlement_answer(rules, entitled, lang, full=wants_full(tracker))
+    elif topic is None:
         reply = answers.fallback(rules, [], lang)
     else:
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))

@@ -89,6 +89,16 @@ def is_question(intent: str | None, confidence: float) -> bool:
     return intent.startswith("scope_") or intent in QUESTION_INTENTS
 
 
+def lookup_in_question(
+    intent: str, product: str | None, version: str | None, key: str | None
+) -> bool:
+    """A lookup asked mid-form that names what it needs ("Is KES 11.6 still
+    supported?", a key): answered from the records, not only with the rule."""
+    if intent == "check_licence":
+        return bool(key)
+    return intent == "scope_version_support" and bool(key or (product and version))
+
+
 def topic_intent(intent: str) -> str:
     """The topic intent whose answer answers a question asked mid-form."""
     return _TOPIC_OF.get(intent, intent)

@@ -158,3 +158,13 @@ def test_the_word_lists_exist_in_every_language():
         assert all(words.words(lang) for lang in ("en", "nb", "sv")), name
     for name in ("form_cancel_yes_words", "form_cancel_no_words", "sr_skip_words"):
         assert all(lexicon.get(name).words(lang) for lang in ("en", "nb", "sv")), name
+
+
+def test_a_lookup_asked_mid_form_is_looked_up_only_when_it_names_what_it_needs():
+    key = "ZRM6N-TL7VJ-Q26X8-ZEB76"
+    assert fi.lookup_in_question("scope_version_support", "Kaspersky Plus", "21.19", None)
+    assert fi.lookup_in_question("scope_version_support", None, None, key)
+    assert fi.lookup_in_question("check_licence", None, None, key)
+    assert not fi.lookup_in_question("scope_version_support", "Kaspersky Plus", None, None)
+    assert not fi.lookup_in_question("check_licence", "Kaspersky Plus", "21.19", None)
+    assert not fi.lookup_in_question("scope_disinfection", "Kaspersky Plus", "21.19", key)
