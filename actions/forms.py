@@ -73,9 +73,15 @@ def answer_question(
     except rulebase.RulebaseMissing:
         dispatcher.utter_message(text=say("rulebase_unavailable", lang))
         return []
-    found = facts.extract(str(tracker.latest_message.get("text") or ""))
     topic = rules.topic_for_intent(form_input.topic_intent(intent))
-    if form_input.lookup_in_question(intent, found.product, found.version, found.licence_key):
+    found = (
+        facts.extract(str(tracker.latest_message.get("text") or ""))
+        if (intent in form_input.LOOKUP_INTENTS)
+        else None
+    )
+    if found and form_input.lookup_in_question(
+        intent, found.product, found.version, found.licence_key
+    ):
         entitled = records.entitlement(found.product, found.version, found.licence_key)
         reply = answers.entitlement_answer(rules, entitled, lang, full=wants_full(tracker))
     elif topic is None:

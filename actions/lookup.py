@@ -5,6 +5,7 @@ full (only its last group)."""
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -87,12 +88,16 @@ class AskLicenceKey(Action):
         return [SlotSet("language", lang)]
 
 
-class _LookupFormValidation(FormValidationAction):
+class _LookupFormValidation(FormValidationAction, abc.ABC):
     """Before a step's value is validated: a question asked at the step is
     answered and the step asked again; "skip" at the key step ends the lookup
     without a key; "skip" elsewhere is never a reason to leave (bot.form_input).
     "stop" leaves as before: nothing is validated, the form is rejected and the
-    stop rule runs action_stop."""
+    stop rule runs action_stop. Abstract, so the action server registers only
+    the subclasses."""
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def run(self, dispatcher, tracker, domain):
         _keep_key(tracker, tracker.get_slot("licence_key"))  # a key Rasa's extraction found

@@ -26,6 +26,7 @@ from bot.text import fold
 # to each step, parsed by the trained model as if typed at a step): see there.
 QUESTION_THRESHOLD = 0.8
 QUESTION_INTENTS = frozenset({"check_licence"})  # and every topic's scope_* intent
+LOOKUP_INTENTS = frozenset({"check_licence", "scope_version_support"})
 # A lookup asked mid-form is answered with its rule (the form cannot start another).
 _TOPIC_OF = {"check_licence": "scope_licence"}
 FREE_TEXT_STEPS = frozenset({"sr_description"})  # whatever is typed is the answer
@@ -94,9 +95,9 @@ def lookup_in_question(
 ) -> bool:
     """A lookup asked mid-form that names what it needs ("Is KES 11.6 still
     supported?", a key): answered from the records, not only with the rule."""
-    if intent == "check_licence":
-        return bool(key)
-    return intent == "scope_version_support" and bool(key or (product and version))
+    if intent not in LOOKUP_INTENTS:
+        return False
+    return bool(key) if intent == "check_licence" else bool(key or (product and version))
 
 
 def topic_intent(intent: str) -> str:

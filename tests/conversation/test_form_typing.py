@@ -33,6 +33,11 @@ DESCRIPTION = {
     "nb": "Vi trenger hjelp til å sette opp KES på 40 bærbare.",
     "sv": "Vi behöver hjälp att installera KES på 40 bärbara datorer.",
 }
+END_OF_LIFE = {
+    "en": "Is Kaspersky Internet Security 19 still supported?",
+    "nb": "Er Kaspersky Internet Security 19 fortsatt støttet?",
+    "sv": "Stöds Kaspersky Internet Security 19 fortfarande?",
+}
 
 
 def new_sender() -> str:
@@ -105,6 +110,9 @@ def test_typed_titles_private_and_no_key_and_a_service_named_in_the_language(run
     running_bot.ask("Ola Nordmann", sender)
     running_bot.ask("ola@example.com", sender)
     running_bot.ask(say("button_private", lang), sender)  # "Private" typed
+    reply = running_bot.ask(END_OF_LIFE[lang], sender)  # another lookup, at the country step
+    assert reply.answer["lookup"]["status"] == "end_of_life"
+    assert asks(reply, "ask_sr_country", lang)
     running_bot.ask(COUNTRY[lang], sender)
     reply = running_bot.ask(NO_KEY_TITLE[lang], sender)  # was refused as a malformed key
     assert asks(reply, "ask_sr_description", lang)
