@@ -162,14 +162,17 @@ def value_shaped(step: str | None, text: str) -> bool:
     description have no shape: only the NLU's confidence separates them."""
     from bot import service_requests
     from bot.records import facts
+    from bot.records.keys import keys_in
 
     if not text.strip() or step is None:
         return False
-    if step in ("product", "version", "licence_key", "sr_licence_key"):
+    if step in ("licence_key", "sr_licence_key"):  # the key's pattern: no spaCy needed
+        return keys_in(text)[0] is not None
+    if step in ("product", "version"):
         found = facts.extract(text)
-        if step == "product":
-            return bool(found.product or found.licence_key)
-        return bool(found.version if step == "version" else found.licence_key)
+        return (
+            bool(found.product or found.licence_key) if step == "product" else bool(found.version)
+        )
     if step == "sr_service":
         return service_requests.find_service(text) is not None
     if step in ("sr_email", "sr_country"):

@@ -168,3 +168,22 @@ def test_a_lookup_asked_mid_form_is_looked_up_only_when_it_names_what_it_needs()
     assert not fi.lookup_in_question("scope_version_support", "Kaspersky Plus", None, None)
     assert not fi.lookup_in_question("check_licence", "Kaspersky Plus", "21.19", None)
     assert not fi.lookup_in_question("scope_disinfection", "Kaspersky Plus", "21.19", key)
+
+
+@pytest.mark.parametrize(
+    "step, text, shaped",
+    [
+        ("sr_email", "ola@example.com", True),
+        ("sr_email", "Can you disinfect my PC?", False),
+        ("sr_country", "Norge", True),
+        ("sr_country", "Sverige", True),
+        ("sr_country", "Will someone come to our office?", False),
+        ("sr_licence_key", "ZRM6N-TL7VJ-Q26X8-ZEB76", True),
+        ("licence_key", "ABC-123", False),
+        ("sr_name", "Kari Nordmann", False),  # no shape: only the threshold decides
+        ("sr_company", "Acme AS", False),
+        (None, "Norge", False),
+    ],
+)
+def test_which_answers_have_the_shape_of_their_step(step, text, shaped):
+    assert fi.value_shaped(step, text) is shaped
