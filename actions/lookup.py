@@ -5,15 +5,16 @@ full (only its last group)."""
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import service_request
+from actions import forms, service_request
 from actions.conversation import reply_language, send, wants_full
-from bot import answers, records, rulebase
+from bot import answers, form_input, records, rulebase
 from bot.messages import say
 from bot.privacy import drafts, mask
 from bot.records import facts
@@ -87,13 +88,48 @@ class AskLicenceKey(Action):
         return [SlotSet("language", lang)]
 
 
-class ValidateVersionForm(FormValidationAction):
-    def name(self) -> str:
-        return "validate_version_form"
+class _LookupFormValidation(FormValidationAction, abc.ABC):
+    """Before a step's value is validated: a question asked at the step is
+    answered and the step asked again; "skip" at the key step ends the lookup
+    without a key; "skip" elsewhere is never a reason to leave (bot.form_input).
+    "stop" leaves as before: nothing is validated, the form is rejected and the
+    stop rule runs action_stop. Abstract, so the action server registers only
+    the subclasses."""
+
+    @abc.abstractmethod
+    def name(self) -> str: ...
 
     async def run(self, dispatcher, tracker, domain):
         _keep_key(tracker, tracker.get_slot("licence_key"))  # a key Rasa's extraction found
+        turn = forms.turn(tracker, self.form_name())
+        if turn.step is None:  # the form is starting: its trigger message is no answer
+            return await super().run(dispatcher, tracker, domain)
+        decision = form_input.decide(
+            turn.step,
+            turn.text,
+            turn.intent,
+            turn.confidence,
+            buttons=turn.buttons,
+            value_shaped=form_input.value_shaped(turn.step, turn.text),
+        )
+        lang = reply_language(tracker)
+        if decision.move == form_input.QUESTION and turn.intent:
+            events = forms.answer_question(dispatcher, tracker, turn.intent, lang)
+            return events + [SlotSet(turn.step, None)]
+        if decision.move == form_input.SKIPPED and turn.step == "licence_key":
+            # no key, by choice: bad_key_tries 0 tells the answer it was not a typo
+            return [SlotSet("licence_key", NO_KEY), SlotSet("bad_key_tries", 0.0)]
+        if decision.move == form_input.NEEDED:
+            dispatcher.utter_message(text=say("form_needed", lang))
+            return [SlotSet(turn.step, None)]
+        if decision.move == form_input.CANCEL:
+            return []  # nothing validated: the form is rejected, the stop rule leaves
         return await super().run(dispatcher, tracker, domain)
+
+
+class ValidateVersionForm(_LookupFormValidation):
+    def name(self) -> str:
+        return "validate_version_form"
 
     def validate_product(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -137,13 +173,9 @@ class ValidateVersionForm(FormValidationAction):
         return {"version": None}
 
 
-class ValidateLicenceForm(FormValidationAction):
+class ValidateLicenceForm(_LookupFormValidation):
     def name(self) -> str:
         return "validate_licence_form"
-
-    async def run(self, dispatcher, tracker, domain):
-        _keep_key(tracker, tracker.get_slot("licence_key"))  # a key Rasa's extraction found
-        return await super().run(dispatcher, tracker, domain)
 
     def validate_licence_key(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -190,7 +222,9 @@ class AnswerLicence(Action):
                 {"title": say("button_stop", lang), "payload": "/stop"},
                 {"title": say("button_without_key", lang), "payload": "/scope_version_support"},
             ]
-            dispatcher.utter_message(text=say("bad_key_final", lang), buttons=buttons)
+            gave_up = int(tracker.get_slot("bad_key_tries") or 0) >= MAX_BAD_KEYS
+            text = say("bad_key_final" if gave_up else "lookup_no_key", lang)
+            dispatcher.utter_message(text=text, buttons=buttons)
             return _reset()
         found = records.entitlement(key=key)
         reply = answers.entitlement_answer(

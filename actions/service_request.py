@@ -14,16 +14,19 @@ import abc
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.conversation import reply_language
-from bot import db, records, rulebase, service_requests
+from actions import forms
+from actions.conversation import reply_language, send
+from bot import answers, db, form_input, records, rulebase, service_requests
 from bot.messages import say
 from bot.privacy import drafts, mask
 from bot.service_requests import FIELDS, SKIP, deferred
 
-SLOTS = tuple(f"sr_{f}" for f in FIELDS) + ("sr_confirmed",)
+FORM = "service_request_form"
+CANCEL_PENDING = "sr_cancel_pending"  # "Cancel the request?" waits for its answer
+SLOTS = tuple(f"sr_{f}" for f in FIELDS) + ("sr_confirmed", CANCEL_PENDING)
 DRAFTED = tuple(f for f in FIELDS if f in mask.PERSONAL_FIELDS)  # kept in the draft
 DRAFTED_SET = frozenset(DRAFTED)
 
@@ -59,6 +62,25 @@ def _country(code: str | None, lang: str) -> str | None:
     return service_requests.country_name(code, lang) if code and code != SKIP else None
 
 
+def cancel(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> list[dict[str, Any]]:
+    """Say the request is cancelled (an answer with the contract's payload) and
+    keep nothing of it."""
+    events = send(
+        dispatcher, answers.Reply(text=say("sr_cancelled", lang), lang=lang, verdict="info")
+    )
+    forget_draft(tracker)
+    return events + reset_slots()
+
+
+def ask_cancel(dispatcher: CollectingDispatcher, lang: str) -> None:
+    """Asked instead of the step's question while "Cancel the request?" is open."""
+    buttons = [
+        {"title": say("button_cancel_yes", lang), "payload": "/stop"},
+        {"title": say("button_cancel_no", lang), "payload": "/deny"},
+    ]
+    dispatcher.utter_message(text=say("sr_cancel_confirm", lang), buttons=buttons)
+
+
 def _problem(dispatcher: CollectingDispatcher, code: str, lang: str, **values: Any) -> None:
     try:
         text = say(f"sr_problem_{code}", lang, **values)
@@ -83,6 +105,9 @@ class AskField(Action, abc.ABC):
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
+        if tracker.get_slot(CANCEL_PENDING):
+            ask_cancel(dispatcher, lang)
+            return [SlotSet("language", lang)]
         service = _service_name(tracker.get_slot("sr_service"), lang)
         text = say(f"ask_sr_{self.field}", lang, service=service)
         dispatcher.utter_message(text=text, buttons=self.buttons(tracker, lang))
@@ -136,6 +161,9 @@ class AskConfirmed(Action):
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
+        if tracker.get_slot(CANCEL_PENDING):
+            ask_cancel(dispatcher, lang)
+            return [SlotSet("language", lang)]
         none = say("sr_none", lang)
         values, _lost = form_values(tracker)  # what the user typed, from the draft
 
@@ -167,6 +195,70 @@ class AskConfirmed(Action):
 class ValidateServiceRequestForm(FormValidationAction):
     def name(self) -> str:
         return "validate_service_request_form"
+
+    async def run(self, dispatcher, tracker, domain):
+        """Before a step's value is validated: what the message means there
+        (bot.form_input): a question (answered, then the step again), a button's
+        title typed, "skip", send, or stop (asked first once anything was given)."""
+        turn = forms.turn(tracker, FORM)
+        if turn.step is None:  # the form is starting: its trigger message is no answer
+            return await super().run(dispatcher, tracker, domain)
+        values, _lost = form_values(tracker)
+        pending = bool(tracker.get_slot(CANCEL_PENDING))
+        decision = form_input.decide(
+            turn.step,
+            turn.text,
+            turn.intent,
+            turn.confidence,
+            buttons=turn.buttons,
+            value_shaped=form_input.value_shaped(turn.step, turn.text),
+            answers_given=any(values[f] is not None for f in FIELDS if f != "service"),
+            confirm_cancel=True,
+            cancel_pending=pending,
+        )
+        lang = reply_language(tracker)
+        move = decision.move
+        events: list[dict[str, Any]] = [SlotSet(CANCEL_PENDING, None)] if pending else []
+        if move == form_input.CANCEL:
+            return cancel(dispatcher, tracker, lang) + [
+                SlotSet("requested_slot", None),
+                ActiveLoop(None),
+            ]
+        if move == form_input.ASK_CANCEL:  # the step's ask action asks it (ask_cancel)
+            return [SlotSet(CANCEL_PENDING, True), SlotSet(turn.step, None)]
+        if move == form_input.RESUME:
+            return events + [SlotSet(turn.step, None)]
+        if move == form_input.QUESTION and turn.intent:
+            answered = forms.answer_question(dispatcher, tracker, turn.intent, lang)
+            return events + answered + [SlotSet(turn.step, None)]
+        if move == form_input.NEEDED:
+            dispatcher.utter_message(text=say("form_needed", lang))
+            return events + [SlotSet(turn.step, None)]
+        if move == form_input.SEND:
+            return events + self._slots(self._send(tracker))
+        if move in (form_input.SKIPPED, form_input.ANSWER) and decision.value != turn.text:
+            # a button's value typed ("Ingen nøkkel" -> "-", "Privat" -> "-", a service)
+            validate = getattr(self, f"validate_{turn.step}")
+            return events + self._slots(validate(decision.value, dispatcher, tracker, domain))
+        return events + await super().run(dispatcher, tracker, domain)
+
+    @staticmethod
+    def _slots(values: dict[str, Any]) -> list[dict[str, Any]]:
+        return [SlotSet(slot, value) for slot, value in values.items()]
+
+    @staticmethod
+    def _send(tracker: Tracker) -> dict[str, Any]:
+        """Yes at the summary: confirmed, unless the draft is gone (retention):
+        then those fields are asked again."""
+        try:
+            _values, lost = form_values(tracker)
+        except Exception as exc:
+            if not db.unreachable(exc):
+                raise
+            return {"sr_confirmed": "yes"}  # confirmed: filing defers it (FileServiceRequest)
+        if lost:
+            return {**{f"sr_{f}": None for f in lost}, "sr_confirmed": None}
+        return {"sr_confirmed": "yes"}
 
     def _check(self, field: str, value: Any, dispatcher, tracker) -> dict[str, Any]:
         lang = reply_language(tracker)
@@ -241,15 +333,7 @@ class ValidateServiceRequestForm(FormValidationAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
         if intent == "affirm":
-            try:
-                _values, lost = form_values(tracker)
-            except Exception as exc:
-                if not db.unreachable(exc):
-                    raise
-                return {"sr_confirmed": "yes"}  # confirmed: filing defers it (see below)
-            if lost:  # the draft is gone (retention): ask those fields again
-                return {**{f"sr_{f}": None for f in lost}, "sr_confirmed": None}
-            return {"sr_confirmed": "yes"}
+            return self._send(tracker)
         email = service_requests.email_in(text)
         if email:  # "my e-mail is x@y.no": take it, show the summary again
             checked = self._check("email", email, dispatcher, tracker)
@@ -273,6 +357,9 @@ class FileServiceRequest(Action):
         return "action_file_service_request"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        if tracker.get_slot("sr_confirmed") != "yes":  # ended without a yes (cancelled)
+            forget_draft(tracker)
+            return reset_slots()
         lang = reply_language(tracker)
         try:
             return self._file(dispatcher, tracker, lang)

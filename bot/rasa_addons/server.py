@@ -22,7 +22,9 @@ def main() -> None:
     token = os.environ.get("BOT_API_TOKEN", "").strip()
     if not token:  # fail closed: an open HTTP API would let anyone replace the model
         raise SystemExit("BOT_API_TOKEN is not set: start the assistant with `make run`")
-    sys.argv += ["--jwt-secret", token, "--jwt-method", "HS256"]
+    # one argument with "=": a url-safe token may begin with "-", which argparse
+    # would take for an option ("--jwt-secret: expected one argument")
+    sys.argv += [f"--jwt-secret={token}", "--jwt-method", "HS256"]
     from bot.rasa_addons.main import main as rasa_main
 
     rasa_main()

@@ -84,7 +84,9 @@ def test_cancel_files_nothing(running_bot, lang):
     sender = uuid.uuid4().hex
     running_bot.ask(START[lang], sender)
     running_bot.ask("Kari Nordmann", sender)
-    reply = running_bot.ask(STOP[lang], sender)
+    asked = running_bot.ask(STOP[lang], sender)  # a name was given: asks first (issue 12)
+    assert [b["payload"] for b in asked.buttons] == ["/stop", "/deny"]
+    reply = running_bot.ask(YES[lang], sender)
     assert reply.answer["verdict"] == "info"
     assert reply.answer["lang"] == lang
     assert requests_of(sender, running_bot.cfg.database_url) == []

@@ -75,6 +75,12 @@ def test_no_word_names_two_fields():
         ("Fjordvik AS", False),
         ("", False),
         ("nobody", False),
+        # the buttons' titles typed (issue 12): "Ingen nøkkel" was refused as a key
+        ("Ingen nøkkel", True),
+        ("ingen nyckel", True),
+        ("No key", True),
+        ("hopp over", True),
+        ("Ingen nøkkel-nummer", False),
     ],
 )
 def test_skip_words_in_any_language(text, skip):
@@ -105,6 +111,16 @@ def rules(tmp_path_factory) -> Iterator[rulebase.RuleBase]:
         ("premium_support", "premium_support"),
         ("support_renewal", "support_renewal"),
         ("we need support", None),
+        # each service by its name in nb and sv (issue 12), not only the English
+        ("Vi vil kjøpe hendelsesrespons", "incident_response"),
+        ("hendelseshåndtering", "incident_response"),
+        ("Vi vill köpa incidenthantering", "incident_response"),
+        ("profesjonelle tjenester", "professional_services"),
+        ("Vi vill beställa professionella tjänster", "professional_services"),
+        ("premiumsupport", "premium_support"),
+        ("fornyelse av støtte", "support_renewal"),
+        ("Förnyad support", "support_renewal"),
+        ("Kaspersky Premium", None),
     ],
 )
 def test_which_service_a_message_names(rules, text, service):
