@@ -1,17 +1,24 @@
 """Attack it: 10,000+ malformed or hostile requests against the real Rasa server's
-public routes (REST webhook, chat page routes), from a seeded generator, 8 at a
-time. Targets: no 5xx, no dropped connection, no traceback in the server log,
-the server alive afterwards and a real conversation unaffected.
+public routes (REST webhook, chat page routes) and the trainer page's API, from
+a seeded generator, 8 at a time. Targets: no 5xx, no dropped connection, no
+traceback in the server log, the server alive afterwards and a real
+conversation unaffected.
 
 The per-client limit is raised for the whole test session (tests/servers.py),
 so the requests reach the code behind it; the per-sender limit stays real, so
 some 429s are expected and fine. Requests that would run NLU (hostile but
 valid messages) are kept to a few hundred: NLU is the slow part, and the
 cheap refusals are what a flood consists of.
+
+The trainer API is attacked mostly without its token or with a forged one;
+with the real token only where nothing can change: reads with hostile query
+strings, and writes whose body or intent the route must refuse before acting
+(the servers run on the work tree, whose data/nlu a valid assignment would edit).
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import random
@@ -22,13 +29,18 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+from bot import secrets
+from bot.settings import PROJECT_DIR
 from tests.conversation.questions import DISINFECTION
 
 SEED = 20260411
 TOTAL = 10_400
 WEBHOOK = "/webhooks/rest/webhook"
 CHAT = "/webhooks/chat"
+TRAINER = "/webhooks/trainer"
+Request = tuple[str, str, bytes | None, dict[str, str]]
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -71,6 +83,14 @@ INTENTS = [
     '/check_licence{"licence_key": "AAAAA-BBBBB-CCCCC-DDDDD"}',
     "/action_restart",
 ]
+
+
+def digest_of(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 def rand_text(rng: random.Random, n: int) -> str:
@@ -255,27 +275,91 @@ def chat_request(rng: random.Random) -> tuple[str, str, bytes | None]:
     )
 
 
-def plan(seed: int, total: int) -> list[tuple[str, str, bytes | None]]:
+def trainer_request(rng: random.Random, token: str) -> Request:
+    entry = rng.choice(["1", "0", "-1", "999999999999999999999", "abc", "%00", "1;DROP", "1/.."])
+    kind = rng.randrange(5)
+    auth = rng.choice(
+        [
+            {},
+            {"Authorization": "Bearer " + token[:-1] + "x"},
+            {"Authorization": "Bearer"},
+            {"Authorization": "Basic " + token},
+            {"Authorization": "Bearer " + "a" * 5000},
+            {"Authorization": "Bearer " + "".join(rng.choices(string.printable[:94], k=40))},
+        ]
+    )
+    if kind == 0:  # no token or a forged one, on any route and method
+        path = rng.choice(
+            [
+                "/api/inbox",
+                "/api/inbox/sync",
+                f"/api/inbox/{entry}",
+                f"/api/inbox/{entry}/assign",
+                f"/api/inbox/{entry}/ignore",
+                f"/api/inbox/{entry}/oos",
+                "/api/intents",
+                "/api/retrain",
+                "/api/evaluation",
+                "/api/evaluation/plot",
+            ]
+        )
+        body = webhook_body(rng, [0]) if rng.random() < 0.5 else None
+        return rng.choice(["GET", "POST", "PUT"]), TRAINER + path, body, auth
+    real = {"Authorization": f"Bearer {token}"}
+    if kind == 1:  # reads with hostile filters
+        query = urllib.parse.urlencode(
+            {
+                key: rng.choice(HOSTILE + ["nb", "fallback", "new", "2", "-1", "0.5"])
+                for key in ("lang", "reason", "status", "intent", "min_confidence")
+                if rng.random() < 0.6
+            },
+            errors="surrogatepass",  # lone surrogates: invalid UTF-8 on the wire
+        )
+        return "GET", f"{TRAINER}/api/inbox?{query}", None, real
+    if kind == 2:
+        path = rng.choice([f"/api/inbox/{entry}", "/api/intents", "/api/retrain"])
+        return "GET", TRAINER + path, None, real
+    if kind == 3:  # writes the route must refuse before acting: bad body or intent
+        intent = rng.choice(["", " ", "<script>", "a" * 200, "scope x", "../etc", None, 7, []])
+        raw = rng.choice(
+            [
+                json.dumps({"intent": intent}).encode(),
+                b"\xff\xfe",
+                b"[1, 2]",
+                b"null",
+                b"{" * 100,
+                webhook_body(rng, [0]),
+            ]
+        )
+        return "POST", f"{TRAINER}/api/inbox/{entry}/assign", raw, real
+    static = rng.choice(["../../bot/db.py", "%2e%2e/%2e%2e/README.md", "trainer.js%00", "a" * 3000])
+    return "GET", f"{TRAINER}/static/{static}", None, {}
+
+
+def plan(seed: int, total: int, trainer_token: str) -> list[Request]:
     rng = random.Random(seed)
-    requests = []
+    requests: list[Request] = []
     nlu_budget = [len(HOSTILE)]  # NLU is slow (0.1-2 s a message, on the event loop)
     for _ in range(total):
-        if rng.random() < 0.6:
-            requests.append(("POST", WEBHOOK, webhook_body(rng, nlu_budget)))
+        draw = rng.random()
+        if draw < 0.55:
+            requests.append(("POST", WEBHOOK, webhook_body(rng, nlu_budget), {}))
+        elif draw < 0.9:
+            requests.append((*chat_request(rng), {}))
         else:
-            requests.append(chat_request(rng))
+            requests.append(trainer_request(rng, trainer_token))
     return requests
 
 
-def sender_for(url: str) -> Callable[[tuple[str, str, bytes | None]], int]:
+def sender_for(url: str) -> Callable[[Request], int]:
     parsed = urllib.parse.urlsplit(url)
 
-    def send(req: tuple[str, str, bytes | None]) -> int:
-        method, path, body = req
+    def send(req: Request) -> int:
+        method, path, body, extra = req
         conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
         try:
             headers = {"Content-Type": "application/json"} if body is not None else {}
-            conn.request(method, path, body=body, headers=headers)
+            conn.request(method, path, body=body, headers={**headers, **extra})
             resp = conn.getresponse()
             resp.read()
             return resp.status
@@ -290,7 +374,10 @@ def sender_for(url: str) -> Callable[[tuple[str, str, bytes | None]], int]:
 def test_fuzz_no_5xx_and_the_bot_still_answers(running_bot):
     log = running_bot.cfg.var_dir / "logs" / "rasa.log"
     log_start = log.stat().st_size if log.exists() else 0
-    requests = plan(SEED, TOTAL)
+    token = secrets.trainer_token(running_bot.cfg)
+    assert token
+    nlu_before = digest_of(PROJECT_DIR / "data" / "nlu")
+    requests = plan(SEED, TOTAL, token)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(sender_for(running_bot.url), requests, chunksize=16))
@@ -301,6 +388,8 @@ def test_fuzz_no_5xx_and_the_bot_still_answers(running_bot):
     assert not [s for s in statuses if s >= 500], counts
     assert not [s for s in statuses if s < 0], f"dropped connections: {counts}"
     assert counts[400] > 1000 and counts[200] > 1000  # both sides of the checks were reached
+    assert counts[401] > 100  # the trainer API refused the forged tokens
+    assert digest_of(PROJECT_DIR / "data" / "nlu") == nlu_before  # no phrase written
 
     assert running_bot.get("/webhooks/chat/health") == {"status": "ok"}
     assert running_bot.get("/webhooks/rest/") == {"status": "ok"}
