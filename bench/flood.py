@@ -34,6 +34,8 @@ from pathlib import Path
 from bot import launcher, settings
 from bot.settings import PROJECT_DIR
 
+from .env import environment, scratch
+
 QUIET_EVERY = 0.5  # seconds between the quiet client's questions
 
 
@@ -91,17 +93,7 @@ def p95(values: list[float]) -> float:
 def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp)
-        saved = {k: os.environ.get(k) for k in env} | {"BOT_VAR_DIR": None}
-        os.environ.update(
-            env,
-            BOT_VAR_DIR=str(var),
-            BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
-            BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
-            BOT_RASA_PORT=str(launcher.free_port()),
-            BOT_ACTIONS_PORT=str(launcher.free_port()),
-            BOT_LOG_LEVEL="WARNING",
-        )
-        try:
+        with environment({**env, **scratch(var)}):
             cfg = settings.load()
             launcher.prepare_database(cfg)
             servers = launcher.Servers(cfg, launcher.train(cfg), log_dir=var / "logs")
@@ -127,12 +119,6 @@ def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: 
                 seconds = time.monotonic() - started
             finally:
                 servers.stop()
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
     return {
         "setting": name,
         "quiet_p50_ms": statistics.median(alone),

@@ -35,6 +35,8 @@ from pathlib import Path
 
 from bot import launcher, secrets, settings
 
+from .env import scratch
+
 QUESTION = "Kan dere fjerne virus fra PC-en min?"
 
 
@@ -128,14 +130,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp)
         os.environ.update(
-            BOT_VAR_DIR=str(var),
-            BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
-            BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
-            BOT_RASA_PORT=str(launcher.free_port()),
-            BOT_ACTIONS_PORT=str(launcher.free_port()),
-            BOT_LOG_LEVEL="WARNING",
-            BOT_RATE_PER_CLIENT="1000000",
-            SANIC_REQUEST_MAX_SIZE=str(settings.load().max_body_bytes),
+            scratch(
+                var,
+                BOT_RATE_PER_CLIENT="1000000",
+                SANIC_REQUEST_MAX_SIZE=str(settings.load().max_body_bytes),
+            )
         )
         cfg = settings.load()
         launcher.prepare_database(cfg)

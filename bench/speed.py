@@ -43,6 +43,7 @@ from bot import db, launcher, rulebase, secrets, settings
 from bot.text import normalise
 from bot.training.examples import EVAL_SETS, eval_questions
 
+from .env import environment, scratch
 from .models import PIPELINES, RESULTS, resolve
 
 USERS = 8
@@ -94,26 +95,13 @@ class Served:
     @classmethod
     def start(cls, name: str, model: Path, env: dict[str, str] | None = None) -> Served:
         var = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
-        saved = {k: os.environ.get(k) for k in env or {}}
-        os.environ.update(env or {})  # e.g. OMP_NUM_THREADS: the servers inherit it
-        os.environ.update(
-            BOT_VAR_DIR=str(var),
-            BOT_DATABASE_URL=f"sqlite:///{var / 'bot.db'}",
-            BOT_TRACKER_URL=f"sqlite:///{var / 'tracker.db'}",
-            BOT_RASA_PORT=str(launcher.free_port()),
-            BOT_ACTIONS_PORT=str(launcher.free_port()),
-            BOT_LOG_LEVEL="WARNING",
-        )
-        cfg = settings.load()
-        db.upgrade(cfg.database_url)
-        rulebase.load(cfg.database_url)
-        servers = launcher.Servers(cfg, model, log_dir=var / "logs")
-        servers.start()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        # env, e.g. OMP_NUM_THREADS: the servers inherit it
+        with environment({**(env or {}), **scratch(var)}):
+            cfg = settings.load()
+            db.upgrade(cfg.database_url)
+            rulebase.load(cfg.database_url)
+            servers = launcher.Servers(cfg, model, log_dir=var / "logs")
+            servers.start()
         return cls(name, servers.cfg, servers)
 
     def parse(self, text: str) -> float:

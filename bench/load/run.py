@@ -48,7 +48,6 @@ import threading
 import time
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +58,8 @@ from sqlalchemy import select
 from bot import db, launcher, messages, settings
 from bot.service_requests import FIELDS, deferred
 from bot.settings import PROJECT_DIR
+
+from ..env import environment
 
 HERE = Path(__file__).resolve().parent
 RESULTS = PROJECT_DIR / "bench" / "results"
@@ -525,20 +526,6 @@ def plot(result: dict, path: Path) -> None:
     left.set_title(f"{result['target']} (load {result['load_at_start']})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
-
-@contextlib.contextmanager
-def environment(overrides: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def parse_steps(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,40 @@
+"""The environment a benchmark's own servers run in: a scratch var/ with its own
+SQLite databases and free ports, so a benchmark never touches the project's."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot import launcher
+
+
+def scratch(var: Path, **extra: str) -> dict[str, str]:
+    """Settings for servers of their own under `var` (databases, logs, secrets)."""
+    return {
+        "BOT_VAR_DIR": str(var),
+        "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
+        "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
+        "BOT_RASA_PORT": str(launcher.free_port()),
+        "BOT_ACTIONS_PORT": str(launcher.free_port()),
+        "BOT_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@contextlib.contextmanager
+def environment(overrides: dict[str, str]) -> Iterator[None]:
+    """os.environ with `overrides` inside the block (servers started there inherit
+    them), as it was after it."""
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
