@@ -38,6 +38,7 @@ from bot import launcher, ports, secrets, settings
 from bot.launcher import LaunchError, step
 from bot.privacy import retention
 from bot.settings import PROJECT_DIR, Settings
+from bot.training import model_server
 
 TEMPLATE = PROJECT_DIR / "deploy" / "haproxy.cfg.template"
 HAPROXY = "haproxy"  # Debian's package (`apt-get install haproxy`; .ci/run does it)
@@ -315,18 +316,26 @@ class Cluster:
     def start(self, timeout: float = 300) -> float:
         """Start everything; seconds until the balancer answers through each tier.
 
-        Action servers and the first replica first (the first creates the tracker
-        table; replicas creating it at the same moment collide and one waits 5 s),
-        then the other replicas together, then HAProxy."""
+        Action servers and HAProxy first: the replicas load their model from the
+        model server (endpoints `models:`), which the action servers serve behind
+        the balancer's action port, so both must answer before any replica starts.
+        Then the first replica (it creates the tracker table; replicas creating it
+        at the same moment collide and one waits 5 s), then the others together."""
         api = secrets.api_headers(self.cfg)
         n_rasa, n_actions = len(self.layout.rasa_ports), len(self.layout.action_ports)
-        step(f"starting {n_actions} action server(s) and Rasa replica 1 of {n_rasa}")
+        if launcher.pulls_models(self.cfg):  # the model every replica pulls
+            model_server.activate(self.cfg, self.model)
+        step(f"starting {n_actions} action server(s) and HAProxy")
         for i in range(n_actions):
             self._spawn_actions(i)
-        self._spawn_rasa(0)
+        self._spawn_haproxy()
         checks = {f"action server {i + 1}": f"{u}/health" for i, u in enumerate(self.action_urls)}
-        checks["Rasa replica 1"] = f"{self.rasa_urls[0]}/status"
-        elapsed = launcher.wait_answering(checks, self.procs.values(), api, timeout, progress=True)
+        checks["balancer (action port)"] = f"http://127.0.0.1:{self.layout.actions_port}/health"
+        elapsed = launcher.wait_answering(checks, self.procs.values(), None, timeout, progress=True)
+        step(f"starting Rasa replica 1 of {n_rasa}")
+        self._spawn_rasa(0)
+        checks = {"Rasa replica 1": f"{self.rasa_urls[0]}/status"}
+        elapsed += launcher.wait_answering(checks, self.procs.values(), api, timeout, progress=True)
         if n_rasa > 1:
             step(f"starting Rasa replica{'s 2-' if n_rasa > 2 else ' '}{n_rasa} of {n_rasa}")
             for i in range(1, n_rasa):
@@ -336,12 +345,7 @@ class Cluster:
             elapsed += launcher.wait_answering(
                 checks, self.procs.values(), api, timeout, progress=True
             )
-        step("starting HAProxy")
-        self._spawn_haproxy()
-        checks = {
-            "balancer (public port)": f"{self.url}/webhooks/chat/health",
-            "balancer (action port)": f"http://127.0.0.1:{self.layout.actions_port}/health",
-        }
+        checks = {"balancer (public port)": f"{self.url}/webhooks/chat/health"}
         elapsed += launcher.wait_answering(checks, self.procs.values(), None, 30, progress=True)
         return elapsed
 
