@@ -125,10 +125,21 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "classes": np.asarray(clf.classes_, dtype=str),
         }
         if float(self.config["cascade_threshold"]) > 0:
+            # The cascade's n-gram model (the sparse block alone), warm-started too,
+            # from a cache file of its own.
             ngrams = LogisticRegression(
-                C=float(self.config["C"]), max_iter=int(self.config["max_iter"]), random_state=42
+                C=float(self.config["C"]),
+                max_iter=int(self.config["max_iter"]),
+                random_state=42,
+                warm_start=True,
             )
-            ngrams.fit(self._matrix(examples, dense_too=False), y)
+            path = warm_start.default_path().with_name(f"ngram-{warm_start.FILE_NAME}")
+            start = warm_start.initial(sparse, 0, texts, sorted(set(y)), setting, path)
+            if start is not None:
+                ngrams.coef_, ngrams.intercept_ = start
+            ngrams.fit(sparse, y)
+            coef, intercept = ngrams.coef_, ngrams.intercept_
+            warm_start.save(sparse, 0, texts, list(ngrams.classes_), coef, intercept, setting, path)
             self._weights["ngram_coef"] = ngrams.coef_.astype(np.float32)
             self._weights["ngram_intercept"] = ngrams.intercept_.astype(np.float32)
         with self._storage.write_to(self._resource) as directory:
