@@ -47,6 +47,18 @@ def form_values(tracker: Tracker) -> tuple[dict[str, str | None], list[str]]:
     return deferred.merge(form_slots(tracker), drafts.get(tracker.sender_id), DRAFTED_SET)
 
 
+def _given_values(tracker: Tracker) -> dict[str, Any]:
+    """form_values, or the (masked) slots while the database is unreachable: enough
+    to know which fields were given, and a confirmation then still reaches the
+    filing action, which defers it (bot.service_requests.deferred)."""
+    try:
+        return form_values(tracker)[0]
+    except Exception as exc:
+        if not db.unreachable(exc):
+            raise
+        return {f: form_slots(tracker)[f"sr_{f}"] for f in FIELDS}
+
+
 def form_slots(tracker: Tracker) -> dict[str, Any]:
     """The form's slots as the tracker holds them (personal ones masked)."""
     return {f"sr_{f}": tracker.get_slot(f"sr_{f}") for f in FIELDS}
@@ -203,7 +215,7 @@ class ValidateServiceRequestForm(FormValidationAction):
         turn = forms.turn(tracker, FORM)
         if turn.step is None:  # the form is starting: its trigger message is no answer
             return await super().run(dispatcher, tracker, domain)
-        values, _lost = form_values(tracker)
+        given = {f: v is not None for f, v in _given_values(tracker).items()}
         pending = bool(tracker.get_slot(CANCEL_PENDING))
         decision = form_input.decide(
             turn.step,
@@ -212,7 +224,7 @@ class ValidateServiceRequestForm(FormValidationAction):
             turn.confidence,
             buttons=turn.buttons,
             value_shaped=form_input.value_shaped(turn.step, turn.text),
-            answers_given=any(values[f] is not None for f in FIELDS if f != "service"),
+            answers_given=any(given[f] for f in FIELDS if f != "service"),
             confirm_cancel=True,
             cancel_pending=pending,
         )

@@ -174,8 +174,10 @@ CHECK_LICENCE = {
 @pytest.mark.parametrize("lang", LANGS)
 def test_version_lookup_with_a_question_at_each_step(running_bot, lang):
     sender = new_sender()
-    first = running_bot.ask(ASK_VERSION[lang], sender)
-    assert first.messages[-1]["text"] == say("ask_product", lang)
+    first = running_bot.ask(ASK_VERSION[lang], sender)  # the rule, then the offer
+    assert first.messages[-1]["text"].endswith(say("ask_product", lang))
+    reply = running_bot.ask(YES[lang], sender)  # yes to the offer: the form starts
+    assert asks(reply, "ask_product", lang)
     reply = running_bot.ask(ONSITE[lang], sender)  # a question at the product step
     assert answered(reply)["verdict"] == "paid"
     assert asks(reply, "ask_product", lang)
