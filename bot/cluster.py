@@ -26,6 +26,7 @@ import shutil
 import signal
 import string
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -347,7 +348,19 @@ class Cluster:
             )
         checks = {"balancer (public port)": f"{self.url}/webhooks/chat/health"}
         elapsed += launcher.wait_answering(checks, self.procs.values(), None, 30, progress=True)
-        return elapsed
+        return elapsed + self._wait_all_up(30)
+
+    def _wait_all_up(self, timeout: float) -> float:
+        """Until HAProxy's health checks see every server up (the replicas started
+        after it, and it counts a few good checks before it sends them traffic)."""
+        started = time.monotonic()
+        while True:
+            down = [s for (_b, s), v in self.server_states().items() if not v.startswith("UP")]
+            if not down:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                raise LaunchError(f"HAProxy does not see {', '.join(sorted(set(down)))} up")
+            time.sleep(0.25)
 
     def stop(self) -> None:
         # The balancer first: no request reaches a server that is stopping.

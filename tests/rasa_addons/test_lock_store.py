@@ -9,6 +9,7 @@ redis://127.0.0.1:6379/0; .ci/run starts it).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import os
 import uuid
@@ -24,6 +25,13 @@ from bot.rasa_addons.lock_store import AtomicRedisLockStore
 
 REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TICKETS_EACH = 400
+
+
+def run_apart(coro):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an
+    event loop running in this thread for the whole session."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _store(prefix: str) -> AtomicRedisLockStore:
@@ -112,7 +120,7 @@ def test_a_crashed_holder_blocks_only_until_its_ticket_expires(prefix):
         async with store.lock("conv", lock_lifetime=30):
             return True
 
-    assert asyncio.run(take())
+    assert run_apart(take())
     assert store.now_serving("conv") is None  # nothing left behind
 
 
@@ -139,4 +147,4 @@ def test_a_waiter_whose_own_ticket_expired_gets_lock_error(prefix):
             pass
 
     with pytest.raises(LockError):
-        asyncio.run(wait_too_long())
+        run_apart(wait_too_long())
