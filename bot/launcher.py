@@ -72,6 +72,8 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         BOT_TRACKER_URL=cfg.tracker_url,
         BOT_TRACKER_DIALECT=tracker.get_backend_name(),
         BOT_DATABASE_URL=cfg.database_url,
+        # the servers' var/ is the caller's (the live-model pointer, the outbox, caches)
+        BOT_VAR_DIR=str(cfg.var_dir),
         LOG_LEVEL=cfg.log_level,
         LOG_LEVEL_LIBRARIES=os.environ.get("LOG_LEVEL_LIBRARIES", "ERROR"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_DIR), env.get("PYTHONPATH")])),
