@@ -89,3 +89,16 @@ def answer_question(
     else:
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))
     return send(dispatcher, dataclasses.replace(reply, buttons=()))
+
+
+def decide(turn: Turn, **options: Any) -> form_input.Decision:
+    """What this turn's message means at its step (bot.form_input.decide)."""
+    return form_input.decide(
+        turn.step,
+        turn.text,
+        turn.intent,
+        turn.confidence,
+        buttons=turn.buttons,
+        value_shaped=form_input.value_shaped(turn.step, turn.text),
+        **options,
+    )

@@ -104,14 +104,7 @@ class _LookupFormValidation(FormValidationAction, abc.ABC):
         turn = forms.turn(tracker, self.form_name())
         if turn.step is None:  # the form is starting: its trigger message is no answer
             return await super().run(dispatcher, tracker, domain)
-        decision = form_input.decide(
-            turn.step,
-            turn.text,
-            turn.intent,
-            turn.confidence,
-            buttons=turn.buttons,
-            value_shaped=form_input.value_shaped(turn.step, turn.text),
-        )
+        decision = forms.decide(turn)
         lang = reply_language(tracker)
         if decision.move == form_input.QUESTION and turn.intent:
             events = forms.answer_question(dispatcher, tracker, turn.intent, lang)

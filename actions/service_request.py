@@ -215,16 +215,11 @@ class ValidateServiceRequestForm(FormValidationAction):
         turn = forms.turn(tracker, FORM)
         if turn.step is None:  # the form is starting: its trigger message is no answer
             return await super().run(dispatcher, tracker, domain)
-        given = {f: v is not None for f, v in _given_values(tracker).items()}
+        given = _given_values(tracker)
         pending = bool(tracker.get_slot(CANCEL_PENDING))
-        decision = form_input.decide(
-            turn.step,
-            turn.text,
-            turn.intent,
-            turn.confidence,
-            buttons=turn.buttons,
-            value_shaped=form_input.value_shaped(turn.step, turn.text),
-            answers_given=any(given[f] for f in FIELDS if f != "service"),
+        decision = forms.decide(
+            turn,
+            answers_given=any(given[f] is not None for f in FIELDS if f != "service"),
             confirm_cancel=True,
             cancel_pending=pending,
         )

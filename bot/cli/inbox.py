@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import settings
+from bot.cli import errors
 from bot.contract import LANGS
 from bot.db import INBOX_STATUSES
 from bot.training.inbox import REASONS
@@ -56,12 +57,7 @@ def _guarded(action: Callable[[argparse.Namespace, settings.Settings], int]):
             )
             return 1
         except SQLAlchemyError as exc:
-            first = str(exc).splitlines()[0]
-            print(
-                f"cannot use the database: {first}. Check BOT_DATABASE_URL and BOT_TRACKER_URL.",
-                file=sys.stderr,
-            )
-            return 1
+            return errors.database_unusable(exc, "BOT_DATABASE_URL and BOT_TRACKER_URL")
 
     return run
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import settings
+from bot.cli import errors
 
 
 def _guarded(action: Callable[[argparse.Namespace, settings.Settings], int]):
@@ -22,12 +23,7 @@ def _guarded(action: Callable[[argparse.Namespace, settings.Settings], int]):
         try:
             return action(args, settings.load())
         except SQLAlchemyError as exc:
-            first = str(exc).splitlines()[0]
-            print(
-                f"cannot use the database: {first}. Check BOT_DATABASE_URL and BOT_TRACKER_URL.",
-                file=sys.stderr,
-            )
-            return 1
+            return errors.database_unusable(exc, "BOT_DATABASE_URL and BOT_TRACKER_URL")
 
     return run
 

@@ -19,6 +19,7 @@ from types import ModuleType
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import settings
+from bot.cli import errors
 
 Action = Callable[[ModuleType, str, argparse.Namespace], int]
 
@@ -39,9 +40,7 @@ def _call(action: Action, args: argparse.Namespace) -> int:
         print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0]
-        print(f"cannot use the database: {first}. Check BOT_DATABASE_URL.", file=sys.stderr)
-        return 1
+        return errors.database_unusable(exc)
 
 
 def _handler(action: Action) -> Callable[[argparse.Namespace], int]:
