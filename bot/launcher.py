@@ -83,7 +83,7 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         # Sanic refuses larger bodies with 413 before any handler reads them.
         SANIC_REQUEST_MAX_SIZE=str(cfg.max_body_bytes),
         # endpoints.yml `models:`: the live model, served by the action server
-        BOT_MODEL_SERVER_URL=f"http://127.0.0.1:{cfg.actions_port}/model",
+        BOT_MODEL_SERVER_URL=cfg.model_server_url,
     )
     # endpoints.yml sends BOT_ACTIONS_TOKEN; bot.rasa_addons.server reads BOT_API_TOKEN.
     # In the environment (readable by this user only), never on a command line.

@@ -68,6 +68,13 @@ class Settings:
         return self.actions_url or f"http://127.0.0.1:{self.actions_port}/webhook"
 
     @property
+    def model_server_url(self) -> str:
+        """Where Rasa pulls the live model: `GET /model` beside the action endpoint,
+        so a container reaches it through the same balancer (BOT_ACTIONS_URL)."""
+        base = self.action_endpoint.rstrip("/")
+        return base.removesuffix("/webhook") + "/model"
+
+    @property
     def rasa_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}"
 

@@ -133,3 +133,20 @@ def test_the_haproxy_check_would_catch_a_mistake(tmp_path):
 def test_the_template_has_nothing_left_to_fill(tmp_path):
     text = cluster.render_for(cluster.Layout.free(2, 2), Path("/tmp/x.sock"))
     assert "$" not in text
+
+
+def test_containers_pull_the_model_through_the_action_endpoint(monkeypatch):
+    """Rasa's `models:` URL is the action tier's `GET /model`, reached the way the
+    action endpoint is (the balancer in compose, the Service in Kubernetes), never
+    the container's own loopback."""
+    from bot import launcher, settings
+
+    for url in ("http://haproxy:5055/webhook", "http://bot-actions:5055/webhook/"):
+        monkeypatch.setenv("BOT_ACTIONS_URL", url)
+        env = launcher.rasa_env(settings.load())
+        assert env["BOT_MODEL_SERVER_URL"] == url.rstrip("/").removesuffix("/webhook") + "/model"
+    monkeypatch.delenv("BOT_ACTIONS_URL")
+    cfg = settings.load()
+    assert launcher.rasa_env(cfg)["BOT_MODEL_SERVER_URL"] == (
+        f"http://127.0.0.1:{cfg.actions_port}/model"
+    )
