@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import numpy as np
 import rasa
 import rasa.server
+import rasa.shared.utils.io
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.nlu.training_data.features import Features
 from sanic import response
 
 from bot import faults, inbound, settings
@@ -133,6 +137,28 @@ def _bounded_api(create_app: Callable[..., Any], max_chars: int) -> Callable[...
 _CREATE_APP: Callable[..., Any] = rasa.server.create_app
 
 
+def _features_fingerprint(self: Features) -> str:
+    """Rasa 3.6's Features.fingerprint writes a sparse matrix out as text, one
+    "(row, col)  value" line per entry, to hash it. Training fingerprints every
+    node's output for its cache, so the n-gram counts of every example were
+    printed after each NLU component: a third of a retrain's time outside the
+    classifier (py-spy). The same entries, hashed as arrays: equal matrices get
+    equal fingerprints, different ones different."""
+    if self._cached_fingerprint is None:
+        if self.is_dense():
+            content = self.features.tobytes()
+        else:
+            coo = self.features.tocoo()
+            digest = hashlib.sha256(repr((coo.shape, str(coo.dtype))).encode())
+            for array in (coo.row, coo.col, coo.data):
+                digest.update(np.ascontiguousarray(array).tobytes())
+            content = digest.hexdigest()
+        self._cached_fingerprint = rasa.shared.utils.io.deep_container_fingerprint(
+            [self.type, self.origin, self.attribute, content]
+        )
+    return self._cached_fingerprint
+
+
 def apply() -> None:
     """Apply every patch once; refuse a Rasa version they were not checked on."""
     global _applied
@@ -148,5 +174,6 @@ def apply() -> None:
     RemoteAction.run = _answer_on_failure(_REMOTE_RUN, timeout)
     FormAction.run = _answer_on_failure(_FORM_RUN, timeout)
     rasa.server.create_app = _bounded_api(_CREATE_APP, settings.load().max_message_chars)
+    Features.fingerprint = _features_fingerprint  # type: ignore[method-assign]
     _applied = True
     logger.debug("Rasa patches applied")

@@ -51,3 +51,32 @@ def test_same_verdict_as_plain_jsonschema(result, ok):
     else:
         with pytest.raises(jsonschema.ValidationError, match="Failed to validate Action server"):
             action._validate_action_result(result)
+
+
+def _features(matrix) -> object:
+    from rasa.shared.nlu.training_data.features import Features
+
+    return Features(matrix, "sentence", "text", "CountVectorsFeaturizer")
+
+
+def test_sparse_fingerprints_tell_matrices_apart_as_rasas_own_do():
+    """The cheap fingerprint (the entries hashed as arrays, not printed) is equal
+    for equal matrices, in any storage format, and differs when any entry, the
+    shape or the dtype differs."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    patches.apply()
+    base = sp.csr_matrix(np.array([[0, 1.0, 0, 2.0]]))
+    same = [base.copy(), sp.coo_matrix(base), sp.csr_matrix(np.array([[0, 1.0, 0, 2.0]]))]
+    other = [
+        sp.csr_matrix(np.array([[0, 1.0, 0, 3.0]])),  # a value
+        sp.csr_matrix(np.array([[0, 1.0, 2.0, 0]])),  # a column
+        sp.csr_matrix(np.array([[0, 1.0, 0, 2.0, 0]])),  # the shape
+        sp.csr_matrix(np.array([[0, 1, 0, 2]], dtype=np.int64)),  # the dtype
+    ]
+    fingerprint = _features(base).fingerprint()
+    assert all(_features(m).fingerprint() == fingerprint for m in same)
+    assert len({fingerprint, *(_features(m).fingerprint() for m in other)}) == 1 + len(other)
+    dense = _features(np.array([[0.5, 0.25]]))
+    assert dense.fingerprint() == _features(np.array([[0.5, 0.25]])).fingerprint()
