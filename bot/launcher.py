@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from bot import db, generate, ports, rulebase, secrets, settings
 from bot.privacy import retention
 from bot.settings import PROJECT_DIR, Settings
-from bot.training import model_server
+from bot.training import model_server, warm
 
 # The `rasa` command, with this project's patches to Rasa applied first.
 RASA = (sys.executable, "-m", "bot.rasa_addons.main")
@@ -518,6 +518,8 @@ def run() -> None:
     def stop() -> None:
         syncer.stop()
         servers.stop()
+        if warm.shutdown(cfg):  # a trainer's warm retrain process, if one was started
+            step("stopped the warm retrain process")
 
     serve(start, lambda: servers.procs, stop, banner(public_url(cfg)))
 

@@ -62,6 +62,9 @@ class Settings:
     cluster_lock_store_url: str = DEFAULT_CLUSTER_LOCK_STORE
     lock_store_prefix: str = "bot:lock:"  # Redis keys of the lock store (BOT_LOCK_STORE_PREFIX)
     actions_url: str | None = None  # BOT_ACTIONS_URL: the action endpoint elsewhere (containers)
+    # retrains and evaluations run in a warm process that stays this long after its
+    # last job (BOT_RETRAIN_WARM_SECONDS); 0: a fresh process each time
+    retrain_warm_seconds: int = 900
 
     @property
     def action_endpoint(self) -> str:
@@ -184,4 +187,5 @@ def load() -> Settings:
         cluster_lock_store_url=os.environ.get("BOT_LOCK_STORE_URL") or DEFAULT_CLUSTER_LOCK_STORE,
         lock_store_prefix=os.environ.get("BOT_LOCK_STORE_PREFIX", "").strip() or "bot:lock:",
         actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
+        retrain_warm_seconds=_int("BOT_RETRAIN_WARM_SECONDS", 900),
     )

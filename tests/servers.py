@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot import generate, launcher, secrets, settings
+from bot.training import warm
 
 
 @dataclass
@@ -122,6 +123,7 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
     try:
         yield cfg
     finally:
+        warm.shutdown(cfg)  # a warm retrain process some test started
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -110,7 +110,7 @@ def _cross_validate(folds: int, config: str) -> list[dict[str, Any]]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--train", type=Path)
     parser.add_argument("--config", default="config.yml")
@@ -118,18 +118,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=Path)
     parser.add_argument("--cross-validate", type=int, metavar="K")
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def prepare_process() -> None:
+    """What a process running jobs needs once: the patches, masked logs, quiet Rasa."""
     patches.apply()
     log_filter.install()
     from rasa.utils.log_utils import configure_structlog
 
     configure_structlog(logging.WARNING)  # not a debug line per parsed message
+    # "Starting/Finished training component X": progress, and where the time goes
+    logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
+    logging.getLogger("rasa.engine.training.hooks").setLevel(logging.INFO)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """One job (train, parse, cross-validate), in this process; writes args.out."""
     result: dict[str, Any] = {"train_seconds": None, "parse_seconds": None, "parses": {}}
     started = time.monotonic()
     if args.train:
-        # "Starting/Finished training component X": progress, and where the time goes
-        logging.basicConfig(format="%(asctime)s %(message)s", level=logging.WARNING)
-        logging.getLogger("rasa.engine.training.hooks").setLevel(logging.INFO)
         _train(args.train, args.config)
         result["train_seconds"] = time.monotonic() - started  # Rasa imported already
         result["trained_at"] = time.time()  # the caller's clock: import included
@@ -142,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.cross_validate:
         result["cross_validation"] = _cross_validate(args.cross_validate, args.config)
     args.out.write_text(json.dumps(result), encoding="utf-8")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    prepare_process()
+    run(args)
     return 0
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from bot import generate, launcher, secrets
 from bot.settings import PROJECT_DIR, Settings
-from bot.training import evaluation, gate, model_server
+from bot.training import evaluation, gate, model_server, warm
 from bot.training.examples import EVAL_SETS, check_apart
 
 NLU_JOB = (sys.executable, "-m", "bot.rasa_addons.nlu_job")
@@ -126,20 +126,32 @@ def nlu_job(
     cross_validate: int = 0,
 ) -> dict[str, Any]:
     """Run bot.rasa_addons.nlu_job: train into `train` and/or parse `texts` with `parse`
-    (and/or cross-validate data/nlu in `cross_validate` folds)."""
+    (and/or cross-validate data/nlu in `cross_validate` folds). In the warm worker
+    (bot.training.warm) unless BOT_RETRAIN_WARM_SECONDS is 0, else in a new process;
+    a worker that cannot start, or dies mid-job, leaves the job to a new process."""
     with tempfile.TemporaryDirectory(prefix="nlu-job-") as tmp:
         out = Path(tmp) / "result.json"
-        cmd = [*NLU_JOB, "--out", str(out), "--config", str(config)]
+        argv = ["--out", str(out), "--config", str(config)]
         if train is not None:
             train.parent.mkdir(parents=True, exist_ok=True)
-            cmd += ["--train", str(train)]
+            argv += ["--train", str(train)]
         if cross_validate:
-            cmd += ["--cross-validate", str(cross_validate)]
+            argv += ["--cross-validate", str(cross_validate)]
         if parse:
             (Path(tmp) / "texts.json").write_text(json.dumps(texts or []), encoding="utf-8")
-            cmd += ["--texts", str(Path(tmp) / "texts.json")]
-            cmd += [arg for model in parse for arg in ("--parse", str(model))]
-        result = subprocess.run(cmd, cwd=PROJECT_DIR, env=launcher.rasa_env(cfg))
+            argv += ["--texts", str(Path(tmp) / "texts.json")]
+            argv += [arg for model in parse for arg in ("--parse", str(model))]
+        env = launcher.rasa_env(cfg)
+        if cfg.retrain_warm_seconds > 0:
+            try:
+                return warm.run(cfg, argv, env)
+            except warm.JobFailed as exc:
+                raise RetrainFailed(
+                    f"training failed ({exc}); the live model keeps serving"
+                ) from None
+            except warm.WorkerFailed as exc:
+                launcher.step(f"{exc}: running the job in a new process instead")
+        result = subprocess.run([*NLU_JOB, *argv], cwd=PROJECT_DIR, env=env)
         if result.returncode != 0 or not out.exists():
             raise RetrainFailed(
                 "training failed (see the messages above); the live model keeps serving"
