@@ -9,7 +9,9 @@ On a copy of the project (bot.training.sandbox; data/nlu here is never touched):
 2. the assistant started on the copy (`bot run`, the model server on);
 3. one phrase appended to a topic, then `bot retrain` (the regression gate's
    evaluation is reported beside the training, not in it) and the time until the
-   running server answers the phrase from that topic, with no restart.
+   running server answers the phrase from that topic, with no restart; then a
+   second phrase the same way: the first retrain of a sitting starts the warm NLU
+   process (bot.training.warm), the second finds it running.
 
 Prints both side by side and their ratio; the machine's load is printed too,
 since other work on a 2-core machine changes every figure.
@@ -31,7 +33,22 @@ from pathlib import Path
 from bot import launcher
 from bot.training import sandbox
 
-PHRASE = ("en/disinfection.yml", "scope_disinfection", "the gremlins chewed through my laptop")
+# (file, intent, a phrase no topic understands yet, a question the topic answers);
+# the first retrain of a sitting starts the warm process, the second finds it
+PHRASES = (
+    (
+        "en/disinfection.yml",
+        "scope_disinfection",
+        "the gremlins chewed through my laptop",
+        "Can you remove a virus from my PC?",
+    ),
+    (
+        "en/onsite_remote.yml",
+        "scope_onsite_remote",
+        "fancy sending a boffin round to our warehouse",
+        "Will someone come to our office?",
+    ),
+)
 
 
 def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> object:
@@ -110,37 +127,45 @@ def main() -> int:
 
     print("2/3 starting the assistant on the copy ...", flush=True)
     proc = sandbox.start(project, env, tmp / "run.log")
+    rows = []
     try:
         wait_ready(base, proc)
-        nlu_file, intent, phrase = PHRASE
-        topic = intent_of(base, "Can you remove a virus from my PC?")
-        before = intent_of(base, phrase)
-
-        print(f"3/3 adding {phrase!r} to {intent}, bot retrain ...", flush=True)
-        added = time.monotonic()
-        sandbox.append_example(project / "data" / "nlu" / nlu_file, intent, phrase)
-        result = sandbox.run_cli(project, env, "retrain", "--no-wait")
-        retrained = time.monotonic() - added
-        if result.returncode != 0:
-            print(result.stdout, result.stderr, sep="\n")
-            raise SystemExit("bot retrain failed")
-        trained = float(re.search(r"trained in ([\d.]+) s", result.stdout).group(1))  # type: ignore[union-attr]
-        evaluated = float(re.search(r"evaluation ([\d.]+) s", result.stdout).group(1))  # type: ignore[union-attr]
-        while intent_of(base, phrase) != topic:
-            if time.monotonic() - added > 300:
-                raise SystemExit("the new model did not go live within 5 minutes")
-            time.sleep(0.2)
-        live = time.monotonic() - added
+        for n, (nlu_file, intent, phrase, example) in enumerate(PHRASES, 1):
+            topic = intent_of(base, example)
+            before = intent_of(base, phrase)
+            when = "first of a sitting: the warm process starts" if n == 1 else "warm process"
+            print(f"3/3 ({n}) adding {phrase!r} to {intent}, bot retrain ({when}) ...", flush=True)
+            added = time.monotonic()
+            sandbox.append_example(project / "data" / "nlu" / nlu_file, intent, phrase)
+            result = sandbox.run_cli(project, env, "retrain", "--no-wait")
+            retrained = time.monotonic() - added
+            if result.returncode != 0:
+                print(result.stdout, result.stderr, sep="\n")
+                raise SystemExit("bot retrain failed")
+            trained = float(re.search(r"trained in ([\d.]+) s", result.stdout).group(1))  # type: ignore[union-attr]
+            evaluated = float(re.search(r"evaluation ([\d.]+) s", result.stdout).group(1))  # type: ignore[union-attr]
+            while intent_of(base, phrase) != topic:
+                if time.monotonic() - added > 300:
+                    raise SystemExit("the new model did not go live within 5 minutes")
+                time.sleep(0.2)
+            live = time.monotonic() - added if before != topic else None
+            rows.append((when, phrase, before, topic, trained, evaluated, retrained, live))
     finally:
         sandbox.stop(proc)
     print(f"\nload average at start: {load:.1f} (2 cores; others' work slows every figure)")
-    print(f"{'':<44}{'seconds':>9}{'vs full':>9}")
-    print(f"{'full retrain (rasa train, nothing cached)':<44}{full:>9.1f}{1:>9.2f}")
-    print(f"{'one phrase added: new model (bot retrain)':<44}{trained:>9.1f}{trained / full:>9.2f}")
-    print(f"{'  + regression gate evaluation (beside)':<44}{evaluated:>9.1f}")
-    print(f"{'  bot retrain in all':<44}{retrained:>9.1f}{retrained / full:>9.2f}")
-    print(f"{'phrase added -> answered live (no restart)':<44}{live:>9.1f}{live / full:>9.2f}")
-    print(f"\nbefore: {phrase!r} -> {before or 'fallback'}; after: {topic}")
+    print(f"{'':<52}{'seconds':>9}{'vs full':>9}")
+    print(f"{'full retrain (rasa train, nothing cached)':<52}{full:>9.1f}{1:>9.2f}")
+    for when, phrase, before, topic, trained, evaluated, retrained, live in rows:
+        print(f"one phrase added ({when}):")
+        print(f"{'  new model (bot retrain)':<52}{trained:>9.1f}{trained / full:>9.2f}")
+        print(f"{'  + regression gate evaluation (beside)':<52}{evaluated:>9.1f}")
+        print(f"{'  bot retrain in all':<52}{retrained:>9.1f}{retrained / full:>9.2f}")
+        if live is None:
+            print(f"  phrase added -> live: not measured ({phrase!r} was understood before)")
+        else:
+            label = "  phrase added -> answered live (no restart)"
+            print(f"{label:<52}{live:>9.1f}{live / full:>9.2f}")
+        print(f"  before: {phrase!r} -> {before or 'fallback'}; after: {topic}")
     if args.keep:
         print(f"copy kept in {tmp}")
     else:
