@@ -39,7 +39,7 @@ from bot import launcher, ports, secrets, settings
 from bot.launcher import LaunchError, step
 from bot.privacy import retention
 from bot.settings import PROJECT_DIR, Settings
-from bot.training import model_server
+from bot.training import model_server, warm
 
 TEMPLATE = PROJECT_DIR / "deploy" / "haproxy.cfg.template"
 HAPROXY = "haproxy"  # Debian's package (`apt-get install haproxy`; .ci/run does it)
@@ -367,6 +367,7 @@ class Cluster:
         order = sorted(self.procs, key=lambda name: name != "haproxy")
         launcher.stop_processes(self.procs[name] for name in order)
         self.procs = {}
+        warm.shutdown(self.cfg)  # a warm retrain process a replica's trainer page started
 
     def kill(self, name: str) -> None:
         """SIGKILL one process ("rasa0", "actions1"): a crash, for fault tests."""
