@@ -125,6 +125,18 @@ async def _model(request: Request) -> HTTPResponse:
 
 
 @hookimpl
+async def warm_lookups(_app: Sanic, _loop: Any) -> None:
+    """spaCy and the product matcher, loaded before the first message is served:
+    loaded by the first lookup, they took more than BOT_ACTION_TIMEOUT (10 s) on a
+    busy machine, and that customer was told something went wrong."""
+    from bot.records import facts
+
+    try:
+        facts.extract("Kaspersky Endpoint Security 12")
+    except Exception as exc:  # noqa: BLE001 - e.g. the database is down: the first lookup loads them
+        logger.warning("lookups not warmed at start (%s); the first lookup loads them", _short(exc))
+
+
 def attach_sanic_app_extensions(app: Sanic) -> None:
     token = settings.load().actions_token
     if not token:  # fail closed: an action server anyone on the machine may call
@@ -153,6 +165,7 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
         deferred.start_drainer()
 
     app.register_middleware(check_token, "request")
+    app.register_listener(warm_lookups, "before_server_start")
     app.register_listener(start_outbox, "after_server_start")
     app.add_route(_model, "/model", methods=["GET"])  # behind the same token
     # Replaces the SDK's handler for Exception (added in create_app, same key).
