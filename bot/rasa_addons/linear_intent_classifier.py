@@ -3,8 +3,10 @@
 Rasa's own LogisticRegressionClassifier fixes C=1 and feeds raw counts, which
 under-fits here (measured: macro-F1 0.06-0.19 with e5 features alone at C=1,
 0.97+ at C=30). This one L2-normalises the sparse block (so long messages don't
-dominate), weighs the dense block, and takes C from config.yml. The weights are
-stored as plain arrays (no pickle) and prediction is one matrix product.
+dominate), weighs the dense block, and takes C from config.yml. It is fitted by
+softmax_fit (scikit-learn's objective, a stopping tolerance of our own) from the
+last fit's weights (warm_start). The weights are stored as plain arrays (no
+pickle) and prediction is one matrix product.
 
 The cascade (`cascade_threshold` > 0): a second model on the n-gram block
 alone is trained beside the full one. At answer time it goes first, and when
@@ -29,10 +31,9 @@ from rasa.nlu.featurizers.featurizer import Featurizer
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
-from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
-from bot.rasa_addons import warm_start
+from bot.rasa_addons import softmax_fit, warm_start
 from bot.rasa_addons.e5_featurizer import DEFERRED
 
 _FILE = "linear_intent_classifier.npz"
@@ -52,6 +53,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             "max_iter": 3000,
             "ranking_length": 10,
             "cascade_threshold": 0.0,  # 0: no cascade (no n-gram-only model)
+            "ftol": softmax_fit.FTOL,  # when L-BFGS stops (softmax_fit: why this value)
         }
 
     def __init__(
@@ -101,47 +103,35 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         if len({e.get(INTENT) for e in examples}) < 2:
             return self._resource
         X = self._matrix(examples)
-        y = [e.get(INTENT) for e in examples]
-        clf = LogisticRegression(
-            C=float(self.config["C"]),
-            max_iter=int(self.config["max_iter"]),
-            random_state=42,
-            warm_start=True,
-        )
-        # Start from the last fit (var/cache/): same optimum, a fifth of the iterations.
+        classes = sorted({e.get(INTENT) for e in examples})
+        index = {name: i for i, name in enumerate(classes)}
+        y = np.array([index[e.get(INTENT)] for e in examples])
+        # Start from the last fit (var/cache/): the same optimum, far fewer iterations.
         dense = examples[0].get_dense_features(TEXT)[1]
         n_dense = int(np.asarray(dense.features).size) if dense else 0
         sparse, texts = X[:, : X.shape[1] - n_dense], [e.get(TEXT) for e in examples]
         setting = f"C={self.config['C']};dense_weight={self.config['dense_weight']}"
-        start = warm_start.initial(sparse, n_dense, texts, sorted(set(y)), setting)
-        if start is not None:
-            clf.coef_, clf.intercept_ = start
-        clf.fit(X, y)
-        classes = list(clf.classes_)
-        warm_start.save(sparse, n_dense, texts, classes, clf.coef_, clf.intercept_, setting)
-        self._weights = {
-            "coef": clf.coef_.astype(np.float32),
-            "intercept": clf.intercept_.astype(np.float32),
-            "classes": np.asarray(clf.classes_, dtype=str),
-        }
+        self._weights = {"classes": np.asarray(classes, dtype=str)}
+        # The full model; and the cascade's n-gram model (the sparse block alone),
+        # warm-started from a cache file of its own.
+        fits = [("", X, n_dense, None)]
         if float(self.config["cascade_threshold"]) > 0:
-            # The cascade's n-gram model (the sparse block alone), warm-started too,
-            # from a cache file of its own.
-            ngrams = LogisticRegression(
-                C=float(self.config["C"]),
-                max_iter=int(self.config["max_iter"]),
-                random_state=42,
-                warm_start=True,
-            )
             path = warm_start.default_path().with_name(f"ngram-{warm_start.FILE_NAME}")
-            start = warm_start.initial(sparse, 0, texts, sorted(set(y)), setting, path)
-            if start is not None:
-                ngrams.coef_, ngrams.intercept_ = start
-            ngrams.fit(sparse, y)
-            coef, intercept = ngrams.coef_, ngrams.intercept_
-            warm_start.save(sparse, 0, texts, list(ngrams.classes_), coef, intercept, setting, path)
-            self._weights["ngram_coef"] = ngrams.coef_.astype(np.float32)
-            self._weights["ngram_intercept"] = ngrams.intercept_.astype(np.float32)
+            fits.append(("ngram_", sparse, 0, path))
+        for prefix, matrix, dense_columns, path in fits:
+            start = warm_start.initial(sparse, dense_columns, texts, classes, setting, path)
+            coef, intercept, _ = softmax_fit.fit(
+                matrix,
+                y,
+                len(classes),
+                C=float(self.config["C"]),
+                start=start,
+                ftol=float(self.config["ftol"]),
+                max_iter=int(self.config["max_iter"]),
+            )
+            warm_start.save(sparse, dense_columns, texts, classes, coef, intercept, setting, path)
+            self._weights[prefix + "coef"] = coef.astype(np.float32)
+            self._weights[prefix + "intercept"] = intercept.astype(np.float32)
         with self._storage.write_to(self._resource) as directory:
             np.savez(directory / _FILE, **self._weights)
         return self._resource

@@ -87,8 +87,6 @@ def initial(
         coef[row, :n_sparse][matched] = stored["coef"][i, old_col[matched]]
         coef[row, n_sparse:] = stored["coef"][i, -n_dense:] if n_dense else 0.0
         intercept[row] = stored["intercept"][i]
-    if len(classes) == 2:  # sklearn's binary case: one row
-        return coef[1:], intercept[1:]
     return coef, intercept
 
 
@@ -103,8 +101,6 @@ def save(
     path: Path | None = None,
 ) -> None:
     """Keep this fit for the next one to start from (written atomically)."""
-    if len(classes) == 2:
-        return  # one row of weights: not worth the special case
     path = path or default_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = row_keys(texts)
