@@ -1,0 +1,56 @@
+"""The intent classifier's fit (bot/rasa_addons/softmax_fit.py) reaches scikit-learn's
+optimum (the same objective), and from that optimum it stops almost at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from bot.rasa_addons import softmax_fit
+
+
+def _problem(seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n, d, k = 300, 40, 4
+    centres = rng.normal(size=(k, d))
+    y = rng.integers(0, k, size=n)
+    X = centres[y] + rng.normal(scale=1.5, size=(n, d))
+    X[np.abs(X) < 0.8] = 0.0  # sparse, as the n-gram counts are
+    return sp.csr_matrix(X), y
+
+
+def _probabilities(X: sp.csr_matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    scores = np.asarray(X @ coef.T) + intercept
+    scores -= scores.max(axis=1, keepdims=True)
+    p = np.exp(scores)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_the_same_optimum_as_scikit_learn():
+    X, y = _problem()
+    reference = LogisticRegression(C=30.0, max_iter=5000, tol=1e-8).fit(X, y)
+    coef, intercept, iterations = softmax_fit.fit(X, y, 4, C=30.0, ftol=1e-12)
+    assert iterations > 10
+    ours, theirs = _probabilities(X, coef, intercept), reference.predict_proba(X)
+    assert np.abs(ours - theirs).max() < 1e-3
+    assert (ours.argmax(axis=1) == reference.predict(X)).all()
+
+
+def test_from_the_last_optimum_it_stops_at_once_and_stays_there():
+    X, y = _problem(1)
+    coef, intercept, cold = softmax_fit.fit(X, y, 4, C=30.0)
+    again, again_intercept, warm = softmax_fit.fit(X, y, 4, C=30.0, start=(coef, intercept))
+    assert warm < cold / 3
+    assert (
+        np.abs(_probabilities(X, again, again_intercept) - _probabilities(X, coef, intercept)).max()
+        < 1e-3
+    )
+
+
+def test_two_intents_get_two_rows():
+    X, y = _problem(2)
+    y = y % 2
+    coef, intercept, _ = softmax_fit.fit(X, y, 2, C=30.0)
+    assert coef.shape == (2, X.shape[1]) and intercept.shape == (2,)
+    assert (_probabilities(X, coef, intercept).argmax(axis=1) == y).mean() > 0.8
