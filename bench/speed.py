@@ -194,27 +194,32 @@ def span(values: list[float]) -> str:
 
 
 def report(names: list[str], rounds: list[dict[str, dict[str, float]]]) -> list[str]:
+    """Each figure's range per pipeline, and the per-round ratio of every pipeline
+    to the second one (the baseline: Rasa's default by default)."""
     lines = [f"{'':<26}" + "".join(f"{n:>16}" for n in names)]
-    pair = len(names) == 2
-    if pair:
-        lines[0] += f"{names[0] + ' / ' + names[1]:>26}"
+    base = names[1] if len(names) > 1 else None
+    others = [n for n in names if n != base] if base else []
+    lines[0] += "".join(f"{n + ' / ' + str(base):>26}" for n in others)
     for key, label in ROWS:
         per = [[r[n][key] for r in rounds if r[n].get(key) is not None] for n in names]
         if not all(per):
             continue
         line = f"{label:<26}" + "".join(f"{span(v):>16}" for v in per)
-        if pair:
+        marks = []
+        for name in others:
             ratios = [
-                r[names[0]][key] / r[names[1]][key]
+                r[name][key] / r[str(base)][key]
                 for r in rounds
-                if r[names[0]].get(key) and r[names[1]].get(key)
+                if r[name].get(key) and r[str(base)].get(key)
             ]
+            line += f"{span(ratios) if ratios else '':>26}"
             target = next((t for t in TARGETS if t[0] == key), None)
-            mark = ""
             if target and ratios:
                 met = all(target[1](x) for x in ratios)
-                mark = f"  target {target[2]}: {'met' if met else 'NOT met'}"
-            line += f"{span(ratios) if ratios else '':>26}{mark}"
+                marks.append(f"{name}: {'met' if met else 'NOT met'}")
+        if marks:
+            target = next(t for t in TARGETS if t[0] == key)
+            line += f"  target {target[2]}: " + ", ".join(marks)
         lines.append(line)
     return lines
 
@@ -225,7 +230,7 @@ def main() -> int:
         "--pipelines",
         default=",".join(PIPELINES),
         help="names in bench.models, or label=model.tar.gz, each with optional @VAR=value "
-        "for its servers' environment; the first is compared to the second",
+        "for its servers' environment; every other one is compared to the second",
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--messages", type=int, default=100, help="per phase and round")
