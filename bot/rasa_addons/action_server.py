@@ -124,7 +124,6 @@ async def _model(request: Request) -> HTTPResponse:
     return await response.file(found.model, headers=found.headers, mime_type="application/gzip")
 
 
-@hookimpl
 async def warm_lookups(_app: Sanic, _loop: Any) -> None:
     """spaCy and the product matcher, loaded before the first message is served:
     loaded by the first lookup, they took more than BOT_ACTION_TIMEOUT (10 s) on a
@@ -137,6 +136,7 @@ async def warm_lookups(_app: Sanic, _loop: Any) -> None:
         logger.warning("lookups not warmed at start (%s); the first lookup loads them", _short(exc))
 
 
+@hookimpl
 def attach_sanic_app_extensions(app: Sanic) -> None:
     token = settings.load().actions_token
     if not token:  # fail closed: an action server anyone on the machine may call
