@@ -93,7 +93,7 @@ def p95(values: list[float]) -> float:
 def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         var = Path(tmp)
-        with environment({**env, **scratch(var)}):
+        with environment({**scratch(var), **env}):  # its rate limits win
             cfg = settings.load()
             launcher.prepare_database(cfg)
             servers = launcher.Servers(cfg, launcher.train(cfg), log_dir=var / "logs")
