@@ -235,8 +235,10 @@ class Cluster:
 
     def start(self) -> None:
         log = (self.cfg.var_dir / "cluster.log").open("ab")
+        env = os.environ.copy()  # `bot` is .venv/bin/bot, also when make did not activate it
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         self.proc = subprocess.Popen(
-            self.command, cwd=PROJECT_DIR, env=os.environ.copy(), stdout=log,
+            self.command, cwd=PROJECT_DIR, env=env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 900
