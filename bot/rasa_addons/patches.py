@@ -174,6 +174,6 @@ def apply() -> None:
     RemoteAction.run = _answer_on_failure(_REMOTE_RUN, timeout)
     FormAction.run = _answer_on_failure(_FORM_RUN, timeout)
     rasa.server.create_app = _bounded_api(_CREATE_APP, settings.load().max_message_chars)
-    Features.fingerprint = _features_fingerprint  # type: ignore[method-assign]
+    Features.fingerprint = _features_fingerprint
     _applied = True
     logger.debug("Rasa patches applied")
