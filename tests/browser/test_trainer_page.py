@@ -39,8 +39,8 @@ from bot.training.examples import training_examples
 # (BOT_INBOX_CONFIDENCE 0.6), each with the intent its top guess names, which
 # is where it belongs. Checked against the running model in the fixture.
 TO_ASSIGN = "can you recover my instagram account"
-TO_IGNORE = "qwpoeiru zxmcnv"
-TO_TYPE = "do you guys help with printers"
+TO_IGNORE = "fjdksl vbnmqw"  # keyboard mash: most now go to out_of_scope, this one below 0.6
+TO_TYPE = "will you help me with my scanner software"
 UNKNOWN = "who do I call when the scanner says my bank app is dangerous"
 SLOW = 60_000  # ms: an assignment asks the model and searches the examples
 SERVER = 30_000  # ms: any other answer from the server (the machine may be busy)
