@@ -369,6 +369,19 @@ class Cluster:
         self.procs = {}
         warm.shutdown(self.cfg)  # a warm retrain process a replica's trainer page started
 
+    def supervise(self) -> list[subprocess.Popen]:
+        """Restart any replica or action server that has exited (the balancer sends
+        its traffic to the others meanwhile); the processes whose death ends the
+        cluster: the balancer alone."""
+        for name, proc in list(self.procs.items()):
+            if name == "haproxy" or proc.poll() is None:
+                continue
+            step(f"{name} exited (code {proc.returncode}); restarting it, the others serve")
+            kind = name.rstrip("0123456789")
+            i = int(name[len(kind) :])
+            (self._spawn_rasa if kind == "rasa" else self._spawn_actions)(i)
+        return [self.procs["haproxy"]] if "haproxy" in self.procs else []
+
     def kill(self, name: str) -> None:
         """SIGKILL one process ("rasa0", "actions1"): a crash, for fault tests."""
         proc = self.procs[name]
@@ -490,7 +503,7 @@ def run(n_rasa: int | None = None, n_actions: int | None = None) -> None:
     )
     launcher.serve(
         handle.start,
-        lambda: list(handle.procs.values()),
+        handle.supervise,  # a dead replica or action server is restarted, not fatal
         handle.stop,
         launcher.banner(handle.url) + listing + "\n",
     )
