@@ -320,8 +320,10 @@ def test_the_action_servers_never_load_tensorflow(running_cluster):
 # ---------------------------------------------------------------- faults (last)
 
 
-def _wait_for_state(handle: cluster.Cluster, server: tuple[str, str], state: str) -> None:
-    deadline = time.monotonic() + 60
+def _wait_for_state(
+    handle: cluster.Cluster, server: tuple[str, str], state: str, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
     while handle.server_states().get(server, "").split(" ")[0] != state:
         assert time.monotonic() < deadline, handle.server_states()
         time.sleep(0.25)
@@ -336,3 +338,18 @@ def test_a_dead_replica_and_a_dead_action_server_are_taken_out(running_cluster):
         reply = say(running_cluster.url, uuid.uuid4().hex, DISINFECTION["en"])
         assert answer(reply)["rule_ids"], (i, reply)
         assert "fault" not in json.dumps(reply)
+
+
+def test_the_supervisor_restarts_the_dead_and_the_balancer_takes_them_back(running_cluster):
+    """What `bot cluster` does while it serves (Cluster.supervise, polled by its
+    loop): the replica and the action server killed above start again, HAProxy
+    sees them UP, and a message sent straight to the restarted replica is answered."""
+    dead = {name: proc.pid for name, proc in running_cluster.procs.items()}
+    assert [p.pid for p in running_cluster.supervise()] == [dead["haproxy"]]
+    assert running_cluster.procs["rasa1"].pid != dead["rasa1"]
+    assert running_cluster.procs["actions0"].pid != dead["actions0"]
+    assert running_cluster.procs["rasa0"].pid == dead["rasa0"]  # alive: left alone
+    _wait_for_state(running_cluster, ("rasa", "rasa1"), "UP", timeout=300)
+    _wait_for_state(running_cluster, ("actions", "actions0"), "UP", timeout=300)
+    reply = say(running_cluster.rasa_urls[1], uuid.uuid4().hex, DISINFECTION["en"])
+    assert answer(reply)["rule_ids"]
