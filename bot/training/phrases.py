@@ -46,7 +46,7 @@ MIN_WORD_CHARS = 2
 _ANNOTATION = re.compile(r"\[[^\]\n]*\]\s*[({\[]")
 NOT_ASSIGNABLE = frozenset({"nlu_fallback"})
 NEW_FILE = 'version: "3.1"\nnlu:\n'
-_WRITE_ATTEMPTS = 5
+_WRITE_ATTEMPTS = 20  # each retry means another writer landed: 20 writers at once all land
 
 
 class PhraseRefused(ValueError):

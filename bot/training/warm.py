@@ -103,6 +103,13 @@ def run(
     out = out or sys.stdout
     name = worker_name(cfg)
     conn = _connect(name) or _start(cfg, name, env)
+    try:
+        return _exchange(conn, argv, out)
+    except OSError as exc:  # e.g. reached a worker in the moment it was dying
+        raise WorkerFailed(f"the NLU worker went away ({exc})") from None
+
+
+def _exchange(conn: socket.socket, argv: list[str], out: TextIO) -> dict[str, Any]:
     with conn, conn.makefile("rb") as stream:
         conn.sendall(json.dumps({"argv": argv}).encode() + b"\n")
         for line in stream:

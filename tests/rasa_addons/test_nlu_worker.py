@@ -87,6 +87,11 @@ def test_a_killed_worker_is_replaced_and_a_stopped_one_exits(cfg, model):
     pid = _parse(cfg, model)["worker_pid"]
     os.kill(pid, signal.SIGKILL)
     assert _gone(pid)
+    deadline = time.monotonic() + 30  # the socket goes when its last thread has exited
+    while (conn := warm._connect(warm.worker_name(cfg))) is not None:
+        conn.close()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     new = _parse(cfg, model)["worker_pid"]
     assert new != pid
     assert warm.shutdown(cfg) is True
