@@ -46,7 +46,7 @@ MIN_WORD_CHARS = 2
 _ANNOTATION = re.compile(r"\[[^\]\n]*\]\s*[({\[]")
 NOT_ASSIGNABLE = frozenset({"nlu_fallback"})
 NEW_FILE = 'version: "3.1"\nnlu:\n'
-_WRITE_ATTEMPTS = 20  # each retry means another writer landed: 20 writers at once all land
+_WRITE_ATTEMPTS = 5  # retries after an edit by hand during the write
 
 
 class PhraseRefused(ValueError):
@@ -275,16 +275,18 @@ def write(
     `before_write` runs between computing and writing (the tests edit the file
     there, as a person in an editor might)."""
     for _attempt in range(_WRITE_ATTEMPTS):
-        original = _read(path)
-        source = original.decode("utf-8")
-        if normalise(text) in {
-            normalise(t) for t in _examples_of(source or NEW_FILE).get(intent, [])
-        }:
-            raise PhraseRefused(f"already a training example of {intent} in {path.name}")
-        content = appended(source, intent, text)
-        if before_write is not None:
-            before_write()
+        # Under the lock from read to write: other writers of ours wait their turn;
+        # the digest check below is for an edit by hand (an editor takes no lock).
         with _locked(path):
+            original = _read(path)
+            source = original.decode("utf-8")
+            if normalise(text) in {
+                normalise(t) for t in _examples_of(source or NEW_FILE).get(intent, [])
+            }:
+                raise PhraseRefused(f"already a training example of {intent} in {path.name}")
+            content = appended(source, intent, text)
+            if before_write is not None:
+                before_write()
             if _digest(_read(path)) != _digest(original):
                 before_write = None  # changed meanwhile: read it again
                 continue
