@@ -26,13 +26,15 @@ PIPELINES = {
 
 
 def component_files(config: Path) -> list[str]:
-    """Our component files whose module (bot.rasa_addons.x) the config names."""
+    """Our component files whose module (bot.rasa_addons.x) the config names, and
+    the files those components compute with."""
     text = config.read_text(encoding="utf-8")
-    return [
+    named = [
         rel
         for rel in launcher.MODEL_CODE
         if rel.removesuffix(".py").replace("/", ".") + "." in text
     ]
+    return named + [h for rel in named for h in launcher.MODEL_CODE_HELPERS.get(rel, ())]
 
 
 def fingerprint(config: Path) -> str:

@@ -43,7 +43,17 @@ MODEL_CODE = (
     "bot/rasa_addons/language_detector.py",
     "bot/rasa_addons/linear_intent_classifier.py",
     "bot/rasa_addons/record_facts.py",
+    # what the classifier's weights are computed by
+    "bot/rasa_addons/softmax_fit.py",
+    "bot/rasa_addons/lbfgs.py",
 )
+# files of MODEL_CODE that no config names, by the component that uses them
+MODEL_CODE_HELPERS = {
+    "bot/rasa_addons/linear_intent_classifier.py": (
+        "bot/rasa_addons/softmax_fit.py",
+        "bot/rasa_addons/lbfgs.py",
+    ),
+}
 NLU_DATA = ("data",)
 
 

@@ -18,6 +18,7 @@ sets: README, "Speed".
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,21 +82,25 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # ------------------------------------------------------------ features
 
-    def _matrix(self, messages: list[Message], dense_too: bool = True) -> sp.csr_matrix:
+    def _blocks(
+        self, messages: list[Message], dense_too: bool = True
+    ) -> tuple[sp.csr_matrix, np.ndarray | None]:
+        """The messages' features: the n-gram block, L2-normalised, and the weighted e5
+        block (None when not asked for or not computed). Kept apart: see softmax_fit."""
         sparse_rows: list[Any] = []  # one row per message (None: no features of that kind)
         dense_rows: list[Any] = []
         for message in messages:
             sparse = message.get_sparse_features(TEXT)[1]
-            dense = message.get_dense_features(TEXT)[1]
+            dense = message.get_dense_features(TEXT)[1] if dense_too else None
             sparse_rows.append(sp.csr_matrix(sparse.features) if sparse else None)
             dense_rows.append(np.asarray(dense.features).ravel() if dense else None)
-        blocks = []
-        if any(r is not None for r in sparse_rows):
-            blocks.append(normalize(sp.vstack(sparse_rows).tocsr()))
-        if dense_too and any(r is not None for r in dense_rows):
-            dense = np.vstack(dense_rows) * float(self.config["dense_weight"])
-            blocks.append(sp.csr_matrix(dense))
-        return sp.hstack(blocks).tocsr()
+        if all(r is None for r in sparse_rows):
+            block = sp.csr_matrix((len(messages), 0))
+        else:
+            block = normalize(sp.vstack(sparse_rows).tocsr())
+        if all(r is None for r in dense_rows):
+            return block, None
+        return block, np.vstack(dense_rows) * float(self.config["dense_weight"])
 
     # ------------------------------------------------------------ training
 
@@ -103,36 +108,44 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if len({e.get(INTENT) for e in examples}) < 2:
             return self._resource
-        X = self._matrix(examples)
+        sparse, dense = self._blocks(examples)
         classes = sorted({e.get(INTENT) for e in examples})
         index = {name: i for i, name in enumerate(classes)}
         y = np.array([index[e.get(INTENT)] for e in examples])
-        # Start from the last fit (var/cache/): the same optimum, far fewer iterations.
-        dense = examples[0].get_dense_features(TEXT)[1]
-        n_dense = int(np.asarray(dense.features).size) if dense else 0
-        sparse, texts = X[:, : X.shape[1] - n_dense], [e.get(TEXT) for e in examples]
+        n_dense = 0 if dense is None else dense.shape[1]
+        texts = [e.get(TEXT) for e in examples]
         setting = f"C={self.config['C']};dense_weight={self.config['dense_weight']}"
-        self._weights = {"classes": np.asarray(classes, dtype=str)}
         # The full model; and the cascade's n-gram model (the sparse block alone),
-        # warm-started from a cache file of its own.
-        fits: list[tuple[str, sp.csr_matrix, int, Path | None]] = [("", X, n_dense, None)]
+        # each started from the last fit of its own (var/cache/).
+        fits: list[tuple[str, np.ndarray | None, Path | None]] = [("", dense, None)]
         if float(self.config["cascade_threshold"]) > 0:
             ngram_cache = warm_start.default_path().with_name(f"ngram-{warm_start.FILE_NAME}")
-            fits.append(("ngram_", sparse, 0, ngram_cache))
-        for prefix, matrix, dense_columns, path in fits:
-            start = warm_start.initial(sparse, dense_columns, texts, classes, setting, path)
+            fits.append(("ngram_", None, ngram_cache))
+
+        def fit(prefix: str, block: np.ndarray | None, path: Path | None) -> None:
+            columns = 0 if block is None else n_dense
+            start = warm_start.initial(sparse, columns, texts, classes, setting, path)
             coef, intercept, _ = softmax_fit.fit(
-                matrix,
+                sparse,
                 y,
                 len(classes),
                 C=float(self.config["C"]),
                 start=start,
                 ftol=float(self.config["ftol"]),
                 max_iter=int(self.config["max_iter"]),
+                dense=block,
             )
-            warm_start.save(sparse, dense_columns, texts, classes, coef, intercept, setting, path)
-            self._weights[prefix + "coef"] = coef.astype(np.float32)
-            self._weights[prefix + "intercept"] = intercept.astype(np.float32)
+            warm_start.save(sparse, columns, texts, classes, coef, intercept, setting, path)
+            weights[prefix + "coef"] = coef.astype(np.float32)
+            weights[prefix + "intercept"] = intercept.astype(np.float32)
+
+        weights: dict[str, np.ndarray] = {"classes": np.asarray(classes, dtype=str)}
+        # One fit per core: BLAS, scipy's sparse products and numpy's loops let go of
+        # the GIL for most of a fit (README, "Retraining while it runs").
+        with ThreadPoolExecutor(max_workers=len(fits)) as pool:
+            for done in [pool.submit(fit, *job) for job in fits]:
+                done.result()
+        self._weights = weights
         with self._storage.write_to(self._resource) as directory:
             np.savez(directory / _FILE, **self._weights)
         return self._resource
@@ -156,10 +169,16 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     # ------------------------------------------------------------ prediction
 
-    def _probabilities(self, matrix: sp.csr_matrix, prefix: str = "") -> np.ndarray:
+    def _probabilities(
+        self, blocks: tuple[sp.csr_matrix, np.ndarray | None], prefix: str = ""
+    ) -> np.ndarray:
         assert self._weights is not None
-        scores = matrix @ self._weights[prefix + "coef"].T + self._weights[prefix + "intercept"]
-        scores = np.asarray(scores)
+        sparse, dense = blocks
+        coef = self._weights[prefix + "coef"]
+        scores = np.asarray(sparse @ coef[:, : sparse.shape[1]].T)
+        if dense is not None:
+            scores = scores + dense @ coef[:, sparse.shape[1] :].T
+        scores = scores + self._weights[prefix + "intercept"]
         scores -= scores.max(axis=1, keepdims=True)
         probabilities = np.exp(scores)
         return probabilities / probabilities.sum(axis=1, keepdims=True)
@@ -170,7 +189,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         rows: list[np.ndarray | None] = [None] * len(messages)
         threshold = float(self.config["cascade_threshold"])
         if threshold > 0 and "ngram_coef" in self._weights:
-            first = self._probabilities(self._matrix(messages, dense_too=False), "ngram_")
+            first = self._probabilities(self._blocks(messages, dense_too=False), "ngram_")
             for i, row in enumerate(first):
                 if row.max() >= threshold:
                     rows[i] = row
@@ -180,7 +199,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             if deferred is not None:
                 deferred()
         if rest:
-            full = self._probabilities(self._matrix([messages[i] for i in rest]))
+            full = self._probabilities(self._blocks([messages[i] for i in rest]))
             for i, row in zip(rest, full, strict=True):
                 rows[i] = row
         classes = self._weights["classes"]

@@ -68,11 +68,15 @@ def pipeline(tmp_path_factory):
     data = TrainingData(
         [Message(data={TEXT: t, INTENT: i}) for i, texts in EXAMPLES.items() for t in texts]
     )
-    tokenizer.process_training_data(data)
-    ngrams.train(data)
-    ngrams.process_training_data(data)
-    e5.process_training_data(data)  # training embeds every example, deferred or not
-    classifier.train(data)
+    with pytest.MonkeyPatch.context() as patch:
+        # the embedding store and the last fit (var/cache/) of a throwaway project, not
+        # the work tree's: this fit would be the next `bot retrain`'s starting point
+        patch.setenv("BOT_VAR_DIR", str(tmp_path_factory.mktemp("var")))
+        tokenizer.process_training_data(data)
+        ngrams.train(data)
+        ngrams.process_training_data(data)
+        e5.process_training_data(data)  # training embeds every example, deferred or not
+        classifier.train(data)
     counting = Counting(e5._model)
     e5._model = counting
     return tokenizer, ngrams, e5, classifier, counting

@@ -54,3 +54,20 @@ def test_two_intents_get_two_rows():
     coef, intercept, _ = softmax_fit.fit(X, y, 2, C=30.0)
     assert coef.shape == (2, X.shape[1]) and intercept.shape == (2,)
     assert (_probabilities(X, coef, intercept).argmax(axis=1) == y).mean() > 0.8
+
+
+def test_a_dense_block_kept_apart_is_the_same_problem():
+    """The e5 block is passed as an array (BLAS products), not inside the sparse matrix."""
+    X, y = _problem(3)
+    dense = np.random.default_rng(3).normal(size=(X.shape[0], 6))
+    together = sp.hstack([X, sp.csr_matrix(dense)]).tocsr()
+    coef, intercept, _ = softmax_fit.fit(together, y, 4, C=30.0, ftol=1e-12)
+    apart, apart_intercept, _ = softmax_fit.fit(X, y, 4, C=30.0, ftol=1e-12, dense=dense)
+    assert apart.shape == coef.shape
+    assert (
+        np.abs(
+            _probabilities(together, apart, apart_intercept)
+            - _probabilities(together, coef, intercept)
+        ).max()
+        < 1e-4
+    )
