@@ -6,12 +6,13 @@ turned `bounds=None` into 2 million (None, None) pairs and back on every call
 step, as long as the gradient itself (profiled in a retrain after one phrase:
 README, "Retraining while it runs"). Our objective has no bounds, so this is
 the textbook method (Nocedal & Wright, algorithm 7.4 and 7.5): the two-loop
-recursion over the last `history` steps and a backtracking line search that
-takes the unit step when it lowers the objective enough (Armijo), which it
-nearly always does near the optimum. The objective is strictly convex, so every
-step's curvature s'y is positive and the optimum is the one scipy finds; it
-stops by scipy's rules: the relative decrease below `ftol`, or every gradient
-component below `gtol`. No Rasa here.
+recursion over the last `history` steps, and the line search L-BFGS-B uses
+(Moré-Thuente, the strong Wolfe conditions), so it takes the same number of
+iterations to the same optimum: measured on the classifier's data after three
+new phrases, 32 iterations each and objectives equal to 6 digits, in 14 s
+against scipy's 28 s. (A plain backtracking search took 45.) It stops by
+scipy's rules: the relative decrease below `ftol`, or every gradient component
+below `gtol`. No Rasa here.
 """
 
 from __future__ import annotations
@@ -21,10 +22,36 @@ from collections.abc import Callable
 import numpy as np
 from scipy.linalg import blas
 
+# private, but the one scipy's own optimisers use; scipy is pinned (requirements.lock)
+# and tests/unit/test_lbfgs.py fails if it moves
+from scipy.optimize._linesearch import scalar_search_wolfe1
+
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
-_ARMIJO = 1e-4  # sufficient decrease: f(w + t d) <= f(w) + 1e-4 t g'd
-_MAX_BACKTRACKS = 40
+
+def _line_search(
+    objective: Objective, w: np.ndarray, direction: np.ndarray, f: float, slope: float
+) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """(w + t·direction, its value, its gradient) for a step t meeting the strong Wolfe
+    conditions, by the line search L-BFGS-B itself uses (MINPACK's dcsrch, with its
+    tolerances); None if there is none."""
+    tried: dict[float, tuple[float, np.ndarray]] = {}  # step -> (value, gradient)
+
+    def value(t: float) -> float:
+        if t not in tried:
+            tried[t] = objective(w + t * direction)
+        return tried[t][0]
+
+    def slope_at(t: float) -> float:
+        value(t)
+        return float(tried[t][1] @ direction)
+
+    t, _, _ = scalar_search_wolfe1(value, slope_at, f, None, slope, c1=1e-3, c2=0.9, xtol=0.1)
+    if t is None:
+        return None
+    value(t)  # dcsrch returns a step it has evaluated; this only makes sure
+    f_new, g_new = tried[t]
+    return w + t * direction, f_new, g_new
 
 
 def minimize(
@@ -62,16 +89,10 @@ def minimize(
         slope = float(g @ direction)
         if slope >= 0:  # not a descent direction (rounding): restart from the gradient
             used, direction, slope = 0, -g, -float(g @ g)
-        t = 1.0
-        for _ in range(_MAX_BACKTRACKS):
-            w_new = w + t * direction
-            f_new, g_new = objective(w_new)
-            if f_new <= f + _ARMIJO * t * slope:
-                break
-            # the minimum of the quadratic through f, the slope and f_new, kept in [0.1t, 0.5t]
-            t = min(0.5 * t, max(0.1 * t, -slope * t * t / (2.0 * (f_new - f - slope * t))))
-        else:
-            return w, iteration  # no step lowers it: at the optimum within rounding
+        found = _line_search(objective, w, direction, f, slope)
+        if found is None:  # no step lowers it enough: at the optimum within rounding
+            break
+        w_new, f_new, g_new = found
         s, y = w_new - w, g_new - g
         curvature = float(s @ y)
         if curvature > 0:
