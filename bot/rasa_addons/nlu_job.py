@@ -124,6 +124,7 @@ def parser() -> argparse.ArgumentParser:
 def prepare_process() -> None:
     """What a process running jobs needs once: the patches, masked logs, quiet Rasa."""
     patches.apply()
+    patches.remember_validated_yaml()
     log_filter.install()
     from rasa.utils.log_utils import configure_structlog
 

@@ -80,3 +80,32 @@ def test_sparse_fingerprints_tell_matrices_apart_as_rasas_own_do():
     assert len({fingerprint, *(_features(m).fingerprint() for m in other)}) == 1 + len(other)
     dense = _features(np.array([[0.5, 0.25]]))
     assert dense.fingerprint() == _features(np.array([[0.5, 0.25]])).fingerprint()
+
+
+def test_a_yaml_file_is_checked_against_its_schema_once_per_version(monkeypatch):
+    """In a process that trains again and again, a file version that passed Rasa's
+    schema check is not checked again; one that failed fails every time."""
+    import rasa.shared.utils.validation as validation
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import NLU_SCHEMA_FILE
+
+    checked: list[str] = []
+
+    def counting(content, schema, *args, **kwargs):
+        checked.append(content)
+        return ORIGINAL_VALIDATION(content, schema, *args, **kwargs)
+
+    ORIGINAL_VALIDATION = patches._VALIDATE_YAML
+    monkeypatch.setattr(patches, "_VALIDATE_YAML", counting)
+    monkeypatch.setattr(patches, "_VALIDATED", set())
+    monkeypatch.setattr(validation, "validate_yaml_schema", validation.validate_yaml_schema)
+    patches.remember_validated_yaml()
+    good = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hello\n'
+    changed = good + "    - hi there\n"
+    bad = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: 7\n  stray: key\n'
+    for content in (good, good, changed, good):
+        validation.validate_yaml_schema(content, NLU_SCHEMA_FILE)
+    assert checked == [good, changed]
+    for _ in range(2):
+        with pytest.raises(validation.YamlValidationException):
+            validation.validate_yaml_schema(bad, NLU_SCHEMA_FILE)
+    assert checked == [good, changed, bad, bad]
