@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +25,7 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
+from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.nlu.training_data.features import Features
@@ -160,6 +162,26 @@ def _features_fingerprint(self: Features) -> str:
     return self._cached_fingerprint
 
 
+_TOKEN_FINGERPRINT: Callable[[Token], str] = Token.fingerprint
+
+
+def _token_fingerprint(self: Token) -> str:
+    """Rasa 3.6 fingerprints a token as a list of five fingerprints, each its own JSON
+    text and MD5, and training fingerprints every example's tokens after each NLU
+    component (for its cache): 1.9 s for data/nlu's tokens once, 0.55 s this way
+    (one JSON text, one MD5). Equal tokens get equal fingerprints and different ones
+    different; a token whose data JSON cannot hold is left to Rasa's own."""
+    try:
+        text = json.dumps(
+            [self.text, self.start, self.end, self.lemma, self.data],
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+    except (TypeError, ValueError):
+        return _TOKEN_FINGERPRINT(self)
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
 _VALIDATE_YAML: Callable[..., None] = rasa.shared.utils.validation.validate_yaml_schema
 _VALIDATED: set[tuple[bytes, str, str]] = set()
 _VALIDATED_LIMIT = 20_000  # file versions remembered (a few MB at most)
@@ -207,5 +229,6 @@ def apply() -> None:
     FormAction.run = _answer_on_failure(_FORM_RUN, timeout)
     rasa.server.create_app = _bounded_api(_CREATE_APP, settings.load().max_message_chars)
     Features.fingerprint = _features_fingerprint
+    Token.fingerprint = _token_fingerprint
     _applied = True
     logger.debug("Rasa patches applied")

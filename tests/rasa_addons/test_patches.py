@@ -109,3 +109,22 @@ def test_a_yaml_file_is_checked_against_its_schema_once_per_version(monkeypatch)
         with pytest.raises(validation.YamlValidationException):
             validation.validate_yaml_schema(bad, NLU_SCHEMA_FILE)
     assert checked == [good, changed, bad, bad]
+
+
+def test_token_fingerprints_tell_tokens_apart_as_rasas_own_do():
+    from rasa.nlu.tokenizers.tokenizer import Token
+
+    patches.apply()
+    base = Token("virus", 4, data={"pattern": {"a": 1}}, lemma="virus")
+    same = Token("virus", 4, data={"pattern": {"a": 1}}, lemma="virus")
+    other = [
+        Token("virus", 5, data={"pattern": {"a": 1}}, lemma="virus"),  # where
+        Token("Virus", 4, data={"pattern": {"a": 1}}, lemma="virus"),  # the text
+        Token("virus", 4, data={"pattern": {"a": 2}}, lemma="virus"),  # its data
+        Token("virus", 4, data={"pattern": {"a": 1}}, lemma="vir"),  # the lemma
+        Token("virus", 4, end=12, data={"pattern": {"a": 1}}, lemma="virus"),  # the end
+    ]
+    assert base.fingerprint() == same.fingerprint()
+    assert len({base.fingerprint(), *(t.fingerprint() for t in other)}) == 1 + len(other)
+    odd = Token("virus", 4, data={"vector": object()})  # not JSON: Rasa's own way
+    assert odd.fingerprint() == patches._TOKEN_FINGERPRINT(odd)
