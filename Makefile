@@ -38,7 +38,7 @@ test: $(STAMP)
 	@echo "==> lint (ruff check, ruff format --check)"
 	@$(VENV)/bin/ruff check --quiet .
 	@$(VENV)/bin/ruff format --check --quiet .
-	@echo "==> type check (mypy bot actions)"
+	@echo "==> type check (mypy bot actions bench)"
 	@$(VENV)/bin/mypy
 	@$(MAKE) --no-print-directory deploy-check
 	@$(BOT) prepare --for-tests

@@ -3,9 +3,6 @@ SQLite databases and free ports, so a benchmark never touches the project's."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 from bot import launcher
@@ -26,19 +23,3 @@ def scratch(var: Path, **extra: str) -> dict[str, str]:
         "BOT_RATE_PER_SENDER": "100000000",
         **extra,
     }
-
-
-@contextlib.contextmanager
-def environment(overrides: dict[str, str]) -> Iterator[None]:
-    """os.environ with `overrides` inside the block (servers started there inherit
-    them), as it was after it."""
-    saved = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

@@ -32,9 +32,9 @@ import uuid
 from pathlib import Path
 
 from bot import launcher, settings
-from bot.settings import PROJECT_DIR
+from bot.settings import PROJECT_DIR, environment
 
-from .env import environment, scratch
+from .env import scratch
 
 QUIET_EVERY = 0.5  # seconds between the quiet client's questions
 
@@ -103,7 +103,7 @@ def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: 
                 quiet(cfg.rasa_port, texts, 5)  # warm up
                 refused: list[int] = []
                 alone = quiet(cfg.rasa_port, texts, n, refused)
-                stop, got = threading.Event(), {}
+                stop, got = threading.Event(), dict[int, int]()
                 flooders = [
                     threading.Thread(target=flood, args=(cfg.rasa_port, texts, stop, got))
                     for _ in range(threads)

@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import db, launcher, rulebase, secrets, settings
+from bot.settings import environment
 from bot.text import normalise
 from bot.training.examples import EVAL_SETS, eval_questions
 
-from .env import environment, scratch
+from .env import scratch
 from .models import PIPELINES, RESULTS, resolve
 
 USERS = 8

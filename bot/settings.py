@@ -6,7 +6,9 @@ the project reads os.environ for these names.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,3 +191,23 @@ def load() -> Settings:
         actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
         retrain_warm_seconds=_int("BOT_RETRAIN_WARM_SECONDS", 900),
     )
+
+
+@contextlib.contextmanager
+def environment(overrides: Mapping[str, str | None]) -> Iterator[None]:
+    """os.environ with `overrides` (None: unset) inside the block, which is what
+    load() and the servers started there see; as it was after it."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    try:
+        for key, value in overrides.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old

@@ -10,7 +10,6 @@ its own, this trains it first.
 from __future__ import annotations
 
 import json
-import os
 import secrets as random_secrets
 import urllib.request
 import uuid
@@ -116,19 +115,13 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         # What the launcher sets from max_body_bytes: Sanic's own 413.
         "SANIC_REQUEST_MAX_SIZE": str(64 * 1024),
     }
-    saved = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
-    cfg = settings.load()
-    launcher.prepare_database(cfg)  # rule base and sample records, as `make run` does
-    try:
-        yield cfg
-    finally:
-        warm.shutdown(cfg)  # a warm retrain process some test started
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with settings.environment(overrides):
+        cfg = settings.load()
+        launcher.prepare_database(cfg)  # rule base and sample records, as `make run` does
+        try:
+            yield cfg
+        finally:
+            warm.shutdown(cfg)  # a warm retrain process some test started
 
 
 @pytest.fixture(scope="session")

@@ -117,8 +117,9 @@ class Customer(FastHttpUser):
             reply = "\n".join(str(m.get("text", "")) for m in messages or [])
             custom = [m["custom"] for m in messages or [] if isinstance(m.get("custom"), dict)]
             filed = [c["service_request"] for c in custom if "service_request" in c]
-            if filed or REFERENCE.search(reply):
-                reference = filed[0]["reference"] if filed else REFERENCE.search(reply).group(0)
+            found = REFERENCE.search(reply)
+            if filed or found:
+                reference = filed[0]["reference"] if filed else found.group(0) if found else ""
                 outcome.update(outcome="filed", reference=reference)
                 return
             if any(d in reply for d in CONFIG["deferred"]):

@@ -57,9 +57,7 @@ from sqlalchemy import select
 
 from bot import db, launcher, messages, settings
 from bot.service_requests import FIELDS, deferred
-from bot.settings import PROJECT_DIR
-
-from ..env import environment
+from bot.settings import PROJECT_DIR, environment
 
 HERE = Path(__file__).resolve().parent
 RESULTS = PROJECT_DIR / "bench" / "results"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 import urllib.error
@@ -119,11 +118,7 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
     token = env.pop("BOT_TRAINER_TOKEN")  # into var/secrets/, as `make run` writes it
     env["SANIC_REQUEST_MAX_SIZE"] = str(64 * 1024)
     removed = ("BOT_TRAINER_TOKEN", "BOT_ALLOWED_ORIGINS")  # same origin only
-    saved = {k: os.environ.get(k) for k in (*env, *removed)}
-    try:
-        os.environ.update(env)
-        for key in removed:
-            os.environ.pop(key, None)
+    with settings.environment({**env, **{key: None for key in removed}}):
         cfg = settings.load()
         path = settings.secret_file(cfg.var_dir, "BOT_TRAINER_TOKEN")
         path.parent.mkdir(parents=True)
@@ -135,12 +130,6 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
         similarity.embed_cached([e.text for e in examples], similarity.cache_path())
         servers = launcher.Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         servers.start()  # the children took this environment
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     before = _digest(PROJECT_DIR / "data" / "nlu")
     try:
         servers.wait_ready()
