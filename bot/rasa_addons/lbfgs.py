@@ -2,9 +2,9 @@
 
 scipy's L-BFGS-B does the job but is built for bounds: with 2 million weights it
 turned `bounds=None` into 2 million (None, None) pairs and back on every call
-(about 4 s a fit) and spent about 0.2 s an iteration in its Fortran subspace
-step, as long as the gradient itself (profiled in a retrain after one phrase:
-README, "Retraining while it runs"). Our objective has no bounds, so this is
+and spent about 0.2 s an iteration in its Fortran subspace step, as long as
+the gradient itself (cProfile of a retrain after one phrase: 4 s a fit for the
+bounds, 30 s of 115 in the Fortran). Our objective has no bounds, so this is
 the textbook method (Nocedal & Wright, algorithm 7.4 and 7.5): the two-loop
 recursion over the last `history` steps, and the line search L-BFGS-B uses
 (Moré-Thuente, the strong Wolfe conditions), so it takes the same number of
