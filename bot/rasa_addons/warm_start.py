@@ -15,8 +15,11 @@ Columns or intents that are new start from zero. No Rasa here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,30 @@ FILE_NAME = "linear-classifier-warm-start.npz"
 
 def default_path() -> Path:
     return settings.load().var_dir / "cache" / FILE_NAME
+
+
+def ngram_path() -> Path:
+    """The cascade's n-gram-only model's last fit."""
+    return default_path().with_name(f"ngram-{FILE_NAME}")
+
+
+@contextlib.contextmanager
+def kept() -> Iterator[None]:
+    """The last fits as they are before the block, after it: fits made inside (the
+    folds of a cross-validation) must not become the next retrain's start."""
+    with tempfile.TemporaryDirectory(prefix="warm-start-") as tmp:
+        saved = {path: Path(tmp) / path.name for path in (default_path(), ngram_path())}
+        for path, copy in saved.items():
+            if path.exists():
+                shutil.copy2(path, copy)
+        try:
+            yield
+        finally:
+            for path, copy in saved.items():
+                if copy.exists():
+                    shutil.copy2(copy, path)
+                else:
+                    path.unlink(missing_ok=True)
 
 
 def row_keys(texts: Sequence[str]) -> np.ndarray:

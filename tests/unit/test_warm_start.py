@@ -37,3 +37,19 @@ def test_another_setting_starts_cold(tmp_path):
     assert warm_start.initial(m, 0, ["a", "b", "c"], ["x", "y", "z"], "C=30", path) is None
     missing = tmp_path / "none.npz"
     assert warm_start.initial(m, 0, ["a", "b", "c"], ["x", "y", "z"], "C=1", missing) is None
+
+
+def test_fits_made_inside_kept_are_forgotten(tmp_path, monkeypatch):
+    """A cross-validation's folds fit and save; the next retrain starts from the last
+    real fit all the same."""
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    m = sp.csr_matrix(np.eye(3))
+    args = (["a", "b", "c"], ["x", "y", "z"])
+    warm_start.save(m, 0, *args, np.eye(3), np.zeros(3), "C=1")
+    before = warm_start.default_path().read_bytes()
+    assert not warm_start.ngram_path().exists()
+    with warm_start.kept():
+        warm_start.save(m, 0, *args, 2 * np.eye(3), np.ones(3), "C=1")
+        warm_start.save(m, 0, *args, np.eye(3), np.zeros(3), "C=1", warm_start.ngram_path())
+    assert warm_start.default_path().read_bytes() == before
+    assert not warm_start.ngram_path().exists()
