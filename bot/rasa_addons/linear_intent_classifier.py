@@ -119,8 +119,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         # each started from the last fit of its own (var/cache/).
         fits: list[tuple[str, np.ndarray | None, Path | None]] = [("", dense, None)]
         if float(self.config["cascade_threshold"]) > 0:
-            ngram_cache = warm_start.default_path().with_name(f"ngram-{warm_start.FILE_NAME}")
-            fits.append(("ngram_", None, ngram_cache))
+            fits.append(("ngram_", None, warm_start.ngram_path()))
 
         def fit(prefix: str, block: np.ndarray | None, path: Path | None) -> None:
             columns = 0 if block is None else n_dense
