@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,7 +58,7 @@ def features() -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, int]:
     from bot.rasa_addons.linear_intent_classifier import LinearIntentClassifier
     from bot.training.examples import training_examples
 
-    storage = LocalModelStorage(tempfile.mkdtemp(prefix="bench-fit-"))
+    storage = LocalModelStorage(Path(tempfile.mkdtemp(prefix="bench-fit-")))
     context = ExecutionContext(GraphSchema({}), "bench")
     config = {**CountVectorsFeaturizer.get_default_config(), "analyzer": "char_wb"}
     config.update(min_ngram=2, max_ngram=5)
