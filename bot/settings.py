@@ -198,16 +198,16 @@ def environment(overrides: Mapping[str, str | None]) -> Iterator[None]:
     """os.environ with `overrides` (None: unset) inside the block, which is what
     load() and the servers started there see; as it was after it."""
     saved = {key: os.environ.get(key) for key in overrides}
-    try:
-        for key, value in overrides.items():
+
+    def put(values: Mapping[str, str | None]) -> None:
+        for key, value in values.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    try:
+        put(overrides)
         yield
     finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+        put(saved)
