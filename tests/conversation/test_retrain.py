@@ -73,7 +73,7 @@ class Copy:
 
 
 @pytest.fixture(scope="module")
-def copy(tmp_path_factory, model) -> Iterator[Copy]:
+def copy(tmp_path_factory, model: Path) -> Iterator[Copy]:
     tmp = tmp_path_factory.mktemp("retrain")
     cache = PROJECT_DIR / "var" / "cache"  # make test's training filled it
     project = sandbox.copy_project(tmp / "project", model=model, cache=cache)
@@ -149,6 +149,32 @@ def test_a_new_phrase_is_answered_by_the_running_server_without_a_restart(retrai
     assert said == [DISINFECTION["sv"], DISINFECTION["en"]]
     assert retrained.nlu_file.read_text(encoding="utf-8").count(PHRASE) == 1
     assert (PROJECT_DIR / "data" / "nlu" / NLU_FILE).read_text(encoding="utf-8").count(PHRASE) == 0
+
+
+def _graph(model: Path) -> dict:
+    """A model's metadata without what differs between any two trainings."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    meta = LocalModelStorage.metadata_from_archive(model).as_dict()
+    for schema in ("train_schema", "predict_schema"):
+        for node in meta[schema]["nodes"].values():
+            if node.get("resource"):
+                node["resource"].pop("output_fingerprint")
+    for key in ("trained_at", "model_id"):
+        meta.pop(key)
+    return meta
+
+
+def test_the_retrain_makes_the_model_rasa_train_makes(retrained, model):
+    """The retrain runs Rasa's training graph without its cache (graph_training):
+    the same schemas, domain and settings as the session's `rasa train`, and the
+    same components' files."""
+    import tarfile
+
+    new = retrained.project / "models" / retrained.results["model_after"]
+    assert _graph(new) == _graph(model)
+    with tarfile.open(new) as a, tarfile.open(model) as b:
+        assert sorted(a.getnames()) == sorted(b.getnames())
 
 
 def test_a_model_the_gate_refuses_never_goes_live(retrained):

@@ -71,3 +71,22 @@ def test_a_dense_block_kept_apart_is_the_same_problem():
         ).max()
         < 1e-4
     )
+
+
+def test_a_warm_fit_after_new_examples_reaches_scikit_learns_optimum():
+    """A retrain's fit: started from the last one (fewer examples), preconditioned by
+    the Hessian's diagonal there, with the dense block apart and columns of very
+    different frequencies, as the n-gram counts are."""
+    X, y = _problem(4)
+    X = sp.csr_matrix(X.multiply(np.logspace(-1, 1, X.shape[1])))  # badly scaled columns
+    dense = np.random.default_rng(4).normal(size=(X.shape[0], 6))
+    last = np.ones(X.shape[0], dtype=bool)
+    last[[5, 50, 150]] = False  # the new examples
+    coef, intercept, _ = softmax_fit.fit(X[last], y[last], 4, C=30.0, dense=dense[last])
+    warm, warm_intercept, _ = softmax_fit.fit(
+        X, y, 4, C=30.0, start=(coef, intercept), ftol=1e-12, dense=dense
+    )
+    together = sp.hstack([X, sp.csr_matrix(dense)]).tocsr()
+    reference = LogisticRegression(C=30.0, max_iter=10000, tol=1e-10).fit(together, y)
+    ours = _probabilities(together, warm, warm_intercept)
+    assert np.abs(ours - reference.predict_proba(together)).max() < 1e-3
