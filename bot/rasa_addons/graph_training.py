@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import rasa.engine.validation
 from rasa.engine.constants import PLACEHOLDER_IMPORTER
@@ -24,11 +25,23 @@ from rasa.engine.recipes.recipe import Recipe
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.training.hooks import LoggingHook
+from rasa.graph_components.providers.training_tracker_provider import TrainingTrackerProvider
 from rasa.shared.data import TrainingType
 from rasa.shared.importers.importer import TrainingDataImporter
 
-# what rasa.api.train passes on to the recipe by default (model_training._train_graph)
-CLI_DEFAULTS = {"persist_nlu_training_data": False, "finetuning_epoch_fraction": 1.0}
+
+def cli_defaults() -> dict[str, Any]:
+    """What `rasa train` with no options passes on to the recipe (rasa/cli/train.py:
+    the core and NLU arguments of its parser's defaults, then model_training's), so
+    that the schema is the one the launcher's `rasa train` writes."""
+    tracker = TrainingTrackerProvider.get_default_config()
+    return {
+        "augmentation_factor": tracker["augmentation_factor"],
+        "debug_plots": tracker["debug_plots"],
+        "num_threads": None,
+        "persist_nlu_training_data": False,
+        "finetuning_epoch_fraction": 1.0,
+    }
 
 
 def train(target: Path, config: str, domain: str, data: list[str]) -> None:
@@ -42,7 +55,7 @@ def train(target: Path, config: str, domain: str, data: list[str]) -> None:
         importer.get_config_file_for_auto_config(), importer.get_config(), training_type
     )
     model_configuration = recipe.graph_config_for_recipe(
-        configured, dict(CLI_DEFAULTS), training_type=training_type, is_finetuning=False
+        configured, cli_defaults(), training_type=training_type, is_finetuning=False
     )
     rasa.engine.validation.validate(model_configuration)
     # as GraphTrainer.train: the domain taken before any node can change it

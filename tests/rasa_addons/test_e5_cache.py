@@ -62,3 +62,32 @@ def test_a_cache_of_size_zero_embeds_every_time():
     dense(component, "hei")
     dense(component, "hei")
     assert counting.texts == ["hei", "hei"]
+
+
+def test_preloaded_questions_are_embedded_once_and_kept_in_var_cache(tmp_path):
+    """An evaluation parses the same held-out questions after every retrain: preload
+    embeds those var/cache/ lacks (a batch at a time) and keeps them there, and the
+    featurizer then takes their vectors from memory, the same as it would compute."""
+    from bot import settings
+    from bot.rasa_addons import e5_featurizer
+
+    questions = ["Can you remove a virus from my PC?", "Hvor  lenge er versjon 21 støttet?"]
+    with settings.environment({"BOT_VAR_DIR": str(tmp_path)}):
+        try:
+            assert e5_featurizer.preload(questions) == 2  # none in var/cache/ yet
+            component = featurizer(8)
+            counting = Counting(component._model)
+            component._model = counting
+            vectors = [dense(component, q) for q in questions]
+            assert counting.texts == []  # known before they came
+            fresh = counting.model.query(["Hvor lenge er versjon 21 støttet?"])
+            assert np.allclose(vectors[1], np.asarray(fresh).ravel(), atol=1e-6)
+            e5_featurizer.forget_preloaded()
+            assert e5_featurizer.preload(questions) == 0  # the next job: from var/cache/
+            e5_featurizer.forget_preloaded()
+            other = featurizer(8)
+            other._model = counting
+            dense(other, questions[0])
+            assert counting.texts == [questions[0]]  # forgotten: computed again
+        finally:
+            e5_featurizer.forget_preloaded()
