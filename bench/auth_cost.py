@@ -83,7 +83,7 @@ def main() -> None:
         try:
             minted = {"Authorization": f"Bearer {secrets.bearer(jwt_secret)}"}
             deadline = time.monotonic() + 300
-            while not launcher._answers(f"http://127.0.0.1:{port}/status", minted):
+            while not launcher.answers(f"http://127.0.0.1:{port}/status", minted):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     tail = (Path(tmp) / "rasa.log").read_text(errors="replace")[-2000:]
                     raise SystemExit(f"the Rasa server did not start:\n{tail}")

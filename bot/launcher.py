@@ -246,7 +246,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _answers(url: str, headers: dict[str, str] | None = None) -> bool:
+def answers(url: str, headers: dict[str, str] | None = None) -> bool:
+    """Does `url` answer 200 within 2 s?"""
     try:
         request = urllib.request.Request(url, headers=headers or {})
         with urllib.request.urlopen(request, timeout=2) as response:
@@ -331,7 +332,7 @@ def wait_answering(
     pending = dict(checks)
     while pending:
         for name, url in list(pending.items()):
-            if _answers(url, headers):
+            if answers(url, headers):
                 del pending[name]
                 if progress:
                     step(f"{name} ready ({time.monotonic() - started:.1f} s)")
@@ -560,13 +561,13 @@ def shell() -> None:
     cfg = ensure_secrets(settings.load())
     model = prepare(cfg)
     helper = None
-    if not _answers(f"http://127.0.0.1:{cfg.actions_port}/health"):
+    if not answers(f"http://127.0.0.1:{cfg.actions_port}/health"):
         step("starting an action server for the shell")
         helper = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         helper.procs = [helper._spawn("actions", helper._actions_cmd())]
     if pulls_models(cfg) and helper:  # no running set-up: this model is the live one
         model_server.activate(cfg, model)
-    port = cfg.rasa_port + 1 if _answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
+    port = cfg.rasa_port + 1 if answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
     cmd = [
         *RASA,
         "shell",

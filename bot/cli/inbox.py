@@ -199,6 +199,7 @@ def _print_verdict(verdict: Any) -> None:
 
 
 def _written(args: argparse.Namespace, plan: Any, file: str, what: str) -> int:
+    _warm_up_if_running()
     if args.json:
         _dump({"written": True, "file": file, "check": plan.verdict.to_json()})
         return 0
@@ -211,6 +212,18 @@ def _written(args: argparse.Namespace, plan: Any, file: str, what: str) -> int:
     print(f"{what} {plan.text!r} to {plan.intent} in {file}{note}.")
     print("Retrain to use it (`bot retrain`, or `make run`).")
     return 0
+
+
+def _warm_up_if_running() -> None:
+    """With the assistant running here, the retrain that follows a new phrase goes
+    live in it: start its warm process now (retrain.warm_up). With nothing running,
+    start nothing that would then wait 15 minutes for a job."""
+    from bot import launcher
+    from bot.training import retrain
+
+    cfg = settings.load()
+    if launcher.answers(f"{cfg.rasa_url}/webhooks/chat/health"):
+        retrain.warm_up(cfg)
 
 
 def _assign(args: argparse.Namespace, cfg: settings.Settings) -> int:

@@ -48,7 +48,7 @@ from bot import db, inbound, secrets, settings
 from bot.contract import LANGS
 from bot.rasa_addons.chat_channel import WEB_DIR, send_file, static_file
 from bot.rasa_addons.rest_channel import client_key, error, limits, too_many
-from bot.training import catalogue, eval_latest, inbox, phrases, retrain_job
+from bot.training import catalogue, eval_latest, inbox, phrases, retrain, retrain_job
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +206,7 @@ def resolve(entry_id: int, action: str, intent: str | None, url: str) -> dict[st
     else:
         assert intent is not None
         done = inbox.assign(entry_id, intent, url=url)
+    retrain.warm_up(settings.load())  # the retrain that follows finds it ready
     return {
         "entry": done.entry.to_json(),
         "check": done.plan.verdict.to_json(),

@@ -159,6 +159,19 @@ def nlu_job(
         return dict(json.loads(out.read_text(encoding="utf-8")))
 
 
+def warm_up(cfg: Settings) -> bool:
+    """A phrase was just written, so a retrain comes next: start the warm NLU process
+    now, in the background (if retrains use one and none runs), and that retrain
+    finds Rasa imported and e5 loaded: about 10 s of a first retrain (README, "For
+    trainers"). True if one was started."""
+    if cfg.retrain_warm_seconds <= 0:
+        return False
+    try:
+        return warm.prestart(cfg, launcher.rasa_env(cfg))
+    except OSError:  # it is only a head start: the retrain starts one if this failed
+        return False
+
+
 # ---------------------------------------------------------------- reports
 
 

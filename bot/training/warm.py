@@ -65,7 +65,7 @@ def _connect(name: str) -> socket.socket | None:
 _started: list[subprocess.Popen[bytes]] = []  # reaped when they exit (no zombies)
 
 
-def _start(cfg: Settings, name: str, env: Mapping[str, str]) -> socket.socket:
+def _spawn(cfg: Settings, name: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     _started[:] = [p for p in _started if p.poll() is None]
     log_dir = cfg.var_dir / "retrain"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -80,6 +80,12 @@ def _start(cfg: Settings, name: str, env: Mapping[str, str]) -> socket.socket:
             start_new_session=True,  # outlives `bot retrain`; Ctrl-C there is not its signal
         )
     _started.append(proc)
+    return proc
+
+
+def _start(cfg: Settings, name: str, env: Mapping[str, str]) -> socket.socket:
+    proc = _spawn(cfg, name, env)
+    log = cfg.var_dir / "retrain" / "nlu-worker.log"
     started = time.monotonic()
     while time.monotonic() - started < START_TIMEOUT:
         conn = _connect(name)
@@ -89,10 +95,22 @@ def _start(cfg: Settings, name: str, env: Mapping[str, str]) -> socket.socket:
             conn = _connect(name)
             if conn is not None:
                 return conn
-            raise WorkerFailed(f"the NLU worker exited at start; see {log_dir / 'nlu-worker.log'}")
+            raise WorkerFailed(f"the NLU worker exited at start; see {log}")
         time.sleep(0.2)
     proc.kill()
     raise WorkerFailed(f"the NLU worker did not start within {START_TIMEOUT:.0f} s")
+
+
+def prestart(cfg: Settings, env: Mapping[str, str]) -> bool:
+    """Start the worker in the background if none runs, without waiting for it; True
+    if one was started. A second start while one is starting loses the race for the
+    socket's name and exits at once."""
+    conn = _connect(worker_name(cfg))
+    if conn is not None:
+        conn.close()
+        return False
+    _spawn(cfg, worker_name(cfg), env)
+    return True
 
 
 def run(

@@ -117,6 +117,9 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
     env = sandbox.environment(copy, launcher.free_port(), launcher.free_port())
     token = env.pop("BOT_TRAINER_TOKEN")  # into var/secrets/, as `make run` writes it
     env["SANIC_REQUEST_MAX_SIZE"] = str(64 * 1024)
+    # no real retrain here, so no warm retrain process for an assignment to start
+    # (retrain.warm_up; tests/rasa_addons/test_nlu_worker.py covers it)
+    env["BOT_RETRAIN_WARM_SECONDS"] = "0"
     removed = ("BOT_TRAINER_TOKEN", "BOT_ALLOWED_ORIGINS")  # same origin only
     with settings.environment({**env, **{key: None for key in removed}}):
         cfg = settings.load()

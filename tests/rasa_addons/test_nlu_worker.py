@@ -112,6 +112,23 @@ def test_without_a_warm_process_each_job_runs_in_a_new_one(cfg, model, monkeypat
     assert result["parses"][str(model)][0]["intent"]["name"] == "scope_disinfection"
 
 
+def test_warming_up_starts_the_worker_the_next_job_uses_and_only_one(cfg, model, monkeypatch):
+    """After a phrase is written (retrain.warm_up): the worker starts in the
+    background, a second warm-up starts no other, and the job finds it."""
+    assert warm._connect(warm.worker_name(cfg)) is None
+    assert retrain.warm_up(cfg) is True
+    started = warm._started[-1]
+    deadline = time.monotonic() + 180
+    while (conn := warm._connect(warm.worker_name(cfg))) is None:  # importing Rasa
+        assert started.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    conn.close()
+    assert retrain.warm_up(cfg) is False
+    assert _parse(cfg, model)["worker_pid"] == started.pid
+    monkeypatch.setenv("BOT_RETRAIN_WARM_SECONDS", "0")
+    assert retrain.warm_up(settings.load()) is False  # retrains without a warm process
+
+
 _AS_OTHER_USER = """
 import json, socket, sys
 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
