@@ -11,7 +11,10 @@ On a copy of the project (bot.training.sandbox; data/nlu here is never touched):
    evaluation is reported beside the training, not in it) and the time until the
    running server answers the phrase from that topic, with no restart; then a
    second phrase the same way: the first retrain of a sitting starts the warm NLU
-   process (bot.training.warm), the second finds it running.
+   process (bot.training.warm), the second finds it running; then, the process
+   stopped, a third phrase written as `bot inbox assign` and the trainer page
+   write one (the warm process started in the background: retrain.warm_up) and
+   `bot retrain` at once, with no pause a trainer would take.
 
 Prints both side by side and their ratio; the machine's load is printed too,
 since other work on a 2-core machine changes every figure.
@@ -34,7 +37,8 @@ from bot import launcher
 from bot.training import sandbox
 
 # (file, intent, a phrase no topic understands yet, a question the topic answers);
-# the first retrain of a sitting starts the warm process, the second finds it
+# the first retrain of a sitting starts the warm process, the second finds it, the
+# third finds it starting (warmed up when the phrase was written)
 PHRASES = (
     (
         "en/disinfection.yml",
@@ -48,7 +52,19 @@ PHRASES = (
         "fancy sending a boffin round to our warehouse",
         "Will someone come to our office?",
     ),
+    (
+        "en/after_hours.yml",
+        "scope_after_hours",
+        "anyone about when the owls are out",
+        "Can I get help at night?",
+    ),
 )
+WHEN = (
+    "first of a sitting: the warm process starts",
+    "warm process",
+    "warm process started when the phrase was written",
+)
+_WARM = "from bot import settings; from bot.training import retrain, warm; "
 
 
 def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> object:
@@ -57,6 +73,11 @@ def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> object
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
+
+
+def _python(project: Path, env: dict[str, str], code: str) -> None:
+    """`code` run in the copy's settings (its var/, its worker)."""
+    subprocess.run([sys.executable, "-c", code], cwd=project, env={**os.environ, **env}, check=True)
 
 
 def intent_of(base: str, text: str) -> str:
@@ -133,10 +154,14 @@ def main() -> int:
         for n, (nlu_file, intent, phrase, example) in enumerate(PHRASES, 1):
             topic = intent_of(base, example)
             before = intent_of(base, phrase)
-            when = "first of a sitting: the warm process starts" if n == 1 else "warm process"
+            when = WHEN[n - 1]
+            if n == 3:  # the process of the last two stopped: a new sitting
+                _python(project, env, _WARM + "warm.shutdown(settings.load())")
             print(f"3/3 ({n}) adding {phrase!r} to {intent}, bot retrain ({when}) ...", flush=True)
             added = time.monotonic()
             sandbox.append_example(project / "data" / "nlu" / nlu_file, intent, phrase)
+            if n == 3:
+                _python(project, env, _WARM + "retrain.warm_up(settings.load())")
             result = sandbox.run_cli(project, env, "retrain", "--no-wait")
             retrained = time.monotonic() - added
             if result.returncode != 0:

