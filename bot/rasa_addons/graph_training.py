@@ -14,6 +14,7 @@ validation, graph runner and package, hence the same model.
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,40 +27,59 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.training.hooks import LoggingHook
 from rasa.graph_components.providers.training_tracker_provider import TrainingTrackerProvider
+from rasa.model_training import _check_unresolved_slots  # rasa train's own check
 from rasa.shared.data import TrainingType
 from rasa.shared.importers.importer import TrainingDataImporter
 
 
 def cli_defaults() -> dict[str, Any]:
     """What `rasa train` with no options passes on to the recipe (rasa/cli/train.py:
-    the core and NLU arguments of its parser's defaults, then model_training's), so
-    that the schema is the one the launcher's `rasa train` writes."""
+    its parser's defaults for the core and NLU arguments, and --epoch-fraction's
+    None), so that the schema is the one the launcher's `rasa train` writes
+    (tests/rasa_addons/test_graph_training.py parses Rasa's own parser to check)."""
     tracker = TrainingTrackerProvider.get_default_config()
     return {
         "augmentation_factor": tracker["augmentation_factor"],
         "debug_plots": tracker["debug_plots"],
         "num_threads": None,
         "persist_nlu_training_data": False,
-        "finetuning_epoch_fraction": 1.0,
+        "finetuning_epoch_fraction": None,
     }
 
 
+def training_type(importer: TrainingDataImporter) -> TrainingType:
+    """model_training.train's choice: NLU only without a domain or stories, core only
+    without NLU examples, end-to-end with end-to-end examples; it refuses no data."""
+    stories, nlu = importer.get_stories(), importer.get_nlu_data()
+    if stories.is_empty() and nlu.contains_no_pure_nlu_data():
+        raise ValueError("no training data: neither stories nor NLU examples")
+    if importer.get_domain().is_empty() or stories.is_empty():
+        return TrainingType.NLU
+    if nlu.has_e2e_examples():
+        return TrainingType.END_TO_END
+    if nlu.contains_no_pure_nlu_data():
+        return TrainingType.CORE
+    return TrainingType.BOTH
+
+
 def train(target: Path, config: str, domain: str, data: list[str]) -> None:
-    """Train a model of `data` with `config` and `domain` into the file `target`."""
+    """Train a model of `data` with `config` and `domain` into the file `target`,
+    which appears whole or not at all (a half-written candidate would be taken
+    for a finished one)."""
     importer = TrainingDataImporter.load_from_config(config, domain, data)
-    training_type = (
-        TrainingType.END_TO_END if importer.get_nlu_data().has_e2e_examples() else TrainingType.BOTH
-    )
+    kind = training_type(importer)
+    _check_unresolved_slots(importer.get_domain(), importer.get_stories())
     recipe = Recipe.recipe_for_name(importer.get_config().get("recipe"))
     configured, _missing, _configured = recipe.auto_configure(
-        importer.get_config_file_for_auto_config(), importer.get_config(), training_type
+        importer.get_config_file_for_auto_config(), importer.get_config(), kind
     )
     model_configuration = recipe.graph_config_for_recipe(
-        configured, cli_defaults(), training_type=training_type, is_finetuning=False
+        configured, cli_defaults(), training_type=kind, is_finetuning=False
     )
     rasa.engine.validation.validate(model_configuration)
     # as GraphTrainer.train: the domain taken before any node can change it
     domain_object = copy.deepcopy(importer.get_domain())
+    partial = target.with_name(f".{target.name}.part")
     with tempfile.TemporaryDirectory(prefix="graph-training-") as tmp:
         storage = LocalModelStorage(Path(tmp))
         schema = model_configuration.train_schema
@@ -70,4 +90,8 @@ def train(target: Path, config: str, domain: str, data: list[str]) -> None:
             hooks=[LoggingHook(pruned_schema=schema)],  # "Starting to train component X"
         )
         runner.run(inputs={PLACEHOLDER_IMPORTER: importer})
-        storage.create_model_package(target, model_configuration, domain_object)
+        try:
+            storage.create_model_package(partial, model_configuration, domain_object)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)

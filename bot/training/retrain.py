@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ from bot.training import evaluation, gate, model_server, warm
 from bot.training.examples import EVAL_SETS, check_apart
 
 NLU_JOB = (sys.executable, "-m", "bot.rasa_addons.nlu_job")
+logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
@@ -168,7 +170,8 @@ def warm_up(cfg: Settings) -> bool:
         return False
     try:
         return warm.prestart(cfg, launcher.rasa_env(cfg))
-    except OSError:  # it is only a head start: the retrain starts one if this failed
+    except Exception:  # only a head start: the phrase is written, the retrain starts one
+        logger.warning("could not start the warm retrain process early", exc_info=True)
         return False
 
 

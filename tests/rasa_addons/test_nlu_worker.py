@@ -114,17 +114,21 @@ def test_without_a_warm_process_each_job_runs_in_a_new_one(cfg, model, monkeypat
 
 def test_warming_up_starts_the_worker_the_next_job_uses_and_only_one(cfg, model, monkeypatch):
     """After a phrase is written (retrain.warm_up): the worker starts in the
-    background, a second warm-up starts no other, and the job finds it."""
+    background and listens before it imports Rasa, so a warm-up or a job that comes
+    meanwhile finds it (no second Rasa); probes do not use up its jobs."""
     assert warm._connect(warm.worker_name(cfg)) is None
     assert retrain.warm_up(cfg) is True
     started = warm._started[-1]
-    deadline = time.monotonic() + 180
-    while (conn := warm._connect(warm.worker_name(cfg))) is None:  # importing Rasa
+    log = cfg.var_dir / "retrain" / "nlu-worker.log"
+    deadline = time.monotonic() + 60
+    while (conn := warm._connect(warm.worker_name(cfg))) is None:  # bound, listening
         assert started.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
+        time.sleep(0.05)
     conn.close()
+    assert f"NLU worker {started.pid} ready" not in log.read_text()  # still importing
     assert retrain.warm_up(cfg) is False
     assert _parse(cfg, model)["worker_pid"] == started.pid
+    assert f"NLU worker {started.pid} ready" in log.read_text()
     monkeypatch.setenv("BOT_RETRAIN_WARM_SECONDS", "0")
     assert retrain.warm_up(settings.load()) is False  # retrains without a warm process
 

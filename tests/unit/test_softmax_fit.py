@@ -90,3 +90,46 @@ def test_a_warm_fit_after_new_examples_reaches_scikit_learns_optimum():
     reference = LogisticRegression(C=30.0, max_iter=10000, tol=1e-10).fit(together, y)
     ours = _probabilities(together, warm, warm_intercept)
     assert np.abs(ours - reference.predict_proba(together)).max() < 1e-3
+
+
+def test_the_hessian_diagonal_is_the_objectives_second_derivative():
+    """softmax_fit.hessian_diagonal against central differences of the objective,
+    for weights of both blocks and for intercepts (whose +1/C is a floor, not the
+    objective's)."""
+    X, y = _problem(5)
+    dense = np.random.default_rng(5).normal(size=(X.shape[0], 3))
+    k, C = 4, 30.0
+    d = X.shape[1] + dense.shape[1]
+    rng = np.random.default_rng(6)
+    w = rng.normal(scale=0.3, size=k * d + k)
+    together = sp.hstack([X, sp.csr_matrix(dense)]).tocsr()
+
+    def objective(v: np.ndarray) -> float:
+        W, b = v[: k * d].reshape(k, d), v[k * d :]
+        Z = np.asarray(together @ W.T) + b
+        top = Z.max(axis=1, keepdims=True)
+        loss = np.log(np.exp(Z - top).sum(axis=1)) + top[:, 0] - Z[np.arange(len(y)), y]
+        return float(loss.sum() + (W**2).sum() / (2 * C))
+
+    diagonal = softmax_fit.hessian_diagonal(X, dense, w, k, C)
+    h = 1e-4
+    for i in [0, 7, X.shape[1] + 1, d + 3, k * d - 1, k * d, k * d + 3]:
+        e = np.zeros_like(w)
+        e[i] = h
+        numeric = (objective(w + e) - 2 * objective(w) + objective(w - e)) / h**2
+        expected = diagonal[i] - (1.0 / C if i >= k * d else 0.0)
+        assert abs(numeric - expected) < 1e-3 * max(1.0, abs(expected)), i
+
+
+def test_a_warm_fit_returns_intercepts_that_sum_to_zero():
+    """One constant added to every intercept changes no probability; fit returns the
+    member of that family whose intercepts sum to zero, warm or cold."""
+    X, y = _problem(6)
+    coef, intercept, _ = softmax_fit.fit(X, y, 4, C=30.0)
+    shifted = (coef, intercept + 5.0)  # a start from the same family
+    again, again_intercept, _ = softmax_fit.fit(X, y, 4, C=30.0, start=shifted)
+    assert abs(intercept.sum()) < 1e-8 and abs(again_intercept.sum()) < 1e-8
+    assert (
+        np.abs(_probabilities(X, again, again_intercept) - _probabilities(X, coef, intercept)).max()
+        < 1e-3
+    )
