@@ -152,7 +152,9 @@ def test_a_new_phrase_is_answered_by_the_running_server_without_a_restart(retrai
 
 
 def _graph(model: Path) -> dict:
-    """A model's metadata without what differs between any two trainings."""
+    """A model's metadata without what differs between any two trainings: when, its
+    id, and where (project_fingerprint is the git commit of the directory it was
+    trained in: the copy has no .git)."""
     from rasa.engine.storage.local_model_storage import LocalModelStorage
 
     meta = LocalModelStorage.metadata_from_archive(model).as_dict()
@@ -160,7 +162,7 @@ def _graph(model: Path) -> dict:
         for node in meta[schema]["nodes"].values():
             if node.get("resource"):
                 node["resource"].pop("output_fingerprint")
-    for key in ("trained_at", "model_id"):
+    for key in ("trained_at", "model_id", "project_fingerprint"):
         meta.pop(key)
     return meta
 
