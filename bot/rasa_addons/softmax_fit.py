@@ -61,9 +61,8 @@ def fit(
     size = n_classes * d
 
     def loss_and_gradient(w: np.ndarray) -> tuple[float, np.ndarray]:
-        W, b = w[:size].reshape(n_classes, d), w[size:]
-        Z = np.asarray(X @ np.ascontiguousarray(W[:, :n_sparse].T)) + D @ W[:, n_sparse:].T + b
-        Z -= Z.max(axis=1, keepdims=True)
+        W = w[:size].reshape(n_classes, d)
+        Z = _scores(X, D, w, n_classes)
         E = np.exp(Z)
         sums = E.sum(axis=1)
         loss = float(np.log(sums).sum() - Z[rows, y].sum()) + float(w[:size] @ w[:size]) / (2 * C)
@@ -103,10 +102,7 @@ def hessian_diagonal(
     n_sparse = X.shape[1]
     d = n_sparse + D.shape[1]
     size = n_classes * d
-    W, b = w[:size].reshape(n_classes, d), w[size:]
-    Z = np.asarray(X @ np.ascontiguousarray(W[:, :n_sparse].T)) + D @ W[:, n_sparse:].T + b
-    Z -= Z.max(axis=1, keepdims=True)
-    P = np.exp(Z)
+    P = np.exp(_scores(X, D, w, n_classes))
     P /= P.sum(axis=1, keepdims=True)
     V = P * (1.0 - P)
     diagonal = np.empty_like(w)
@@ -115,3 +111,15 @@ def hessian_diagonal(
     by_weight[:, n_sparse:] = ((D * D).T @ V).T
     diagonal[size:] = V.sum(axis=0)
     return diagonal + 1.0 / C
+
+
+def _scores(X: sp.csr_matrix, D: np.ndarray, w: np.ndarray, n_classes: int) -> np.ndarray:
+    """Each example's class scores under w = [coef.ravel(), intercept], less each
+    row's largest (so that exp never overflows)."""
+    n_sparse = X.shape[1]
+    d = n_sparse + D.shape[1]
+    size = n_classes * d
+    W, b = w[:size].reshape(n_classes, d), w[size:]
+    Z = np.asarray(X @ np.ascontiguousarray(W[:, :n_sparse].T)) + D @ W[:, n_sparse:].T + b
+    Z -= Z.max(axis=1, keepdims=True)
+    return Z

@@ -105,11 +105,12 @@ def prestart(cfg: Settings, env: Mapping[str, str]) -> bool:
     """Start the worker in the background if none runs, without waiting for it; True
     if one was started. A second start while one is starting loses the race for the
     socket's name and exits at once."""
-    conn = _connect(worker_name(cfg))
+    name = worker_name(cfg)  # hashes the code: once
+    conn = _connect(name)
     if conn is not None:
         conn.close()
         return False
-    _spawn(cfg, worker_name(cfg), env)
+    _spawn(cfg, name, env)
     return True
 
 

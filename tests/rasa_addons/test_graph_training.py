@@ -29,7 +29,7 @@ def test_the_recipe_gets_what_rasa_train_with_no_options_gives_it():
     assert graph_training.cli_defaults() == expected
 
 
-def test_this_project_trains_core_and_nlu(tmp_path):
+def test_this_project_trains_core_and_nlu():
     importer = TrainingDataImporter.load_from_config(
         str(PROJECT_DIR / "config.yml"), str(PROJECT_DIR / "domain"), [str(PROJECT_DIR / "data")]
     )
