@@ -68,12 +68,12 @@ deploy-check: $(STAMP) $(DEPLOY_VENV)/.installed
 	@echo "==> deploy/: hadolint, kubernetes-validate, haproxy -c"
 	@$(DEPLOY_VENV)/bin/hadolint deploy/Dockerfile
 	@$(DEPLOY_VENV)/bin/kubernetes-validate --strict --quiet deploy/k8s/*.yaml
-	@$(PY) -c "from bot import cluster; print(cluster.render_for_compose(), end='')" | cmp -s - deploy/compose/haproxy.cfg \
+	@$(PY) -c "from bot.runtime.cluster import haproxy; print(haproxy.render_for_compose(), end='')" | cmp -s - deploy/compose/haproxy.cfg \
 	  || { echo "deploy/compose/haproxy.cfg is not the template's rendering: run make deploy-render"; exit 1; }
 	@haproxy -c -q -f deploy/compose/haproxy.cfg
 
 deploy-render: $(STAMP)
-	@$(PY) -c "from bot import cluster; print(cluster.render_for_compose(), end='')" > deploy/compose/haproxy.cfg
+	@$(PY) -c "from bot.runtime.cluster import haproxy; print(haproxy.render_for_compose(), end='')" > deploy/compose/haproxy.cfg
 
 # A virtual environment inside the project, rebuilt when the pins change.
 $(STAMP): requirements.lock pyproject.toml

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import rule_first
+from actions import rule_then_lookup
 from actions.conversation import reply_language, send
 from bot import answers, rulebase
 
@@ -22,7 +22,7 @@ class Clarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        followup = rule_first.offered_lookup(tracker, take_text=True)
+        followup = rule_then_lookup.offered_lookup(tracker, take_text=True)
         if followup:  # a bare product name after "tell me the product and version"
             return followup
         lang = reply_language(tracker)
@@ -36,4 +36,7 @@ class Clarify(Action):
             rules = rulebase.current()
         except rulebase.RulebaseMissing:
             rules = None
-        return send(dispatcher, answers.fallback(rules, ranking, lang)) + rule_first.clear_offer()
+        return (
+            send(dispatcher, answers.fallback(rules, ranking, lang))
+            + rule_then_lookup.clear_offer()
+        )

@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import rule_first
+from actions import rule_then_lookup
 from actions.conversation import reply_language, send, wants_full
 from bot import answers, rulebase
 from bot.messages import say
@@ -20,7 +20,7 @@ class AnswerScope(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        followup = rule_first.offered_lookup(tracker)
+        followup = rule_then_lookup.offered_lookup(tracker)
         if followup:  # the answer to "tell me the product and version"
             return followup
         lang = reply_language(tracker)
@@ -32,6 +32,8 @@ class AnswerScope(Action):
             return []
         topic = rules.topic_for_intent(intent)
         if topic is None:  # a model trained on topics since removed from the rule base
-            return send(dispatcher, answers.fallback(rules, [], lang)) + rule_first.clear_offer()
+            return (
+                send(dispatcher, answers.fallback(rules, [], lang)) + rule_then_lookup.clear_offer()
+            )
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))
-        return send(dispatcher, reply) + rule_first.clear_offer()
+        return send(dispatcher, reply) + rule_then_lookup.clear_offer()

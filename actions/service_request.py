@@ -1,7 +1,7 @@
-"""Requesting a paid service: the form's prompts, validation, summary and
-correction, and filing. What an answer means, validation, routing and filing
-are bot.service_requests'; this module maps its results and problem codes to
-messages in the user's language.
+"""Requesting a paid service: the form's validation, correction, and filing
+(the prompts and the summary: service_request_prompts). What an answer means,
+validation, routing and filing are bot.service_requests'; this module maps its
+results and problem codes to messages in the user's language.
 
 Personal answers (name, e-mail, company, licence key, description) are kept in
 full in the request draft (bot.privacy.drafts); their slots hold only the masked
@@ -10,7 +10,6 @@ draft; filing and cancelling delete it."""
 
 from __future__ import annotations
 
-import abc
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -64,12 +63,12 @@ def form_slots(tracker: Tracker) -> dict[str, Any]:
     return {f"sr_{f}": tracker.get_slot(f"sr_{f}") for f in FIELDS}
 
 
-def _service_name(service_id: str | None, lang: str) -> str:
+def service_name(service_id: str | None, lang: str) -> str:
     services = rulebase.current().services
     return services[service_id].names[lang] if service_id in services else str(service_id)
 
 
-def _country(code: str | None, lang: str) -> str | None:
+def country_in(code: str | None, lang: str) -> str | None:
     """The country's name in the user's language (the slot holds its ISO code)."""
     return service_requests.country_name(code, lang) if code and code != SKIP else None
 
@@ -99,109 +98,6 @@ def _problem(dispatcher: CollectingDispatcher, code: str, lang: str, **values: A
     except KeyError:
         text = say("sr_problem_invalid", lang)
     dispatcher.utter_message(text=text)
-
-
-class AskField(Action, abc.ABC):
-    """action_ask_sr_<field>: the prompt for one field, in the user's language.
-    Abstract, so the action server registers only the subclasses."""
-
-    @property
-    @abc.abstractmethod
-    def field(self) -> str: ...
-
-    def name(self) -> str:
-        return f"action_ask_sr_{self.field}"
-
-    def buttons(self, tracker: Tracker, lang: str) -> list[dict[str, str]]:
-        return []
-
-    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
-        lang = reply_language(tracker)
-        if tracker.get_slot(CANCEL_PENDING):
-            ask_cancel(dispatcher, lang)
-            return [SlotSet("language", lang)]
-        service = _service_name(tracker.get_slot("sr_service"), lang)
-        text = say(f"ask_sr_{self.field}", lang, service=service)
-        dispatcher.utter_message(text=text, buttons=self.buttons(tracker, lang))
-        return [SlotSet("language", lang)]
-
-
-class AskService(AskField):
-    field = "service"
-
-    def buttons(self, tracker, lang):
-        return [
-            {"title": s.names[lang], "payload": s.id} for s in rulebase.current().services.values()
-        ]
-
-
-class AskName(AskField):
-    field = "name"
-
-
-class AskEmail(AskField):
-    field = "email"
-
-
-class AskCompany(AskField):
-    field = "company"
-
-    def buttons(self, tracker, lang):
-        return [{"title": say("button_private", lang), "payload": SKIP}]
-
-
-class AskCountry(AskField):
-    field = "country"
-
-
-class AskLicenceKey(AskField):
-    field = "licence_key"
-
-    def buttons(self, tracker, lang):
-        return [{"title": say("button_no_key", lang), "payload": SKIP}]
-
-
-class AskDescription(AskField):
-    field = "description"
-
-
-class AskConfirmed(Action):
-    """The summary of the request, with send / change / cancel."""
-
-    def name(self) -> str:
-        return "action_ask_sr_confirmed"
-
-    async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
-        lang = reply_language(tracker)
-        if tracker.get_slot(CANCEL_PENDING):
-            ask_cancel(dispatcher, lang)
-            return [SlotSet("language", lang)]
-        none = say("sr_none", lang)
-        values, _lost = form_values(tracker)  # what the user typed, from the draft
-
-        def shown(field: str) -> str:
-            value = values[field]
-            return none if value is None else str(value)
-
-        key = values["licence_key"]
-        text = say(
-            "sr_summary",
-            lang,
-            service=_service_name(tracker.get_slot("sr_service"), lang),
-            name=shown("name"),
-            email=shown("email"),
-            company=shown("company"),
-            country=_country(tracker.get_slot("sr_country"), lang) or none,
-            key=records.mask_key(key) if key else none,
-            description=shown("description"),
-        )
-        buttons = [
-            {"title": say("button_send", lang), "payload": "/affirm"},
-            {"title": say("button_change", lang), "payload": "/deny"},
-            {"title": say("button_stop", lang), "payload": "/stop"},
-        ]
-        dispatcher.utter_message(text=text, buttons=buttons)
-        return [SlotSet("language", lang)]
 
 
 class ValidateServiceRequestForm(FormValidationAction):
@@ -306,7 +202,7 @@ class ValidateServiceRequestForm(FormValidationAction):
     def validate_sr_description(self, value, dispatcher, tracker, domain):
         return self._check("description", value, dispatcher, tracker)
 
-    def validate_sr_country(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_srcountry_in(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         lang = reply_language(tracker)
         checked = self._check("country", value, dispatcher, tracker)
         country = checked["sr_country"]
@@ -320,17 +216,17 @@ class ValidateServiceRequestForm(FormValidationAction):
             return checked
         if found.offered:
             return checked
-        names = ", ".join(_service_name(s, lang) for s in found.alternatives)
+        names = ", ".join(service_name(s, lang) for s in found.alternatives)
         key = "sr_not_offered" if names else "sr_not_offered_none"
         dispatcher.utter_message(
             text=say(
                 key,
                 lang,
-                service=_service_name(service, lang),
-                country=_country(country, lang),
+                service=service_name(service, lang),
+                country=country_in(country, lang),
                 alternatives=names,
             ),
-            buttons=[{"title": _service_name(s, lang), "payload": s} for s in found.alternatives],
+            buttons=[{"title": service_name(s, lang), "payload": s} for s in found.alternatives],
         )
         # keep the country, ask for the service again (offering what is offered there)
         return {"sr_country": country, "sr_service": None}
@@ -418,7 +314,7 @@ class FileServiceRequest(Action):
                 "sr_filed",
                 lang,
                 reference=filed.reference,
-                service=_service_name(fields["service"], lang),
+                service=service_name(fields["service"], lang),
                 email=fields["email"],
             ),
             json_message=filed.payload,

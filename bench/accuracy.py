@@ -10,7 +10,7 @@ questions that fall back, and the share of in-scope questions answered from a
 wrong topic. The sets (bot.training.examples.EVAL_SETS) are kept apart from
 data/nlu: the benchmark refuses to run while any of their questions, normalised,
 is also a training example. A question labelled with two topics (a|b) counts as
-right when either is predicted. The scoring is bot.training.evaluation's, the same
+right when either is predicted. The scoring is bot.training.scoring's, the same
 as the regression gate's and `bot eval`'s.
 """
 
@@ -24,8 +24,8 @@ import os
 import sys
 from pathlib import Path
 
-from bot.training.evaluation import heldout, score
 from bot.training.examples import EVAL_SETS, check_apart
+from bot.training.scoring import heldout, score
 
 from .models import PIPELINES, RESULTS, resolve
 

@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import launcher, secrets, settings
+from bot import secrets, settings
+from bot.runtime import build, processes
 from bot.settings import PROJECT_DIR
 
 
@@ -47,18 +48,18 @@ def main() -> None:
     n = parser.parse_args().requests
 
     cfg = settings.load()
-    model = launcher.model_path(cfg)
+    model = build.model_path(cfg)
     if not model.exists():
         raise SystemExit(f"no model {model}: run `bot prepare` first")
-    port = launcher.free_port()
+    port = processes.free_port()
     token, jwt_secret = random_secrets.token_urlsafe(32), random_secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory() as tmp:
-        env = launcher.rasa_env(cfg) | {"LOG_LEVEL": "WARNING"}
+        env = processes.rasa_env(cfg) | {"LOG_LEVEL": "WARNING"}
         (Path(tmp) / "endpoints.yml").write_text("")
         log = (Path(tmp) / "rasa.log").open("wb")
         proc = subprocess.Popen(
             [
-                *launcher.RASA,
+                *processes.RASA,
                 "run",
                 "--model",
                 str(model),
@@ -83,7 +84,7 @@ def main() -> None:
         try:
             minted = {"Authorization": f"Bearer {secrets.bearer(jwt_secret)}"}
             deadline = time.monotonic() + 300
-            while not launcher.answers(f"http://127.0.0.1:{port}/status", minted):
+            while not processes.answers(f"http://127.0.0.1:{port}/status", minted):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     tail = (Path(tmp) / "rasa.log").read_text(errors="replace")[-2000:]
                     raise SystemExit(f"the Rasa server did not start:\n{tail}")

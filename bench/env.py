@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot import launcher
+from bot.runtime import processes
 
 
 def scratch(var: Path, **extra: str) -> dict[str, str]:
@@ -14,8 +14,8 @@ def scratch(var: Path, **extra: str) -> dict[str, str]:
         "BOT_VAR_DIR": str(var),
         "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
         "BOT_TRACKER_URL": f"sqlite:///{var / 'tracker.db'}",
-        "BOT_RASA_PORT": str(launcher.free_port()),
-        "BOT_ACTIONS_PORT": str(launcher.free_port()),
+        "BOT_RASA_PORT": str(processes.free_port()),
+        "BOT_ACTIONS_PORT": str(processes.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
         # one load generator on 127.0.0.1 sends every message: the public rate
         # limits (measured on their own by bench.flood) would refuse most of them

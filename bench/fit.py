@@ -56,8 +56,8 @@ def features() -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, int]:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
-    from bot.rasa_addons.e5_featurizer import E5Featurizer
-    from bot.rasa_addons.linear_intent_classifier import LinearIntentClassifier
+    from bot.rasa_addons.components.e5_featurizer import E5Featurizer
+    from bot.rasa_addons.components.linear_intent_classifier import LinearIntentClassifier
     from bot.training.examples import training_examples
 
     storage = LocalModelStorage(Path(tempfile.mkdtemp(prefix="bench-fit-")))
@@ -111,7 +111,7 @@ def before(X: sp.csr_matrix, y: np.ndarray, k: int, start: Fit | None) -> Fit:
 
 
 def after(S: sp.csr_matrix, D: np.ndarray | None, y: np.ndarray, k: int, start: Fit | None) -> Fit:
-    from bot.rasa_addons import softmax_fit
+    from bot.nlu import softmax_fit
 
     begin = None if start is None else (start[0], start[1])
     return softmax_fit.fit(S, y, k, C=C, start=begin, ftol=FTOL, dense=D)

@@ -6,7 +6,7 @@ Starts its own servers (the trained model, a temporary database) twice: with
 the rate limits as configured (BOT_RATE_PER_CLIENT, BOT_RATE_PER_SENDER), and
 with them lifted, to show what they buy. In each, the quiet client (from
 127.0.0.1: one question every 0.5 s, each in a new conversation, questions from
-bench/heldout.csv) is timed first on the quiet server, then while the flooding
+eval/heldout.csv) is timed first on the quiet server, then while the flooding
 client (from 127.0.0.2, a separate client address for the limits) sends
 questions as fast as it can on `--flood-threads` connections, a new sender id
 each time (so the per-client limit, not the per-sender one, is what holds it).
@@ -31,7 +31,9 @@ import time
 import uuid
 from pathlib import Path
 
-from bot import launcher, settings
+from bot import settings
+from bot.runtime import build
+from bot.runtime.servers import Servers
 from bot.settings import PROJECT_DIR, environment
 
 from .env import scratch
@@ -40,7 +42,7 @@ QUIET_EVERY = 0.5  # seconds between the quiet client's questions
 
 
 def questions() -> list[str]:
-    with (PROJECT_DIR / "bench" / "heldout.csv").open(encoding="utf-8") as handle:
+    with (PROJECT_DIR / "eval" / "heldout.csv").open(encoding="utf-8") as handle:
         return [row["text"] for row in csv.DictReader(handle)]
 
 
@@ -95,8 +97,8 @@ def scenario(name: str, env: dict[str, str], texts: list[str], n: int, threads: 
         var = Path(tmp)
         with environment({**scratch(var), **env}):  # its rate limits win
             cfg = settings.load()
-            launcher.prepare_database(cfg)
-            servers = launcher.Servers(cfg, launcher.train(cfg), log_dir=var / "logs")
+            build.prepare_database(cfg)
+            servers = Servers(cfg, build.train(cfg), log_dir=var / "logs")
             servers.start()
             try:
                 servers.wait_ready(timeout=600)

@@ -2,7 +2,7 @@
 question (bot.form_input.QUESTION_THRESHOLD), measured.
 
 Parses, with the newest trained model, (a) every held-out question whose label
-is a scope topic or a lookup (bench/heldout*.csv) and (b) typical answers to the
+is a scope topic or a lookup (eval/heldout*.csv) and (b) typical answers to the
 forms' steps (products, versions, keys, names, addresses, companies, countries,
 services, the summary's yes), as if each were typed at a step. For each
 threshold it prints the share of questions that would be answered (wanted: high)
@@ -20,7 +20,8 @@ import asyncio
 from pathlib import Path
 
 from bench.accuracy import _predict
-from bot import form_input, launcher, settings
+from bot import form_input, settings
+from bot.runtime import build
 from bot.training.examples import EVAL_SETS, eval_questions
 
 # Typical answers to each step, in en/nb/sv (not questions: never in data/nlu/).
@@ -104,7 +105,7 @@ def main() -> int:
         "--list", action="store_true", help="list every answer taken for a question"
     )
     args = parser.parse_args()
-    model = args.model or launcher.model_path(settings.load())
+    model = args.model or build.model_path(settings.load())
     questions = [
         q
         for path in EVAL_SETS

@@ -33,7 +33,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from bot import launcher, secrets, settings
+from bot import secrets, settings
+from bot.runtime import build
+from bot.runtime.servers import Servers
 
 from .env import scratch
 
@@ -137,8 +139,8 @@ def main() -> None:
             )
         )
         cfg = settings.load()
-        launcher.prepare_database(cfg)
-        servers = launcher.Servers(cfg, launcher.train(cfg), log_dir=var / "logs")
+        build.prepare_database(cfg)
+        servers = Servers(cfg, build.train(cfg), log_dir=var / "logs")
         servers.start()
         try:
             servers.wait_ready()

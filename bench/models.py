@@ -3,7 +3,7 @@ bench.accuracy (a full model: its NLU part is what bench.accuracy parses with).
 
 A model is keyed by what that pipeline actually depends on: its config file,
 data/, domain/, requirements.lock and only those of our component files
-(launcher.MODEL_CODE) its config names. So changing our classifier retrains
+(build.MODEL_CODE) its config names. So changing our classifier retrains
 the chosen pipeline but not Rasa's default one (which takes ~30 min).
 """
 
@@ -14,7 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from bot import launcher, settings
+from bot import settings
+from bot.runtime import build, processes
 from bot.settings import PROJECT_DIR
 
 RESULTS = PROJECT_DIR / "bench" / "results"
@@ -30,17 +31,15 @@ def component_files(config: Path) -> list[str]:
     the files those components compute with."""
     text = config.read_text(encoding="utf-8")
     named = [
-        rel
-        for rel in launcher.MODEL_CODE
-        if rel.removesuffix(".py").replace("/", ".") + "." in text
+        rel for rel in build.MODEL_CODE if rel.removesuffix(".py").replace("/", ".") + "." in text
     ]
-    return named + [h for rel in named for h in launcher.MODEL_CODE_HELPERS.get(rel, ())]
+    return named + [h for rel in named for h in build.MODEL_CODE_HELPERS.get(rel, ())]
 
 
 def fingerprint(config: Path) -> str:
     digest = hashlib.sha256(config.read_bytes())
     inputs = ("data", "domain", "requirements.lock", *component_files(config))
-    for path in launcher._files(inputs):
+    for path in build._files(inputs):
         digest.update(str(path.relative_to(PROJECT_DIR)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -57,11 +56,11 @@ def trained(name: str, cfg: settings.Settings | None = None) -> tuple[Path, floa
         return target, None
     print(f"training {name} from scratch ({target.name})", flush=True)
     started = time.monotonic()
-    cmd = [*launcher.train_command(PIPELINES[name], target), "--force"]
+    cmd = [*build.train_command(PIPELINES[name], target), "--force"]
     subprocess.run(
         cmd,
         cwd=PROJECT_DIR,
-        env=launcher.rasa_env(cfg or settings.load()),
+        env=processes.rasa_env(cfg or settings.load()),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

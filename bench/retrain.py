@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.retrain
 
-On a copy of the project (bot.training.sandbox; data/nlu here is never touched):
+On a copy of the project (bot.runtime.project_copy; data/nlu here is never touched):
 
 1. a full retrain as `make run` does it today (`rasa train`, no embedding cache,
    no Rasa cache), timed;
@@ -11,7 +11,7 @@ On a copy of the project (bot.training.sandbox; data/nlu here is never touched):
    evaluation is reported beside the training, not in it) and the time until the
    running server answers the phrase from that topic, with no restart; then a
    second phrase the same way: the first retrain of a sitting starts the warm NLU
-   process (bot.training.warm), the second finds it running; then, the process
+   process (bot.runtime.nlu_jobs), the second finds it running; then, the process
    stopped, a third phrase written as `bot inbox assign` and the trainer page
    write one (the warm process started in the background: retrain.warm_up) and
    `bot retrain` at once, with no pause a trainer would take.
@@ -33,8 +33,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bot import launcher
-from bot.training import sandbox
+from bot.runtime import build, processes, project_copy
 
 # (file, intent, a phrase no topic understands yet, a question the topic answers);
 # the first retrain of a sitting starts the warm process, the second finds it, the
@@ -112,8 +111,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the copy (prints where)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-retrain-"))
-    project = sandbox.copy_project(tmp / "project")
-    env = sandbox.environment(project, launcher.free_port(), launcher.free_port())
+    project = project_copy.copy_project(tmp / "project")
+    env = project_copy.environment(project, processes.free_port(), processes.free_port())
     env["PYTHONPATH"] = str(project)
     base = f"http://127.0.0.1:{env['BOT_RASA_PORT']}"
     load = os.getloadavg()[0]
@@ -127,7 +126,7 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
     )
     fingerprint = subprocess.run(
-        [sys.executable, "-c", "from bot import launcher; print(launcher.fingerprint())"],
+        [sys.executable, "-c", "from bot import launcher; print(build.fingerprint())"],
         cwd=project,
         env={**os.environ, **env},
         capture_output=True,
@@ -137,7 +136,7 @@ def main() -> int:
     target = project / "models" / f"model-{fingerprint}.tar.gz"
     started = time.monotonic()
     subprocess.run(
-        launcher.train_command(project / "config.yml", target),
+        build.train_command(project / "config.yml", target),
         cwd=project,
         env={**os.environ, **env},
         check=True,
@@ -147,7 +146,7 @@ def main() -> int:
     full = time.monotonic() - started
 
     print("2/3 starting the assistant on the copy ...", flush=True)
-    proc = sandbox.start(project, env, tmp / "run.log")
+    proc = project_copy.start(project, env, tmp / "run.log")
     rows = []
     try:
         wait_ready(base, proc)
@@ -156,13 +155,13 @@ def main() -> int:
             before = intent_of(base, phrase)
             when = WHEN[n - 1]
             if n == 3:  # the process of the last two stopped: a new sitting
-                _python(project, env, _WARM + "warm.shutdown(settings.load())")
+                _python(project, env, _WARM + "nlu_jobs.shutdown(settings.load())")
             print(f"3/3 ({n}) adding {phrase!r} to {intent}, bot retrain ({when}) ...", flush=True)
             added = time.monotonic()
-            sandbox.append_example(project / "data" / "nlu" / nlu_file, intent, phrase)
+            project_copy.append_example(project / "data" / "nlu" / nlu_file, intent, phrase)
             if n == 3:
                 _python(project, env, _WARM + "retrain.warm_up(settings.load())")
-            result = sandbox.run_cli(project, env, "retrain", "--no-wait")
+            result = project_copy.run_cli(project, env, "retrain", "--no-wait")
             retrained = time.monotonic() - added
             if result.returncode != 0:
                 print(result.stdout, result.stderr, sep="\n")
@@ -176,7 +175,7 @@ def main() -> int:
             live = time.monotonic() - added if before != topic else None
             rows.append((when, phrase, before, topic, trained, evaluated, retrained, live))
     finally:
-        sandbox.stop(proc)
+        project_copy.stop(proc)
     print(f"\nload average at start: {load:.1f} (2 cores; others' work slows every figure)")
     print(f"{'':<52}{'seconds':>9}{'vs full':>9}")
     print(f"{'full retrain (rasa train, nothing cached)':<52}{full:>9.1f}{1:>9.2f}")

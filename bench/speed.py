@@ -39,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot import db, launcher, rulebase, secrets, settings
+from bot import db, rulebase, secrets, settings
+from bot.runtime.servers import Servers
 from bot.settings import environment
 from bot.text import normalise
 from bot.training.examples import EVAL_SETS, eval_questions
@@ -91,7 +92,7 @@ class Served:
 
     name: str
     cfg: settings.Settings
-    servers: launcher.Servers
+    servers: Servers
 
     @classmethod
     def start(cls, name: str, model: Path, env: dict[str, str] | None = None) -> Served:
@@ -101,7 +102,7 @@ class Served:
             cfg = settings.load()
             db.upgrade(cfg.database_url)
             rulebase.load(cfg.database_url)
-            servers = launcher.Servers(cfg, model, log_dir=var / "logs")
+            servers = Servers(cfg, model, log_dir=var / "logs")
             servers.start()
         return cls(name, servers.cfg, servers)
 

@@ -1,6 +1,6 @@
 """Feedback on answers: the chat page's thumbs up / thumbs down, stored for review.
 
-No Rasa in here: the chat channel (bot/rasa_addons/chat_channel.py) hands the
+No Rasa in here: the chat channel (bot/rasa_addons/channels/chat_page.py) hands the
 page's JSON to `record`, which validates every field and stores one row of the
 `feedback` table, or raises FeedbackInvalid naming what is wrong (nothing is
 stored then). `list_feedback` reads them back, newest last.

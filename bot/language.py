@@ -1,7 +1,7 @@
 """Which of en / nb / sv a message is written in, and which language to answer in.
 
 Detection uses lingua, which is built for short texts, loaded with exactly the
-three languages we answer in. Measured on bench/heldout.csv (855 messages):
+three languages we answer in. Measured on eval/heldout.csv (855 messages):
 97.0 % right with English/Bokmål/Swedish models, against 92.4 % when Nynorsk and
 Danish are added to catch Norwegian (they split the Norwegian vote), and 44 MB
 less memory. A message switches the conversation's language only when

@@ -1,7 +1,7 @@
 """Rate limits for what a public website may send: token buckets per key.
 
 No Rasa, no Sanic: the REST channel and the chat routes use it
-(bot/rasa_addons/rest_channel.py, chat_channel.py), and any other channel may.
+(bot/rasa_addons/channels/rest.py, chat_page.py), and any other channel may.
 
 A `RateLimiter(per_minute)` holds one bucket per key (a sender id, a client
 address). A bucket holds up to `per_minute` tokens (the burst), refills at

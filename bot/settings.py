@@ -53,7 +53,7 @@ class Settings:
     inbox_sync_seconds: (
         int  # how often the launcher syncs the inbox while it runs; 0: at start only
     )
-    # `make cluster` (bot/cluster.py): the production shape on one machine
+    # `make cluster` (bot/runtime/cluster.py): the production shape on one machine
     cluster_rasa: int = 2  # Rasa replicas (BOT_CLUSTER_RASA)
     cluster_actions: int = 2  # action servers (BOT_CLUSTER_ACTIONS)
     cluster_first_port: int = 5100  # replicas from here, action servers from here + 50

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import generate, launcher, secrets, settings
-from bot.training import warm
+from bot import intent_files, secrets, settings
+from bot.runtime import build, nlu_jobs, processes
+from bot.runtime.servers import Servers
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Bot:
     """A client of the running assistant."""
 
     cfg: settings.Settings
-    servers: launcher.Servers
+    servers: Servers
 
     @property
     def url(self) -> str:
@@ -87,7 +88,7 @@ class Reply:
 def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
     """Environment for the servers: own ports, own database and tracker store."""
     var = tmp_path_factory.mktemp("var")
-    rasa_port = launcher.free_port()
+    rasa_port = processes.free_port()
     overrides = {
         "BOT_VAR_DIR": str(var),
         "BOT_DATABASE_URL": f"sqlite:///{var / 'bot.db'}",
@@ -99,11 +100,11 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         # port, where the browser tests serve a page that embeds the widget from
         # "another site". Never a real site's.
         "BOT_ALLOWED_ORIGINS": (
-            f"http://127.0.0.1:{launcher.free_port()},"
+            f"http://127.0.0.1:{processes.free_port()},"
             f"http://127.0.0.1:{rasa_port},http://localhost:{rasa_port},"
             r"http://127\.0\.0\.1:[0-9]+$"
         ),
-        "BOT_ACTIONS_PORT": str(launcher.free_port()),
+        "BOT_ACTIONS_PORT": str(processes.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
         # Fresh secrets per run, in the environment, so `bot ask` subprocesses have them.
         "BOT_API_TOKEN": random_secrets.token_urlsafe(32),
@@ -117,22 +118,22 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
     }
     with settings.environment(overrides):
         cfg = settings.load()
-        launcher.prepare_database(cfg)  # rule base and sample records, as `make run` does
+        build.prepare_database(cfg)  # rule base and sample records, as `make run` does
         try:
             yield cfg
         finally:
-            warm.shutdown(cfg)  # a warm retrain process some test started
+            nlu_jobs.shutdown(cfg)  # a warm retrain process some test started
 
 
 @pytest.fixture(scope="session")
 def model(bot_env) -> Path:
-    generate.generate()  # the topic intents and rules, as `make test` does first
-    return launcher.train(bot_env)
+    intent_files.generate()  # the topic intents and rules, as `make test` does first
+    return build.train(bot_env)
 
 
 @pytest.fixture(scope="session")
 def running_bot(bot_env, model) -> Iterator[Bot]:
-    servers = launcher.Servers(bot_env, model, log_dir=bot_env.var_dir / "logs")
+    servers = Servers(bot_env, model, log_dir=bot_env.var_dir / "logs")
     servers.start()
     try:
         servers.wait_ready()

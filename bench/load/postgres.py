@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg2
 
-from bot import launcher
+from bot.runtime import processes
 
 
 def _bin(name: str) -> str:
@@ -33,7 +33,7 @@ class ThrowawayPostgres:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="load-pg-"))
         self.data = self.dir / "data"
-        self.port = launcher.free_port()
+        self.port = processes.free_port()
         self.user: str | None = None
         if os.geteuid() == 0:
             for name in ("postgres", "nobody"):

@@ -9,7 +9,7 @@ against the single server or the cluster, with or without faults.
 A target is a base URL plus the processes to watch and to kill:
 
 - the single server (default): `make run`'s shape, started here through the
-  launcher (bot.launcher.Servers) on free ports with a temporary var/; the
+  launcher (bot.runtime.servers.Servers) on free ports with a temporary var/; the
   project database on a throwaway PostgreSQL (bench/load/postgres.py; with
   --sqlite, SQLite), the tracker store on SQLite. --faults kills the action
   server (SIGKILL) and restarts it, then the Rasa server, then restarts
@@ -55,7 +55,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import db, launcher, messages, settings
+from bot import db, messages, settings
+from bot.runtime import build, processes, servers
 from bot.service_requests import FIELDS, deferred
 from bot.settings import PROJECT_DIR, environment
 
@@ -109,7 +110,7 @@ def _fragment(key: str, lang: str) -> str:
 
 def load_config(args: argparse.Namespace, out: Path, watch_file: Path, run_id: str) -> dict:
     questions: dict[str, list[str]] = defaultdict(list)
-    with (PROJECT_DIR / "bench" / "heldout.csv").open(encoding="utf-8") as handle:
+    with (PROJECT_DIR / "eval" / "heldout.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             questions[row["lang"]].append(row["text"])
     return {
@@ -176,11 +177,11 @@ class Fault:
 
 
 class Single:
-    """`make run`'s shape: one action server and one Rasa server (bot.launcher)."""
+    """`make run`'s shape: one action server and one Rasa server (bot.runtime.servers)."""
 
     def __init__(self, cfg: settings.Settings, pg: Any | None) -> None:
         self.cfg, self.pg = cfg, pg
-        self.servers = launcher.Servers(cfg, launcher.train(cfg), log_dir=cfg.var_dir / "logs")
+        self.servers = servers.Servers(cfg, build.train(cfg), log_dir=cfg.var_dir / "logs")
         self.url = cfg.rasa_url
 
     def start(self) -> None:
@@ -219,8 +220,12 @@ class Cluster:
     its Rasa and action servers are found by command line in its process tree."""
 
     KINDS = {  # first match wins: an action server's command line may say "rasa run" too
-        "action server": ("bot.rasa_addons.action_server", "rasa_sdk", "run actions"),
-        "Rasa server": ("bot.rasa_addons.server", "bot.rasa_addons.main run", "rasa run"),
+        "action server": ("bot.rasa_addons.entry.action_server", "rasa_sdk", "run actions"),
+        "Rasa server": (
+            "bot.rasa_addons.entry.server",
+            "bot.rasa_addons.entry.rasa_cli run",
+            "rasa run",
+        ),
         "balancer": ("haproxy", "nginx"),
         "Redis": ("redis-server",),
     }
@@ -616,8 +621,8 @@ def run(args: argparse.Namespace) -> dict:
         "BOT_VAR_DIR": str(var),
         "BOT_DATABASE_URL": database_url,
         "BOT_TRACKER_URL": tracker_url,
-        "BOT_RASA_PORT": str(launcher.free_port()),
-        "BOT_ACTIONS_PORT": str(launcher.free_port()),
+        "BOT_RASA_PORT": str(processes.free_port()),
+        "BOT_ACTIONS_PORT": str(processes.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
         "BOT_RATE_PER_CLIENT": "1000000",  # every simulated user comes from 127.0.0.1
         "BOT_REQUESTS_WEBHOOK_URL": receiver.url,
@@ -631,7 +636,7 @@ def run(args: argparse.Namespace) -> dict:
                 f"==> database {'SQLite' if pg is None else f'throwaway PostgreSQL on :{pg.port}'}",
                 flush=True,
             )
-            launcher.prepare_database(cfg)
+            build.prepare_database(cfg)
             target = Cluster(cfg, args.cluster, pg) if args.cluster else Single(cfg, pg)
             if args.url:
                 target.url = args.url.rstrip("/")

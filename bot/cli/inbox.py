@@ -218,11 +218,10 @@ def _warm_up_if_running() -> None:
     """With the assistant running here, the retrain that follows a new phrase goes
     live in it: start its warm process now (retrain.warm_up). With nothing running,
     start nothing that would then wait 15 minutes for a job."""
-    from bot import launcher
-    from bot.training import retrain
+    from bot.runtime import processes, retrain
 
     cfg = settings.load()
-    if launcher.answers(f"{cfg.rasa_url}/webhooks/chat/health"):
+    if processes.answers(f"{cfg.rasa_url}/webhooks/chat/health"):
         retrain.warm_up(cfg)
 
 

@@ -1,35 +1,35 @@
 """`bot run`, `bot cluster`, `bot shell`, `bot prepare`, `bot generate`: set up and
 start the assistant.
 
-Thin: the work is in `bot.launcher` (imported when a command runs: it is only
-needed here) and `bot.generate`.
+Thin: the work is in `bot.runtime` (imported when a command runs: it is only
+needed here) and `bot.intent_files`.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from bot import generate, settings
+from bot import intent_files, settings
 
 
 def _generate(_args: argparse.Namespace) -> int:
     """Write the domain intents and rules generated from topics.yml."""
-    changed = generate.generate()
+    changed = intent_files.generate()
     print("\n".join(f"wrote {p}" for p in changed) or "generated files up to date")
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
     """Generate, load the rule base, (validate,) train if needed."""
-    from bot import launcher
+    from bot.runtime import build
 
-    launcher.prepare(settings.load(), for_tests=args.for_tests)
+    build.prepare(settings.load(), for_tests=args.for_tests)
     return 0
 
 
 def _run(_args: argparse.Namespace) -> int:
     """Database, model, both servers; stops them on Ctrl-C."""
-    from bot import launcher
+    from bot.runtime import launcher
 
     launcher.run()
     return 0
@@ -37,7 +37,7 @@ def _run(_args: argparse.Namespace) -> int:
 
 def _cluster(args: argparse.Namespace) -> int:
     """PostgreSQL, Redis, N Rasa replicas, M action servers, HAProxy."""
-    from bot import cluster
+    from bot.runtime import cluster
 
     cluster.run(args.rasa, args.actions)
     return 0
@@ -45,7 +45,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     """One server in the foreground (containers)."""
-    from bot import launcher
+    from bot.runtime import launcher
 
     launcher.serve_one(args.server)
     return 0
@@ -53,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _shell(_args: argparse.Namespace) -> int:
     """rasa shell with the same model, actions and tracker store."""
-    from bot import launcher
+    from bot.runtime import launcher
 
     launcher.shell()
     return 0

@@ -138,9 +138,9 @@ def _routing(sr: ModuleType, _url: str, _args: argparse.Namespace) -> int:
 def sr_queues() -> tuple[str, ...]:
     """The queues services.yml names: the choices of --queue, read from the rule base
     files when the parser is built (no database, so `bot --help` never opens one)."""
-    from bot.service_requests import catalogue
+    from bot.service_requests import paid_services
 
-    return catalogue.from_files().queues
+    return paid_services.from_files().queues
 
 
 def register(sub: argparse._SubParsersAction) -> None:

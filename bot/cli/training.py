@@ -1,7 +1,7 @@
 """`bot retrain` and `bot eval`: a new model live in seconds, and how well it understands.
 
-Thin: the work is in bot.training.retrain (train, gate, activate) and
-bot.training.eval_report (reports, PNG, HTML); the trainer page calls the same.
+Thin: the work is in bot.runtime.retrain (train, gate, activate) and
+bot.runtime.model_eval (reports, PNG, HTML); the trainer page calls the same.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from bot import settings
 
 def _retrain(args: argparse.Namespace) -> int:
     """Train the current data; live if it passes the regression gate (or --force)."""
-    from bot.training import retrain
+    from bot.runtime import retrain
 
     cfg = settings.load()
     try:
@@ -53,25 +53,25 @@ def _eval(args: argparse.Namespace) -> int:
     """Per language and intent precision/recall/F1, fallbacks, confusions; PNG and HTML."""
     from pathlib import Path
 
-    from bot.training import eval_report, retrain
+    from bot.runtime import model_eval, retrain
 
     cfg = settings.load()
     try:
         if args.cross_validate:
-            report = eval_report.cross_validation_report(cfg, args.cross_validate)
+            report = model_eval.cross_validation_report(cfg, args.cross_validate)
         else:
-            report = eval_report.heldout_report(cfg, Path(args.model) if args.model else None)
+            report = model_eval.heldout_report(cfg, Path(args.model) if args.model else None)
     except (retrain.RetrainFailed, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    before = eval_report.previous(cfg, report["kind"])
-    stem = eval_report.save(cfg, report)
-    eval_report.write_png(report, stem.with_suffix(".png"))
-    eval_report.write_html(report, before, stem.with_suffix(".html"))
+    before = model_eval.previous(cfg, report["kind"])
+    stem = model_eval.save(cfg, report)
+    model_eval.write_png(report, stem.with_suffix(".png"))
+    model_eval.write_html(report, before, stem.with_suffix(".html"))
     if args.json:
         summary = {k: v for k, v in report.items() if k not in ("predictions", "errors")}
         print(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        print(eval_report.format_text(report, before))
+        print(model_eval.format_text(report, before))
     print(f"\nreport: {stem.with_suffix('.html')}\nconfusion matrix: {stem.with_suffix('.png')}")
     return 0
 

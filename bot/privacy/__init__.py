@@ -6,7 +6,7 @@
     subject     one person's data: export it (a data-access request) or forget it
     log_filter  personal data masked in log records
 
-No Rasa in here: bot/rasa_addons/tracker_store.py masks every event with `mask`
+No Rasa in here: bot/rasa_addons/stores/tracker_store.py masks every event with `mask`
 before Rasa stores it; the tracker store's table is read and deleted from with
 plain SQL (retention, subject).
 """

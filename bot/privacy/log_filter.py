@@ -7,7 +7,7 @@ bot.privacy.mask's patterns: keys, e-mail addresses, phone numbers. `install()`
 puts it on the root logger and its handlers, and wraps the log record factory,
 because a logger's filters do not see records its children propagate to it and
 Rasa and Sanic add their handlers after start-up. Called by
-bot.rasa_addons.main (Rasa) and actions.conversation (the action server).
+bot.rasa_addons.entry.rasa_cli (Rasa) and actions.conversation (the action server).
 """
 
 from __future__ import annotations

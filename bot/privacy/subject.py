@@ -23,8 +23,8 @@ from sqlalchemy import delete, select
 
 from bot import db, feedback
 from bot.privacy import drafts, mask
-from bot.privacy.retention import EVENTS, tracker_engine
 from bot.service_requests import deferred, list_requests
+from bot.tracker_events import EVENTS, tracker_engine
 from bot.training import inbox
 
 FORGOTTEN = "[forgotten]"

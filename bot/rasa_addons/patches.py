@@ -3,7 +3,7 @@
 Each patch names the Rasa version it was written against and is applied only
 there: a different Rasa fails loudly at start-up instead of being patched
 blindly. `apply()` is called by the entry point that starts Rasa
-(`bot.rasa_addons.main`), never as a side effect of an import.
+(`bot.rasa_addons.entry.rasa_cli`), never as a side effect of an import.
 """
 
 from __future__ import annotations
@@ -18,20 +18,23 @@ from typing import Any
 
 import numpy as np
 import rasa
+import rasa.core.tracker_store
 import rasa.server
+import rasa.shared.utils.common
 import rasa.shared.utils.io
 import rasa.shared.utils.validation
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
+from rasa.core.tracker_store import TrackerStore
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.nlu.training_data.features import Features
 from sanic import response
 
-from bot import faults, inbound, settings
+from bot import failure_replies, message_checks, settings
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ def _answer_on_failure(run: RunMethod, timeout: float) -> RunMethod:
         except Exception as exc:  # noqa: BLE001 - whatever failed, the user hears about it
             logger.error("action %s failed: %s", self.name(), exc)
         latest = tracker.latest_message.parse_data if tracker.latest_message else {}
-        text = faults.apology(faults.ACTION_FAILED, latest, tracker.get_slot("language"))
-        return [BotUttered(text, metadata={"fault": faults.ACTION_FAILED})]
+        text = failure_replies.apology(
+            failure_replies.ACTION_FAILED, latest, tracker.get_slot("language")
+        )
+        return [BotUttered(text, metadata={"fault": failure_replies.ACTION_FAILED})]
 
     return guarded
 
@@ -119,13 +124,13 @@ def _bounded_api(create_app: Callable[..., Any], max_chars: int) -> Callable[...
         app = create_app(*args, **kwargs)
 
         async def cap(request: Any) -> Any:
-            if not inbound.runs_nlu(request.method, request.path):
+            if not message_checks.runs_nlu(request.method, request.path):
                 return None
             try:
                 body = request.json
             except Exception:  # noqa: BLE001 - not JSON: Rasa's own 400
                 return None
-            if inbound.text_too_long(body, max_chars):
+            if message_checks.text_too_long(body, max_chars):
                 return response.json(
                     {"error": f"text is longer than {max_chars} characters"}, status=413
                 )
@@ -208,9 +213,33 @@ def _remembered_validation(content: str, schema_path: str, *args: Any, **kwargs:
 
 
 def remember_validated_yaml() -> None:
-    """For processes that train again and again (bot.rasa_addons.nlu_job); servers
+    """For processes that train again and again (bot.rasa_addons.entry.nlu_job); servers
     read their files once and need no memory of them."""
+    _check_version()
     rasa.shared.utils.validation.validate_yaml_schema = _remembered_validation
+
+
+def _strict_load(domain: Any, store: Any, event_broker: Any = None) -> TrackerStore:
+    """Rasa's custom-store loader without its silent in-memory fallback."""
+    cls = rasa.shared.utils.common.class_from_module_path(store.type)
+    return cls(host=store.url, domain=domain, event_broker=event_broker, **store.kwargs)
+
+
+def strict_tracker_store_loading() -> None:
+    """Rasa 3.6 quietly falls back to an in-memory store when a custom tracker
+    store's import fails (rasa.core.tracker_store._load_from_module_name_in_endpoint_config):
+    conversations would then be kept unmasked in memory and lost on restart. With
+    this, a custom store that cannot be loaded stops Rasa (bot.rasa_addons.stores.tracker_store)."""
+    _check_version()
+    rasa.core.tracker_store._load_from_module_name_in_endpoint_config = _strict_load
+
+
+def _check_version() -> None:
+    if rasa.__version__ != RASA_VERSION:
+        raise UnpatchedRasa(
+            f"bot/rasa_addons/patches.py was written for Rasa {RASA_VERSION}, "
+            f"found {rasa.__version__}: check each patch against it, then update RASA_VERSION"
+        )
 
 
 def apply() -> None:
@@ -218,11 +247,7 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    if rasa.__version__ != RASA_VERSION:
-        raise UnpatchedRasa(
-            f"bot/rasa_addons/patches.py was written for Rasa {RASA_VERSION}, "
-            f"found {rasa.__version__}: check each patch against it, then update RASA_VERSION"
-        )
+    _check_version()
     RemoteAction._validate_action_result = _validate_action_result
     timeout = settings.load().action_timeout
     RemoteAction.run = _answer_on_failure(_REMOTE_RUN, timeout)

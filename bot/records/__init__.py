@@ -5,7 +5,8 @@ One module per job; the names other code uses are re-exported here
 
 - keys.py          licence keys: normalise, validate, mask, find one in a message
 - versions.py      version numbers: compare, match to the records, find one in a message
-- csv_import.py    the CSV files: import products and licences (all or nothing), aliases
+- csv_import.py    the CSV files: import products and licences (all or nothing)
+- aliases.py       the admin's other names for products (aliases.csv)
 - lookup.py        products, a version's status, a licence, the nearest names
 - entitlements.py  whether standard support covers it (rules 4.3.2, 4.5a/b, 2.4)
 - names.py         the forms a product name takes, typo distance
@@ -16,8 +17,8 @@ Licence keys are secrets: nothing here logs or prints one; messages and
 dataclass fields hold only `mask_key(key)`, which shows the last group.
 """
 
+from bot.records.aliases import ALIASES, read_aliases
 from bot.records.csv_import import (
-    ALIASES,
     SAMPLE_LICENCES,
     SAMPLE_PRODUCTS,
     ImportFailed,
@@ -25,7 +26,6 @@ from bot.records.csv_import import (
     Problem,
     import_licences,
     import_products,
-    read_aliases,
     records_version,
 )
 from bot.records.entitlements import (

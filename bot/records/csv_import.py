@@ -1,4 +1,4 @@
-"""CSV files of records: import products and licences (all or nothing), read the aliases.
+"""CSV files of records: import products and licences (all or nothing).
 
 The files are those of answer-contract §3 (samples in content/records/). An
 import validates the whole file first and names every bad row by its line
@@ -39,12 +39,10 @@ from bot.text import fold
 RECORDS_DIR = CONTENT_DIR / "records"
 SAMPLE_PRODUCTS = RECORDS_DIR / "products.csv"
 SAMPLE_LICENCES = RECORDS_DIR / "licences.csv"
-ALIASES = RECORDS_DIR / "aliases.csv"
 
 SEGMENTS = ("home", "business")
 PRODUCT_COLUMNS = ("product", "version", "segment", "released", "end_of_support")
 LICENCE_COLUMNS = ("licence_key", "product", "version", "holder", "valid_until")
-ALIAS_COLUMNS = ("alias", "product")
 RECORDS_VERSION = "records_version"  # meta key
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 Row = dict[str, Any]  # one validated row, as the model's keyword arguments
@@ -93,7 +91,7 @@ class ImportResult:
         )
 
 
-def _read_csv(
+def read_rows(
     path: Path | str, columns: tuple[str, ...], problems: list[Problem]
 ) -> list[tuple[int, dict[str, str]]]:
     """(line, row) for every data row that has the right fields; problems for the rest."""
@@ -175,7 +173,7 @@ def _date(value: str, name: str, errors: list[str], required: bool) -> dt.date |
     return None
 
 
-def _name(value: str) -> str:
+def clean_name(value: str) -> str:
     """Single spaces: a name is stored as written, not folded."""
     return " ".join(value.split())
 
@@ -193,9 +191,9 @@ def import_products(path: Path | str, url: str | None = None) -> ImportResult:
     parsed: list[tuple[int, Row]] = []
     first_seen: dict[tuple[str, tuple[str, ...]], int] = {}
     spelling: dict[str, tuple[str, int]] = {}  # folded name -> (spelling, first line)
-    for line, row in _read_csv(path, PRODUCT_COLUMNS, problems):
+    for line, row in read_rows(path, PRODUCT_COLUMNS, problems):
         errors: list[str] = []
-        product = _name(row["product"])
+        product = clean_name(row["product"])
         version = row["version"]
         if not product:
             errors.append("product is empty")
@@ -257,7 +255,7 @@ def import_licences(path: Path | str, url: str | None = None) -> ImportResult:
     problems: list[Problem] = []
     parsed: list[tuple[int, Row]] = []
     first_seen: dict[str, int] = {}
-    for line, row in _read_csv(path, LICENCE_COLUMNS, problems):
+    for line, row in read_rows(path, LICENCE_COLUMNS, problems):
         errors: list[str] = []
         key = normalise_key(row["licence_key"])
         if not key:
@@ -272,11 +270,11 @@ def import_licences(path: Path | str, url: str | None = None) -> ImportResult:
                 f"duplicate row: licence key {mask_key(key)} is already on line {first_seen[key]}"
             )
         first_seen.setdefault(key, line)
-        product = _name(row["product"])
+        product = clean_name(row["product"])
         if not product:
             errors.append("product is empty")
         _version_errors(row["version"], errors)
-        holder = _name(row["holder"])
+        holder = clean_name(row["holder"])
         if not holder:
             errors.append("holder is empty")
         valid_until = _date(row["valid_until"], "valid_until", errors, required=True)
@@ -381,25 +379,3 @@ def records_version(url: str | None = None) -> str | None:
             ).scalar()
     except (sa_exc.OperationalError, sa_exc.ProgrammingError):
         return None  # no meta table yet
-
-
-# ---------------------------------------------------------------- aliases
-
-
-def read_aliases(path: Path | str = ALIASES) -> tuple[dict[str, str], list[Problem]]:
-    """{alias (folded): product} from an alias,product CSV, and the rows it skipped.
-
-    Lenient: a bad row is skipped and reported, the rest are used, so a typo in
-    the admin's alias list never stops the assistant.
-    """
-    problems: list[Problem] = []
-    if not Path(path).exists():
-        return {}, []
-    aliases: dict[str, str] = {}
-    for line, row in _read_csv(path, ALIAS_COLUMNS, problems):
-        alias, product = _name(row["alias"]), _name(row["product"])
-        if not alias or not product:
-            problems.append(Problem(line, "alias and product must both be given"))
-        else:
-            aliases[fold(alias)] = product
-    return aliases, problems

@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING
 
 from bot import db
 from bot.records import names, words
-from bot.records.csv_import import ALIASES, read_aliases, records_version
+from bot.records.aliases import ALIASES, read_aliases
+from bot.records.csv_import import records_version
 from bot.records.keys import keys_in, mask_key
 from bot.records.lookup import find_products, product_names
 from bot.records.versions import BARE, DOTTED, V_FORM, version_in

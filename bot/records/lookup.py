@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
 from bot import db
-from bot.records.csv_import import read_aliases
+from bot.records.aliases import read_aliases
 from bot.records.keys import KEY, mask_key, normalise_key
 from bot.records.versions import family_of, match_version, nearest_versions, version_key
 from bot.text import fold

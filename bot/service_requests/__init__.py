@@ -18,10 +18,10 @@ Licence keys are stored in full (the team needs them) but never printed,
 logged or sent in full. Other modules import from here, not from the modules.
 """
 
-from bot.service_requests.catalogue import queues, service_ids
 from bot.service_requests.countries import country_code, country_name
 from bot.service_requests.filing import FiledRequest, file_request, idempotency_key_for
 from bot.service_requests.form import SKIP, email_in, field_named, field_words, is_skip
+from bot.service_requests.paid_services import queues, service_ids
 from bot.service_requests.routing import (
     ROUTING_FILE,
     Route,

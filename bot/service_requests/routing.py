@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import settings
-from bot.service_requests import catalogue
+from bot.service_requests import paid_services
 from bot.service_requests.countries import CODES, country_code
 from bot.settings import CONTENT_DIR
 
@@ -95,7 +95,7 @@ def read_routing(path: Path | str | None = None, *, url: str | None = None) -> l
     # comment lines become blank lines, so csv line numbers stay the file's
     lines = ["" if line.lstrip().startswith("#") else line for line in text.split("\n")]
     reader = csv.reader(io.StringIO("\n".join(lines), newline=""))
-    services = catalogue.current(url)
+    services = paid_services.current(url)
     known, known_queues = set(services.service_ids), services.queues
     problems: list[str] = []
     rows: list[RoutingRow] = []
@@ -154,7 +154,7 @@ def check_routing(path: Path | str | None = None, *, url: str | None = None) -> 
         rows = read_routing(path, url=url)
     except RoutingError as exc:
         return exc.problems
-    services = catalogue.current(url)
+    services = paid_services.current(url)
     problems = []
     for row in rows:
         if row.service in services.services:
@@ -200,7 +200,7 @@ def route(
     code = country_code(country)
     if code is None:
         raise UnknownCountry(f"unknown country {country!r}: give a country name or ISO code")
-    services = catalogue.service_ids(url)
+    services = paid_services.service_ids(url)
     if service not in services:
         raise UnknownService(f"unknown service {service!r} (one of {', '.join(services)})")
     rows = read_routing(path, url=url)

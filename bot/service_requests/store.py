@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import db, records
-from bot.outbound import spreadsheet_cell
+from bot.escaping import spreadsheet_cell
 
 # A request's life, in order; filing sets the first. db.ServiceRequest's
 # CheckConstraint spells the same values out, because bot.db cannot import this
@@ -196,7 +196,7 @@ def export_requests(
 ) -> str:
     """Every request (filtered like list_requests) as csv or json, keys masked.
 
-    A CSV cell that could start a formula gets a leading ' (bot.outbound)."""
+    A CSV cell that could start a formula gets a leading ' (bot.escaping)."""
     rows = [r.record() for r in list_requests(queue, status, url)]
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"

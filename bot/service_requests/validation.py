@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 
 from bot import db, records
-from bot.service_requests import catalogue
+from bot.service_requests import paid_services
 from bot.service_requests.countries import country_code
 from bot.text import has_controls
 
@@ -147,7 +147,7 @@ def normalise_licence_key(text: str) -> str:
 
 
 def clean(
-    name: str, value: object, services: catalogue.Catalogue | None
+    name: str, value: object, services: paid_services.Catalogue | None
 ) -> tuple[str | None, str | None]:
     """Format checks only (no licence records). With `services` None a service id
     is only normalised, not looked up (for idempotency keys, which need no database)."""
@@ -201,7 +201,7 @@ def validate_field(
     well-formed key that is not there gives (key, "key_unknown"): the cleaned
     key AND a problem, for the caller to decide (file_request accepts it by default).
     """
-    services = catalogue.current(url) if name == "service" else None
+    services = paid_services.current(url) if name == "service" else None
     value_clean, problem = clean(name, value, services)
     if name == "licence_key" and value_clean and check_records:
         if licence_status(value_clean, url) == "unknown":
@@ -214,7 +214,7 @@ def validate_request(
 ) -> tuple[dict[str, str | None], str | None]:
     """(clean fields, licence status) or RequestInvalid listing every problem."""
     problems = [FieldProblem(name, "unknown_field") for name in fields if name not in FIELDS]
-    services = catalogue.current(url)
+    services = paid_services.current(url)
     cleaned: dict[str, str | None] = {}
     for name in FIELDS:
         value, problem = clean(name, fields.get(name), services)

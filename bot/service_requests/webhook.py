@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import update
 
 from bot import db, settings
-from bot.outbound import UnsafeHeader, header_value
+from bot.escaping import UnsafeHeader, header_value
 from bot.service_requests.store import StoredRequest, get_request, normalise_reference
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The check before a phrase is written to the training data.
 
 Refused outright:
-- a held-out evaluation question (normalised; bench/heldout*.csv): evaluation
+- a held-out evaluation question (normalised; eval/heldout*.csv): evaluation
   sets never share a sentence with training data;
 - the same normalised text already a training example (of this intent: a
   duplicate; of another: a conflict), naming the example and its file;

@@ -17,11 +17,11 @@ from bot.text import normalise
 
 NLU_DIR = PROJECT_DIR / "data" / "nlu"
 EVAL_SETS = (
-    PROJECT_DIR / "bench" / "heldout.csv",  # the team's, written apart from data/nlu
-    PROJECT_DIR / "bench" / "heldout_independent.csv",  # written by someone who never saw it
+    PROJECT_DIR / "eval" / "heldout.csv",  # the team's, written apart from data/nlu
+    PROJECT_DIR / "eval" / "heldout_independent.csv",  # written by someone who never saw it
     # written blind on 1 December, after the independent set's misses had been read
     # to write training data by kind of failure: the one set nothing was tuned on
-    PROJECT_DIR / "bench" / "heldout_blind.csv",
+    PROJECT_DIR / "eval" / "heldout_blind.csv",
 )
 
 

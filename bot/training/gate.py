@@ -1,7 +1,7 @@
 """The regression gate: a retrained model goes live only if it is not worse.
 
 Compared with the model serving now, on every held-out question together
-(bot.training.evaluation.evaluate): refused when macro-F1 drops by more than
+(bot.training.scoring.evaluate): refused when macro-F1 drops by more than
 MAX_F1_DROP (0.5 points) in any language, or when the share of out-of-scope
 questions that fall back drops at all. `bot retrain --force` activates anyway.
 What got worse is listed with the questions that were right before and are not now.

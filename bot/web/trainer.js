@@ -1,7 +1,7 @@
 /* The trainer page: the inbox of misunderstood messages, assigning them to
  * intents, retraining and the latest evaluation. No framework, no build step.
  *
- * Talks to /webhooks/trainer/api/... (bot/rasa_addons/trainer_channel.py) with
+ * Talks to /webhooks/trainer/api/... (bot/rasa_addons/channels/trainer_page.py) with
  * the trainer token as a Bearer header; the token is asked for once and kept in
  * sessionStorage (gone when the tab closes), never put in a URL.
  *

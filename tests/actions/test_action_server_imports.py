@@ -28,7 +28,7 @@ def test_the_actions_import_neither_rasa_nor_tensorflow():
 
 WARM_PROBE = """
 import asyncio, sys
-from bot.rasa_addons import action_server
+from bot.rasa_addons.entry import action_server
 from bot.records import names
 for name in action_server.UNUSED_BY_ACTIONS:  # as main() does
     sys.modules.setdefault(name, None)

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import lookup, service_request
+from actions import lookup, service_request, service_request_prompts
 from bot import records, service_requests
 from bot.privacy import drafts
 from tests.actions.conftest import run, tracker
@@ -79,7 +79,7 @@ def test_skipping_an_optional_field_drops_it_from_the_draft() -> None:
 def test_the_summary_shows_what_the_user_typed() -> None:
     drafts.put(SENDER, FULL)
     t = tracker("Two sites", "inform", active_loop="service_request_form", slots=MASKED_SLOTS)
-    text = run(service_request.AskConfirmed(), t).text
+    text = run(service_request_prompts.AskConfirmed(), t).text
     assert "Kari Nordmann" in text and "kari@nordmann.no" in text and PHONE in text
     assert KEY not in text and "ZEB76" in text
 

@@ -1,4 +1,4 @@
-"""The rule before the form (actions/rule_first.py), run as the action server
+"""The rule before the form (actions/rule_then_lookup.py), run as the action server
 runs it: which questions get the rule first, which start a lookup at once."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.clarify import Clarify
-from actions.rule_first import RuleThenLookup
+from actions.rule_then_lookup import RuleThenLookup
 from actions.scope import AnswerScope
 from actions.small_talk import SmallTalk
 from bot import rulebase

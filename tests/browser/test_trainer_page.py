@@ -1,4 +1,4 @@
-"""The trainer page (bot/web/trainer.*, bot/rasa_addons/trainer_channel.py) in
+"""The trainer page (bot/web/trainer.*, bot/rasa_addons/channels/trainer_page.py) in
 headless Chromium, against its own Rasa and action servers.
 
 Its own pair, because assigning writes training data: these servers run with
@@ -29,9 +29,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from bot import launcher, secrets, settings
+from bot import secrets, settings
+from bot.runtime import build, model_eval, processes, project_copy, retrain
+from bot.runtime.servers import Servers
 from bot.settings import PROJECT_DIR
-from bot.training import eval_report, evaluation, retrain, sandbox, similarity
+from bot.training import scoring, similarity
 from bot.training.examples import training_examples
 
 # Messages this model answers with a fallback or below the inbox's confidence
@@ -113,8 +115,8 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
     # The vectors of examples embedded before, by `bot inbox assign` in the work
     # tree or an earlier run (a cache by text hash: the copy embeds only the rest).
     earlier = PROJECT_DIR / "var" / "cache"
-    copy = sandbox.copy_project(tmp_path_factory.mktemp("trainer") / "project", cache=earlier)
-    env = sandbox.environment(copy, launcher.free_port(), launcher.free_port())
+    copy = project_copy.copy_project(tmp_path_factory.mktemp("trainer") / "project", cache=earlier)
+    env = project_copy.environment(copy, processes.free_port(), processes.free_port())
     token = env.pop("BOT_TRAINER_TOKEN")  # into var/secrets/, as `make run` writes it
     env["SANIC_REQUEST_MAX_SIZE"] = str(64 * 1024)
     # no real retrain here, so no warm retrain process for an assignment to start
@@ -126,12 +128,12 @@ def trainer_bot(tmp_path_factory, model) -> Iterator[TrainerBot]:
         path = settings.secret_file(cfg.var_dir, "BOT_TRAINER_TOKEN")
         path.parent.mkdir(parents=True)
         path.write_text(token + "\n", encoding="utf-8")
-        launcher.prepare_database(cfg)
+        build.prepare_database(cfg)
         # The near-duplicate check embeds every example once (cached in var/cache/):
         # done here, so the first assignment in the browser is as quick as the rest.
         examples = training_examples(copy / "data" / "nlu")
         similarity.embed_cached([e.text for e in examples], similarity.cache_path())
-        servers = launcher.Servers(cfg, model, log_dir=cfg.var_dir / "logs")
+        servers = Servers(cfg, model, log_dir=cfg.var_dir / "logs")
         servers.start()  # the children took this environment
     before = _digest(PROJECT_DIR / "data" / "nlu")
     try:
@@ -362,17 +364,16 @@ def _real_evaluation(trainer_bot: TrainerBot, per_set: int = 60) -> None:
     (all languages, out of scope included), parsed by the server itself, stored as
     `bot eval` stores it, with its PNG. A sample: the whole sets take minutes."""
     sets = {
-        name: rows[:: max(1, len(rows) // per_set)]
-        for name, rows in evaluation.heldout_sets().items()
+        name: rows[:: max(1, len(rows) // per_set)] for name, rows in scoring.heldout_sets().items()
     }
-    parses = [trainer_bot.parse(text) for text in evaluation.texts(sets)]
-    report = evaluation.evaluate(sets, parses)
+    parses = [trainer_bot.parse(text) for text in scoring.texts(sets)]
+    report = scoring.evaluate(sets, parses)
     sample = sum(len(rows) for rows in sets.values())
     report.update(
         kind="heldout", model=f"a sample of {sample} held-out questions", created=time.time()
     )
-    stem = eval_report.save(trainer_bot.cfg, report)
-    eval_report.write_png(report, stem.with_suffix(".png"))
+    stem = model_eval.save(trainer_bot.cfg, report)
+    model_eval.write_png(report, stem.with_suffix(".png"))
 
 
 def test_latest_evaluation_with_its_plot(new_page, trainer_bot, docs_dir):

@@ -1,4 +1,4 @@
-"""The production shape (bot/cluster.py) on real PostgreSQL, Redis and HAProxy:
+"""The production shape (bot/runtime/cluster.py) on real PostgreSQL, Redis and HAProxy:
 two Rasa replicas, two action servers, the balancer in front of both tiers.
 
 Isolated from other runs: a PostgreSQL database of its own (test_cluster_<hex>,
@@ -25,7 +25,8 @@ import socketio
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bot import cluster, records, rulebase, secrets, settings
+from bot import records, rulebase, secrets, settings
+from bot.runtime import cluster
 from bot.settings import PROJECT_DIR
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.conversation.questions import DISINFECTION, ONSITE
@@ -159,7 +160,7 @@ def test_the_replicas_run_on_postgresql_and_the_redis_lock_store(running_cluster
         engine.dispose()
     assert stored and stored > 3  # the tracker store is this PostgreSQL database
     with open(PROJECT_DIR / "endpoints.redis-lock.yml", encoding="utf-8") as f:
-        assert "bot.rasa_addons.lock_store.AtomicRedisLockStore" in f.read()
+        assert "bot.rasa_addons.stores.lock_store.AtomicRedisLockStore" in f.read()
 
 
 # ---------------------------------------------------------------- shared state

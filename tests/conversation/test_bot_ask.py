@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bot import rulebase
-from bot.launcher import free_port
+from bot.runtime.processes import free_port
 from tests.conversation.questions import DISINFECTION, ONSITE
 
 BOT = str(Path(sys.executable).with_name("bot"))

@@ -1,4 +1,4 @@
-"""The chat page's routes (bot/rasa_addons/chat_channel.py) on the running Rasa
+"""The chat page's routes (bot/rasa_addons/channels/chat_page.py) on the running Rasa
 server: health, clause look-ups, verdict labels, feedback into the database,
 the page and its static files (and no way out of bot/web/)."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot import feedback
-from bot.rasa_addons.chat_channel import WEB_DIR, static_file
+from bot.rasa_addons.channels.chat_page import WEB_DIR, static_file
 
 CHAT = "/webhooks/chat"
 
@@ -144,7 +144,7 @@ def test_the_page(running_bot):
         "/static/../../bot/db.py",
         "/static/..%2f..%2fbot%2fdb.py",
         "/static/%2e%2e/%2e%2e/bot/db.py",
-        "/static/../rasa_addons/chat_channel.py",
+        "/static/../rasa_addons/chat_page.py",
         "/static/.hidden",
         "/static/nothing-here.js",
     ],

@@ -28,9 +28,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot import db, launcher, ports
+from bot import db
 from bot.messages import say
 from bot.privacy import drafts
+from bot.runtime import build, ports, processes, servers
 from bot.service_requests import deferred
 from bot.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
@@ -46,7 +47,7 @@ BOT = str(Path(sys.executable).with_name("bot"))
 
 
 @contextlib.contextmanager
-def action_server_replaced(running_bot, cfg=None) -> Iterator[launcher.Servers]:
+def action_server_replaced(running_bot, cfg=None) -> Iterator[servers.Servers]:
     """Stop the shared action server; afterwards start it again and wait for it.
 
     With `cfg`, an action server of those settings runs on the same port meanwhile.
@@ -54,7 +55,7 @@ def action_server_replaced(running_bot, cfg=None) -> Iterator[launcher.Servers]:
     servers = running_bot.servers
     os.killpg(servers.procs[0].pid, signal.SIGTERM)
     servers.procs[0].wait(timeout=30)
-    stand_in = launcher.Servers(cfg, servers.model, log_dir=servers.log_dir) if cfg else None
+    stand_in = servers.Servers(cfg, servers.model, log_dir=servers.log_dir) if cfg else None
     try:
         if stand_in:
             stand_in.procs = [stand_in._spawn("actions-standin", stand_in._actions_cmd())]
@@ -106,7 +107,7 @@ class Proxy:
 
     def __init__(self, target: tuple[str, int]):
         self.target = target
-        self.port = launcher.free_port()
+        self.port = processes.free_port()
         self.listener: socket.socket | None = None
         self.conns: list[socket.socket] = []
         self.lock = threading.Lock()
@@ -170,7 +171,7 @@ def postgres_behind_proxy(running_bot) -> Iterator[tuple[Settings, Proxy]]:
             cfg = dataclasses.replace(
                 running_bot.cfg, database_url=via_proxy.render_as_string(hide_password=False)
             )
-            launcher.prepare_database(cfg)
+            build.prepare_database(cfg)
             yield cfg, proxy
         finally:
             proxy.cut()
@@ -236,8 +237,8 @@ def run_env(tmp_path: Path, model: Path, **ports_: int) -> dict[str, str]:
         BOT_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'bot.db'}",
         BOT_TRACKER_URL=f"sqlite:///{tmp_path / 'var' / 'tracker.db'}",
         BOT_MODELS_DIR=str(model.parent),  # the model the session trained: no training
-        BOT_RASA_PORT=str(ports_.get("rasa", launcher.free_port())),
-        BOT_ACTIONS_PORT=str(ports_.get("actions", launcher.free_port())),
+        BOT_RASA_PORT=str(ports_.get("rasa", processes.free_port())),
+        BOT_ACTIONS_PORT=str(ports_.get("actions", processes.free_port())),
         BOT_LOG_LEVEL="WARNING",
     )
     return env

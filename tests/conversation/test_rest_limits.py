@@ -1,4 +1,4 @@
-"""The bounded REST channel (bot/rasa_addons/rest_channel.py) on the real servers:
+"""The bounded REST channel (bot/rasa_addons/channels/rest.py) on the real servers:
 bad bodies get 400/413 with a JSON reason, over-long messages are answered at
 once in the user's language and never reach the tracker, a sender over its
 rate gets 429, forged intent payloads are not run, the chat page's session

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher, secrets
+from bot import secrets
+from bot.runtime import processes, project_copy
 from bot.settings import PROJECT_DIR
-from bot.training import sandbox
 from tests.conversation.questions import DISINFECTION
 
 NLU_FILE, INTENT = "en/disinfection.yml", "scope_disinfection"
@@ -65,7 +65,7 @@ class Copy:
         return self._request("/status")["model_file"]  # type: ignore[index]
 
     def retrain(self, *args: str):
-        return sandbox.run_cli(self.project, self.env, "retrain", *args)
+        return project_copy.run_cli(self.project, self.env, "retrain", *args)
 
     @property
     def nlu_file(self) -> Path:
@@ -76,10 +76,10 @@ class Copy:
 def copy(tmp_path_factory, model: Path) -> Iterator[Copy]:
     tmp = tmp_path_factory.mktemp("retrain")
     cache = PROJECT_DIR / "var" / "cache"  # make test's training filled it
-    project = sandbox.copy_project(tmp / "project", model=model, cache=cache)
-    env = sandbox.environment(project, launcher.free_port(), launcher.free_port())
+    project = project_copy.copy_project(tmp / "project", model=model, cache=cache)
+    env = project_copy.environment(project, processes.free_port(), processes.free_port())
     it = Copy(project, env, tmp / "run.log")
-    it.proc = sandbox.start(project, env, it.log)
+    it.proc = project_copy.start(project, env, it.log)
     try:
         started = time.monotonic()
         while True:  # `bot run`: no training (the model is there), servers up
@@ -92,7 +92,7 @@ def copy(tmp_path_factory, model: Path) -> Iterator[Copy]:
                 time.sleep(0.5)
         yield it
     finally:
-        sandbox.stop(it.proc)  # type: ignore[arg-type]
+        project_copy.stop(it.proc)  # type: ignore[arg-type]
 
 
 class Traffic(threading.Thread):
@@ -120,7 +120,7 @@ def retrained(copy: Copy) -> Copy:
     ongoing = f"ongoing-{uuid.uuid4().hex}"
     copy.ask(DISINFECTION["sv"], sender=ongoing)
     copy.original = copy.nlu_file.read_text(encoding="utf-8")
-    sandbox.append_example(copy.nlu_file, INTENT, PHRASE)
+    project_copy.append_example(copy.nlu_file, INTENT, PHRASE)
     traffic = Traffic(copy)
     traffic.start()
     try:

@@ -1,4 +1,4 @@
-"""The socket.io channel (bot/rasa_addons/socketio_channel.py) through the real
+"""The socket.io channel (bot/rasa_addons/channels/socketio.py) through the real
 servers, with python-socketio's client speaking as rasa-webchat does:
 session_request, then user_uttered with customData. Polling transport (the
 client's websocket transport needs a package the project does not install;

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import yaml
 
-from bot import launcher
+from bot.runtime import processes
 from bot.settings import PROJECT_DIR
 
 LANGS = ["en", "nb", "sv"]
@@ -33,7 +33,7 @@ def user_steps(lang: str) -> list[tuple[str, str]]:
 def test_story_actions(running_bot, model, tmp_path, lang):
     cfg = running_bot.cfg
     cmd = [
-        *launcher.RASA,
+        *processes.RASA,
         "test",
         "core",
         "--model",
@@ -41,14 +41,14 @@ def test_story_actions(running_bot, model, tmp_path, lang):
         "--stories",
         f"tests/stories/{lang}.yml",
         "--endpoints",
-        str(launcher.endpoints_file(cfg)),
+        str(processes.endpoints_file(cfg)),
         "--out",
         str(tmp_path),
         "--fail-on-prediction-errors",
         "--no-plot",
     ]
     result = subprocess.run(
-        cmd, cwd=PROJECT_DIR, env=launcher.rasa_env(cfg), capture_output=True, text=True
+        cmd, cwd=PROJECT_DIR, env=processes.rasa_env(cfg), capture_output=True, text=True
     )
     failed = tmp_path / "failed_test_stories.yml"
     details = failed.read_text() if failed.exists() else result.stdout[-3000:]

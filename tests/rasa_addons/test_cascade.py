@@ -18,8 +18,8 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.rasa_addons.e5_featurizer import DEFERRED, E5Featurizer
-from bot.rasa_addons.linear_intent_classifier import LinearIntentClassifier
+from bot.rasa_addons.components.e5_featurizer import DEFERRED, E5Featurizer
+from bot.rasa_addons.components.linear_intent_classifier import LinearIntentClassifier
 
 EXAMPLES = {
     "support_hours": [

@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.preprocessing import normalize
 
-from bot.rasa_addons.linear_intent_classifier import LinearIntentClassifier
+from bot.rasa_addons.components.linear_intent_classifier import LinearIntentClassifier
 
 TEXTS = ["When is support open?", "Refund my licence, please", "Hei hei", "Is it 24/7?"]
 

@@ -8,7 +8,7 @@ import numpy as np
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.rasa_addons.e5_featurizer import E5Featurizer
+from bot.rasa_addons.components.e5_featurizer import E5Featurizer
 
 
 def featurizer(size: int) -> E5Featurizer:
@@ -69,7 +69,7 @@ def test_preloaded_questions_are_embedded_once_and_kept_in_var_cache(tmp_path):
     embeds those var/cache/ lacks (a batch at a time) and keeps them there, and the
     featurizer then takes their vectors from memory, the same as it would compute."""
     from bot import settings
-    from bot.rasa_addons import e5_featurizer
+    from bot.rasa_addons.components import e5_featurizer
 
     questions = ["Can you remove a virus from my PC?", "Hvor  lenge er versjon 21 støttet?"]
     with settings.environment({"BOT_VAR_DIR": str(tmp_path)}):

@@ -1,4 +1,4 @@
-"""The Redis lock store (bot/rasa_addons/lock_store.py) on a real Redis, with
+"""The Redis lock store (bot/rasa_addons/stores/lock_store.py) on a real Redis, with
 two processes standing in for two Rasa replicas.
 
 Keys live under a prefix of their own per test (`test:<uuid>:`), so runs beside
@@ -21,7 +21,7 @@ from rasa.core.lock_store import LockError
 from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
-from bot.rasa_addons.lock_store import AtomicRedisLockStore
+from bot.rasa_addons.stores.lock_store import AtomicRedisLockStore
 
 REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TICKETS_EACH = 400

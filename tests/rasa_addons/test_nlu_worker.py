@@ -1,4 +1,4 @@
-"""The warm NLU worker (bot.training.warm, bot.rasa_addons.nlu_worker): jobs after
+"""The warm NLU worker (bot.runtime.nlu_jobs, bot.rasa_addons.entry.nlu_worker): jobs after
 the first run in the same process, answer as a fresh process does, survive a
 failing job and bad requests, and a dead or stopped worker is replaced."""
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher, settings
+from bot import settings
+from bot.runtime import nlu_jobs, processes, retrain
 from bot.settings import PROJECT_DIR
-from bot.training import retrain, warm
 
 TEXTS = ["Can you disinfect my PC?", "Hvor lenge har dere åpent?", "Hej"]
 
@@ -32,7 +32,7 @@ def _cold_parse(cfg: settings.Settings, model: Path) -> list:
         out = Path(tmp) / "r.json"
         args = ["--out", str(out), "--parse", str(model), "--texts", f"{tmp}/t.json"]
         subprocess.run(
-            [*retrain.NLU_JOB, *args], cwd=PROJECT_DIR, env=launcher.rasa_env(cfg), check=True
+            [*retrain.NLU_JOB, *args], cwd=PROJECT_DIR, env=processes.rasa_env(cfg), check=True
         )
         return json.loads(out.read_text(encoding="utf-8"))["parses"][str(model)]
 
@@ -58,7 +58,7 @@ def _gone(pid: int, timeout: float = 60) -> bool:  # a loaded machine: Rasa exit
 @pytest.fixture
 def cfg(bot_env) -> settings.Settings:
     yield bot_env
-    warm.shutdown(bot_env)
+    nlu_jobs.shutdown(bot_env)
 
 
 def test_jobs_run_in_one_warm_process_and_answer_as_a_fresh_one(cfg, model):
@@ -76,7 +76,7 @@ def test_a_failing_job_is_reported_and_the_worker_goes_on(cfg, model, tmp_path):
     with pytest.raises(retrain.RetrainFailed, match="training failed"):
         retrain.nlu_job(cfg, parse=(tmp_path / "no-such-model.tar.gz",), texts=TEXTS)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect("\0" + warm.worker_name(cfg))
+    conn.connect("\0" + nlu_jobs.worker_name(cfg))
     with conn, conn.makefile("rb") as stream:
         conn.sendall(b'["not", "an", "object"]\n')
         assert "bad request" in json.loads(stream.readline())["error"]
@@ -88,15 +88,15 @@ def test_a_killed_worker_is_replaced_and_a_stopped_one_exits(cfg, model):
     os.kill(pid, signal.SIGKILL)
     assert _gone(pid)
     deadline = time.monotonic() + 30  # the socket goes when its last thread has exited
-    while (conn := warm._connect(warm.worker_name(cfg))) is not None:
+    while (conn := nlu_jobs._connect(nlu_jobs.worker_name(cfg))) is not None:
         conn.close()
         assert time.monotonic() < deadline
         time.sleep(0.2)
     new = _parse(cfg, model)["worker_pid"]
     assert new != pid
-    assert warm.shutdown(cfg) is True
+    assert nlu_jobs.shutdown(cfg) is True
     assert _gone(new)
-    assert warm.shutdown(cfg) is False
+    assert nlu_jobs.shutdown(cfg) is False
 
 
 def test_an_idle_worker_exits_on_its_own(cfg, model, monkeypatch):
@@ -116,12 +116,12 @@ def test_warming_up_starts_the_worker_the_next_job_uses_and_only_one(cfg, model,
     """After a phrase is written (retrain.warm_up): the worker starts in the
     background and listens before it imports Rasa, so a warm-up or a job that comes
     meanwhile finds it (no second Rasa); probes do not use up its jobs."""
-    assert warm._connect(warm.worker_name(cfg)) is None
+    assert nlu_jobs._connect(nlu_jobs.worker_name(cfg)) is None
     assert retrain.warm_up(cfg) is True
-    started = warm._started[-1]
+    started = nlu_jobs._started[-1]
     log = cfg.var_dir / "retrain" / "nlu-worker.log"
     deadline = time.monotonic() + 60
-    while (conn := warm._connect(warm.worker_name(cfg))) is None:  # bound, listening
+    while (conn := nlu_jobs._connect(nlu_jobs.worker_name(cfg))) is None:  # bound, listening
         assert started.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     conn.close()
@@ -154,7 +154,7 @@ def test_the_worker_serves_only_its_own_user(cfg, model):
     pid = _parse(cfg, model)["worker_pid"]
     other = subprocess.run(
         # the system's interpreter: another user may not enter this one's directories
-        ["/usr/bin/python3", "-c", _AS_OTHER_USER, warm.worker_name(cfg)],
+        ["/usr/bin/python3", "-c", _AS_OTHER_USER, nlu_jobs.worker_name(cfg)],
         user=65534,
         capture_output=True,
         text=True,

@@ -21,7 +21,7 @@ ORIGINAL = RemoteAction._validate_action_result
 
 
 def test_importing_the_addons_patches_nothing():
-    import bot.rasa_addons.chat_channel  # noqa: F401
+    import bot.rasa_addons.channels.chat_page  # noqa: F401
 
     assert RemoteAction._validate_action_result is ORIGINAL or patches._applied
 

@@ -19,7 +19,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.privacy import drafts
-from bot.rasa_addons import tracker_store
+from bot.rasa_addons.stores import tracker_store
 from bot.settings import PROJECT_DIR
 
 T = TypeVar("T")

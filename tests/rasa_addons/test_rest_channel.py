@@ -22,9 +22,9 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
-from bot import launcher
-from bot.rasa_addons.chat_channel import ChatChannel
-from bot.rasa_addons.rest_channel import RestChannel
+from bot.rasa_addons.channels.chat_page import ChatChannel
+from bot.rasa_addons.channels.rest import RestChannel
+from bot.runtime import processes
 
 PER_CLIENT = 40
 PER_SENDER = 5
@@ -79,7 +79,7 @@ def running() -> Iterator[tuple[Server, Sanic]]:
     """One server for the module (Sanic apps are not cheap to start and stop)."""
     saved = {k: os.environ.get(k) for k in LIMITS}
     os.environ.update(LIMITS)
-    srv = Server(launcher.free_port())
+    srv = Server(processes.free_port())
 
     async def on_new_message(message: UserMessage) -> None:
         srv.received.append(message.text)

@@ -12,8 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bot import db
-from bot.privacy import retention
+from bot import db, tracker_events
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -65,7 +64,7 @@ def make_nlu(root: Path) -> tuple[Path, Path]:
         path = nlu / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    heldout = root / "bench" / "heldout.csv"
+    heldout = root / "eval" / "heldout.csv"
     heldout.parent.mkdir(parents=True, exist_ok=True)
     heldout.write_text(EVAL_CSV, encoding="utf-8")
     return nlu, heldout
@@ -83,13 +82,13 @@ class Conversation:
     def __init__(self, url: str, sender: str, start: dt.datetime | None = None):
         self.url, self.sender = url, sender
         self.clock = (start or NOW - dt.timedelta(minutes=30)).timestamp()
-        retention.TRACKER_METADATA.create_all(db.engine_for(url))
+        tracker_events.TRACKER_METADATA.create_all(db.engine_for(url))
 
     def _add(self, kind: str, data: dict[str, Any], **columns: Any) -> int:
         data = {"event": kind, "timestamp": self.clock, **data}
         with db.engine_for(self.url).begin() as conn:
             result = conn.execute(
-                retention.EVENTS.insert().values(
+                tracker_events.EVENTS.insert().values(
                     sender_id=self.sender,
                     type_name=kind,
                     timestamp=self.clock,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.launcher import free_port
+from bot.runtime.processes import free_port
 
 from .helpers import run_cli
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from bot import cluster
+from bot.runtime.cluster import haproxy
 from bot.settings import PROJECT_DIR
 
 DEPLOY = PROJECT_DIR / "deploy"
@@ -67,7 +67,7 @@ def test_the_compose_file_has_the_cluster_shape():
 
 def test_the_compose_haproxy_config_is_the_templates_rendering():
     committed = (DEPLOY / "compose" / "haproxy.cfg").read_text(encoding="utf-8")
-    assert committed == cluster.render_for_compose(), "run `make deploy-render`"
+    assert committed == haproxy.render_for_compose(), "run `make deploy-render`"
 
 
 def test_the_dockerfile_is_multi_stage_pinned_and_not_root():
@@ -111,9 +111,9 @@ def test_every_server_in_kubernetes_has_a_readiness_probe_and_requests():
 
 def test_haproxy_accepts_the_local_configuration(tmp_path):
     assert shutil.which("haproxy"), "HAProxy is not installed: apt-get install haproxy"
-    layout = cluster.Layout.free(3, 2)
+    layout = haproxy.Layout.free(3, 2)
     config = tmp_path / "haproxy.cfg"
-    config.write_text(cluster.render_for(layout, tmp_path / "haproxy.sock"), encoding="utf-8")
+    config.write_text(haproxy.render_for(layout, tmp_path / "haproxy.sock"), encoding="utf-8")
     done = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     text = config.read_text(encoding="utf-8")
@@ -125,13 +125,13 @@ def test_haproxy_accepts_the_local_configuration(tmp_path):
 def test_the_haproxy_check_would_catch_a_mistake(tmp_path):
     assert shutil.which("haproxy"), "HAProxy is not installed: apt-get install haproxy"
     config = tmp_path / "haproxy.cfg"
-    text = cluster.render_for(cluster.Layout.free(1, 1), tmp_path / "haproxy.sock")
+    text = haproxy.render_for(haproxy.Layout.free(1, 1), tmp_path / "haproxy.sock")
     config.write_text(text.replace("balance leastconn", "balance fastest"), encoding="utf-8")
     assert subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True).returncode != 0
 
 
 def test_the_template_has_nothing_left_to_fill(tmp_path):
-    text = cluster.render_for(cluster.Layout.free(2, 2), Path("/tmp/x.sock"))
+    text = haproxy.render_for(haproxy.Layout.free(2, 2), Path("/tmp/x.sock"))
     assert "$" not in text
 
 
@@ -139,14 +139,15 @@ def test_containers_pull_the_model_through_the_action_endpoint(monkeypatch):
     """Rasa's `models:` URL is the action tier's `GET /model`, reached the way the
     action endpoint is (the balancer in compose, the Service in Kubernetes), never
     the container's own loopback."""
-    from bot import launcher, settings
+    from bot import settings
+    from bot.runtime import processes
 
     for url in ("http://haproxy:5055/webhook", "http://bot-actions:5055/webhook/"):
         monkeypatch.setenv("BOT_ACTIONS_URL", url)
-        env = launcher.rasa_env(settings.load())
+        env = processes.rasa_env(settings.load())
         assert env["BOT_MODEL_SERVER_URL"] == url.rstrip("/").removesuffix("/webhook") + "/model"
     monkeypatch.delenv("BOT_ACTIONS_URL")
     cfg = settings.load()
-    assert launcher.rasa_env(cfg)["BOT_MODEL_SERVER_URL"] == (
+    assert processes.rasa_env(cfg)["BOT_MODEL_SERVER_URL"] == (
         f"http://127.0.0.1:{cfg.actions_port}/model"
     )

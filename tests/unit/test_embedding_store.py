@@ -1,11 +1,11 @@
-"""The training embedding cache (bot/rasa_addons/embedding_store.py): only texts never
+"""The training embedding cache (bot/nlu/embedding_store.py): only texts never
 embedded by this model are computed, and vectors come back in the order asked."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from bot.rasa_addons.embedding_store import EmbeddingStore
+from bot.nlu.embedding_store import EmbeddingStore
 
 
 def _fake_embed(calls: list[list[str]]):

@@ -1,10 +1,10 @@
-"""bot.faults: the apology is in the conversation's language."""
+"""bot.failure_replies: the apology is in the conversation's language."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot import faults
+from bot import failure_replies
 from bot.messages import say
 
 
@@ -28,13 +28,13 @@ def parse_data(detected: str | None = None, decisive: bool = True, lang: str | N
     ],
 )
 def test_reply_language(latest, previous, expected):
-    assert faults.reply_language(latest, previous) == expected
+    assert failure_replies.reply_language(latest, previous) == expected
 
 
 def test_apology_uses_the_catalogue():
-    assert faults.apology(faults.ACTION_FAILED, parse_data("nb"), None) == say(
+    assert failure_replies.apology(failure_replies.ACTION_FAILED, parse_data("nb"), None) == say(
         "action_failed", "nb"
     )
-    assert faults.apology(faults.DATABASE_UNAVAILABLE, None, "sv") == say(
+    assert failure_replies.apology(failure_replies.DATABASE_UNAVAILABLE, None, "sv") == say(
         "database_unavailable", "sv"
     )

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from bot.training import evaluation, gate
+from bot.training import gate, scoring
 
 
 def _parse(intent: str, confidence: float = 0.9) -> dict:
@@ -44,7 +44,7 @@ ALL_RIGHT = [
 
 
 def report(parses: list[dict]) -> dict:
-    return evaluation.evaluate({"set.csv": ROWS}, parses)
+    return scoring.evaluate({"set.csv": ROWS}, parses)
 
 
 def test_scoring_counts_fallbacks_and_two_topic_questions_as_right():
@@ -119,4 +119,4 @@ def test_better_is_never_refused():
 
 def test_parses_must_match_the_questions():
     with pytest.raises(ValueError):
-        evaluation.evaluate({"set.csv": ROWS}, ALL_RIGHT[:-1])
+        scoring.evaluate({"set.csv": ROWS}, ALL_RIGHT[:-1])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from bot import generate
+from bot import intent_files
 from bot.settings import PROJECT_DIR
 
 TOPICS = yaml.safe_load(
@@ -15,8 +15,8 @@ INTENTS = [t["intent"] for t in TOPICS]
 
 
 def test_outputs_are_the_documented_files():
-    assert generate.DOMAIN_OUT == PROJECT_DIR / "domain" / "generated_topics.yml"
-    assert generate.RULES_OUT == PROJECT_DIR / "data" / "rules" / "generated_topics.yml"
+    assert intent_files.DOMAIN_OUT == PROJECT_DIR / "domain" / "generated_topics.yml"
+    assert intent_files.RULES_OUT == PROJECT_DIR / "data" / "rules" / "generated_topics.yml"
 
 
 @pytest.fixture
@@ -26,14 +26,14 @@ def outputs(tmp_path, monkeypatch):
     rules_out = tmp_path / "data" / "rules" / "generated_topics.yml"
     domain_out.parent.mkdir(parents=True)
     rules_out.parent.mkdir(parents=True)
-    monkeypatch.setattr(generate, "DOMAIN_OUT", domain_out)
-    monkeypatch.setattr(generate, "RULES_OUT", rules_out)
+    monkeypatch.setattr(intent_files, "DOMAIN_OUT", domain_out)
+    monkeypatch.setattr(intent_files, "RULES_OUT", rules_out)
     return domain_out, rules_out
 
 
 def test_generate_writes_the_topic_intents_and_one_rule_each(outputs):
     domain_out, rules_out = outputs
-    assert generate.generate() == [domain_out, rules_out]
+    assert intent_files.generate() == [domain_out, rules_out]
 
     domain = yaml.safe_load(domain_out.read_text(encoding="utf-8"))
     assert domain["intents"] == INTENTS
@@ -54,18 +54,18 @@ def test_generate_writes_the_topic_intents_and_one_rule_each(outputs):
         expected = [{"intent": intent}, {"action": own.get(intent, "action_answer_scope")}]
         assert rule["steps"] == expected
     form = {"intent": "scope_x", "action": "some_form"}
-    assert generate.rule_steps(form)[-1] == {"active_loop": "some_form"}  # a form stays active
+    assert intent_files.rule_steps(form)[-1] == {"active_loop": "some_form"}  # a form stays active
     for path in outputs:
         assert path.read_text(encoding="utf-8").startswith("# Generated from")
 
 
 def test_generate_twice_changes_nothing(outputs):
-    generate.generate()
+    intent_files.generate()
     before = [p.read_text(encoding="utf-8") for p in outputs]
-    assert generate.generate() == []
+    assert intent_files.generate() == []
     assert [p.read_text(encoding="utf-8") for p in outputs] == before
 
 
 def test_every_generated_intent_is_a_scope_topic():
-    assert all(intent.startswith("scope_") for intent in generate.topic_intents())
-    assert generate.topic_intents() == INTENTS
+    assert all(intent.startswith("scope_") for intent in intent_files.topic_intents())
+    assert intent_files.topic_intents() == INTENTS

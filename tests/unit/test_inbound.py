@@ -1,4 +1,4 @@
-"""bot/inbound.py: what the REST channel accepts, without a server."""
+"""bot/message_checks.py: what the REST channel accepts, without a server."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from bot import inbound
-from bot.inbound import Refused
+from bot import message_checks
+from bot.message_checks import Refused
 
 KB = 64 * 1024
 
 
-def parse(body: object, max_chars: int = 1000) -> inbound.Message:
+def parse(body: object, max_chars: int = 1000) -> message_checks.Message:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return inbound.parse(raw, KB, max_chars)
+    return message_checks.parse(raw, KB, max_chars)
 
 
 def refused(body: object) -> tuple[int, str]:
@@ -53,14 +53,14 @@ def test_a_good_message():
 )
 def test_not_a_json_object(raw):
     with pytest.raises(Refused) as caught:
-        inbound.parse(raw, KB, 1000)
+        message_checks.parse(raw, KB, 1000)
     assert caught.value.status == 400
     assert str(caught.value)
 
 
 def test_too_large():
     with pytest.raises(Refused) as caught:
-        inbound.parse(b" " * (KB + 1), KB, 1000)
+        message_checks.parse(b" " * (KB + 1), KB, 1000)
     assert caught.value.status == 413
 
 
@@ -92,8 +92,8 @@ def test_refused_with_a_reason(body, words):
 def test_lone_surrogates():
     raw = b'{"sender": "a", "message": "hi \\ud800 there", "metadata": {"x": "\\udfff"}}'
     with pytest.raises(Refused):
-        inbound.parse(raw, KB, 1000)
-    message = inbound.parse(b'{"sender": "a", "message": "hi \\ud800"}', KB, 1000)
+        message_checks.parse(raw, KB, 1000)
+    message = message_checks.parse(b'{"sender": "a", "message": "hi \\ud800"}', KB, 1000)
     assert message.text == "hi"  # a surrogate is a control character: removed
 
 
@@ -105,14 +105,14 @@ def test_the_longest_sender_and_every_allowed_character():
 def test_an_overlong_message_is_kept_as_a_prefix():
     message = parse({"sender": "a", "message": "Hei, kan dere hjelpe meg? " * 100}, max_chars=1000)
     assert message.too_long
-    assert len(message.text) <= 2 * inbound.DETECT_PREFIX
+    assert len(message.text) <= 2 * message_checks.DETECT_PREFIX
     assert not parse({"sender": "a", "message": "x" * 1000}).too_long
 
 
 def test_reply_language():
     def lang(text: str, meta: dict | None = None, previous: str | None = None) -> str:
-        message = inbound.Message("a", text, meta, too_long=True)
-        return inbound.reply_language(message, previous)
+        message = message_checks.Message("a", text, meta, too_long=True)
+        return message_checks.reply_language(message, previous)
 
     assert lang("Kan dere fjerne virus fra PC-en min? Jeg har prøvd alt.", {"lang": "sv"}) == "sv"
     assert lang("Kan dere fjerne virus fra PC-en min? Jeg har prøvd alt.") == "nb"
@@ -144,7 +144,7 @@ INTENTS = ["scope_licence", "affirm", "request_service", "restart", "session_sta
     ],
 )
 def test_intent_allowed(text, allowed):
-    assert inbound.intent_allowed(text, OFFERED, INTENTS) is allowed
+    assert message_checks.intent_allowed(text, OFFERED, INTENTS) is allowed
 
 
 def test_offered_payloads_from_bot_events():
@@ -153,16 +153,16 @@ def test_offered_payloads_from_bot_events():
         {"event": "bot", "data": None},
         {"event": "bot", "data": {"buttons": [{"payload": 5}, "junk", {"payload": " /b "}]}},
     ]
-    assert inbound.offered_payloads(events) == ["/a", "/b"]
+    assert message_checks.offered_payloads(events) == ["/a", "/b"]
 
 
 def test_the_api_nlu_routes_and_their_text_cap():
-    assert inbound.runs_nlu("POST", "/model/parse")
-    assert inbound.runs_nlu("POST", "/conversations/a/b/messages")  # ids may hold slashes
-    assert not inbound.runs_nlu("GET", "/model/parse")
-    assert not inbound.runs_nlu("POST", "/conversations/a/tracker/events")
-    assert inbound.text_too_long({"text": "x" * 11}, 10)
-    assert inbound.text_too_long({"text": ["short", "x" * 11]}, 10)
-    assert not inbound.text_too_long({"text": "x" * 10}, 10)
+    assert message_checks.runs_nlu("POST", "/model/parse")
+    assert message_checks.runs_nlu("POST", "/conversations/a/b/messages")  # ids may hold slashes
+    assert not message_checks.runs_nlu("GET", "/model/parse")
+    assert not message_checks.runs_nlu("POST", "/conversations/a/tracker/events")
+    assert message_checks.text_too_long({"text": "x" * 11}, 10)
+    assert message_checks.text_too_long({"text": ["short", "x" * 11]}, 10)
+    assert not message_checks.text_too_long({"text": "x" * 10}, 10)
     for body in ({"text": 5}, {"q": "x" * 11}, ["x" * 11], None):
-        assert not inbound.text_too_long(body, 10)  # Rasa's own checks answer these
+        assert not message_checks.text_too_long(body, 10)  # Rasa's own checks answer these

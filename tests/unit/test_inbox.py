@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import db, feedback, launcher
+from bot import db, feedback
 from bot.privacy import drafts, retention, subject
+from bot.runtime import processes, servers
 from bot.settings import PROJECT_DIR
 from bot.training import inbox, phrases
 from tests.unit.helpers import run_cli
@@ -450,8 +451,8 @@ def test_the_launcher_syncs_at_start_and_in_the_background(url, monkeypatch) -> 
     monkeypatch.setenv("BOT_TRACKER_URL", url)
     monkeypatch.setenv("BOT_INBOX_SYNC_SECONDS", "1")
     cfg = settings.load()
-    assert launcher.sync_inbox(cfg).startswith("inbox: read 0 conversation(s)")
-    syncer = launcher.InboxSyncer(cfg)
+    assert servers.sync_inbox(cfg).startswith("inbox: read 0 conversation(s)")
+    syncer = servers.InboxSyncer(cfg)
     syncer.start()
     try:
         Conversation(url, "conv-launcher").fallback("my thing is broken", UNSURE)
@@ -465,7 +466,7 @@ def test_the_launcher_syncs_at_start_and_in_the_background(url, monkeypatch) -> 
         syncer.join(timeout=30)
     assert not syncer.is_alive()
     unreachable = dataclasses.replace(cfg, database_url="postgresql://nobody@127.0.0.1:1/none")
-    assert launcher.sync_inbox(unreachable).startswith("inbox sync failed: OperationalError")
+    assert servers.sync_inbox(unreachable).startswith("inbox sync failed: OperationalError")
 
 
 def test_cli_assign_and_oos_on_a_project_copy(url, nlu, tmp_path) -> None:
@@ -479,7 +480,7 @@ def test_cli_assign_and_oos_on_a_project_copy(url, nlu, tmp_path) -> None:
         "BOT_VAR_DIR": str(tmp_path / "var"),
         "BOT_DATABASE_URL": url,
         "BOT_TRACKER_URL": url,
-        "BOT_RASA_PORT": str(launcher.free_port()),  # no server: no prediction
+        "BOT_RASA_PORT": str(processes.free_port()),  # no server: no prediction
     }
 
     def bot(*args: str) -> subprocess.CompletedProcess:

@@ -1,5 +1,5 @@
-"""Which model is live and what `GET /model` answers (bot.training.model_server),
-and one retrain at a time (bot.training.retrain.exclusive)."""
+"""Which model is live and what `GET /model` answers (bot.runtime.model_server),
+and one retrain at a time (bot.runtime.retrain.exclusive)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import settings
-from bot.training import model_server, retrain
+from bot.runtime import model_server, retrain
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""bot/outbound.py: spreadsheet cells no spreadsheet runs, header values that
+"""bot/escaping.py: spreadsheet cells no spreadsheet runs, header values that
 cannot start another header."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from bot.outbound import UnsafeHeader, header_value, spreadsheet_cell
+from bot.escaping import UnsafeHeader, header_value, spreadsheet_cell
 
 
 @pytest.mark.parametrize(

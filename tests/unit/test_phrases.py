@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import launcher
+from bot.runtime import processes
 from bot.settings import PROJECT_DIR
 from bot.training import conflicts, phrases, similarity
 from bot.training.examples import training_examples
@@ -219,7 +219,7 @@ def test_a_near_duplicate_under_another_intent_is_refused(small, tmp_path) -> No
 
 
 def test_no_server_means_no_prediction_and_says_why(small, tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("BOT_RASA_PORT", str(launcher.free_port()))  # nothing listens there
+    monkeypatch.setenv("BOT_RASA_PORT", str(processes.free_port()))  # nothing listens there
     plan = phrases.prepare(
         "scope_hardware_faults",
         "my laptop battery swells up",
@@ -259,7 +259,7 @@ def bot_command(project: Path, tmp_path: Path, *args: str) -> subprocess.Complet
         **os.environ,
         "BOT_PROJECT_DIR": str(project),
         "BOT_VAR_DIR": str(tmp_path / "var"),
-        "BOT_RASA_PORT": str(launcher.free_port()),  # no server: no prediction
+        "BOT_RASA_PORT": str(processes.free_port()),  # no server: no prediction
     }
     command = [sys.executable, "-m", "bot.cli", *args]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

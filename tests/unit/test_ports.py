@@ -1,11 +1,11 @@
-"""bot.ports: a taken port, and the process holding it, as `make run` reports them."""
+"""bot.runtime.ports: a taken port, and the process holding it, as `make run` reports them."""
 
 from __future__ import annotations
 
 import os
 import socket
 
-from bot import ports
+from bot.runtime import ports
 
 
 def test_a_listening_socket_is_found_with_its_process():

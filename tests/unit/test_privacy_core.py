@@ -10,7 +10,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from bot import db, feedback, rulebase
+from bot import db, feedback, rulebase, tracker_events
 from bot.privacy import drafts, retention, subject
 from tests.unit.sr_forms import FORM, KNOWN_KEY, file_form, stored_rows
 
@@ -21,7 +21,7 @@ PHONE = "+47 912 34 567"
 @pytest.fixture
 def url(database_url: str) -> str:
     rulebase.load(database_url)
-    retention.TRACKER_METADATA.create_all(db.engine_for(database_url))
+    tracker_events.TRACKER_METADATA.create_all(db.engine_for(database_url))
     return database_url
 
 
@@ -31,7 +31,7 @@ def add_events(url: str, sender: str, days_ago: float, texts: list[str]) -> None
         for i, text in enumerate(texts):
             data = {"event": "user", "timestamp": stamp + i, "text": text}
             conn.execute(
-                retention.EVENTS.insert().values(
+                tracker_events.EVENTS.insert().values(
                     sender_id=sender, type_name="user", timestamp=stamp + i, data=json.dumps(data)
                 )
             )
@@ -39,7 +39,7 @@ def add_events(url: str, sender: str, days_ago: float, texts: list[str]) -> None
 
 def senders(url: str) -> set[str]:
     with db.engine_for(url).connect() as conn:
-        return set(conn.execute(sa.select(retention.EVENTS.c.sender_id)).scalars())
+        return set(conn.execute(sa.select(tracker_events.EVENTS.c.sender_id)).scalars())
 
 
 def give_feedback(url: str, sender: str, question: str = "Kan dere fjerne virus?") -> int:

@@ -1,4 +1,4 @@
-"""The intent classifier's fit (bot/rasa_addons/softmax_fit.py) reaches scikit-learn's
+"""The intent classifier's fit (bot/nlu/softmax_fit.py) reaches scikit-learn's
 optimum (the same objective), and from that optimum it stops almost at once."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from bot.rasa_addons import softmax_fit
+from bot.nlu import softmax_fit
 
 
 def _problem(seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot import rulebase, secrets, settings
-from bot.training import catalogue, retrain, retrain_job
+from bot.runtime import background_retrain, retrain
+from bot.training import intent_choices
 
 
 def test_trainer_token_is_read_at_each_call(tmp_path, monkeypatch):
@@ -39,7 +40,7 @@ def test_same_token():
 
 def test_catalogue_lists_topics_with_title_and_description(database_url):
     rulebase.load(database_url)
-    found = {i.intent: i for i in catalogue.intents(url=database_url)}
+    found = {i.intent: i for i in intent_choices.intents(url=database_url)}
     topics = rulebase.current(database_url).topics
     assert "nlu_fallback" not in found
     assert "out_of_scope" in found and found["out_of_scope"].topic is None
@@ -53,7 +54,7 @@ def test_catalogue_lists_topics_with_title_and_description(database_url):
 
 
 def test_catalogue_without_a_rule_base_still_lists_intents(tmp_path):
-    found = catalogue.intents(url=f"sqlite:///{tmp_path / 'empty.db'}")
+    found = intent_choices.intents(url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert found and all(i.titles == {} for i in found)
 
 
@@ -78,11 +79,11 @@ def test_a_second_retrain_is_told_while_one_runs(cfg):
             release.wait(10)
         return _outcome(cfg.var_dir / "m.tar.gz")
 
-    jobs = retrain_job.RetrainJobs(run=slow)
+    jobs = background_retrain.RetrainJobs(run=slow)
     assert jobs.status(cfg)["state"] == "idle"
     first = jobs.start(cfg, force=False)
     assert first["state"] == "running"
-    with pytest.raises(retrain_job.Busy, match="still running"):
+    with pytest.raises(background_retrain.Busy, match="still running"):
         jobs.start(cfg, force=True)
     release.set()
     for _ in range(200):
@@ -96,11 +97,11 @@ def test_a_second_retrain_is_told_while_one_runs(cfg):
 
 
 def test_a_retrain_elsewhere_is_seen_and_refuses_a_start(cfg):
-    jobs = retrain_job.RetrainJobs(run=lambda cfg, force, progress: _outcome(Path("x")))
+    jobs = background_retrain.RetrainJobs(run=lambda cfg, force, progress: _outcome(Path("x")))
     with retrain.exclusive(cfg):  # `bot retrain` in a shell
         status = jobs.status(cfg)
         assert status["state"] == "running_elsewhere" and "pid" in status["elsewhere"]
-        with pytest.raises(retrain_job.Busy, match="already running"):
+        with pytest.raises(background_retrain.Busy, match="already running"):
             jobs.start(cfg)
     assert jobs.status(cfg)["state"] == "idle"
 
@@ -109,7 +110,7 @@ def test_a_failing_retrain_is_reported(cfg):
     def failing(cfg, force, progress):
         raise retrain.RetrainFailed("training failed; the live model keeps serving")
 
-    jobs = retrain_job.RetrainJobs(run=failing)
+    jobs = background_retrain.RetrainJobs(run=failing)
     jobs.start(cfg)
     for _ in range(200):
         if jobs.status(cfg)["state"] != "running":

@@ -54,7 +54,8 @@ from bot.training.inbox.entries import (
     out_of_scope,
     release,
 )
-from bot.training.inbox.sync import Synced, refresh, sync, text_key, training_texts
+from bot.training.inbox.occurrences import refresh, text_key
+from bot.training.inbox.sync import Synced, sync, training_texts
 from bot.training.inbox.turns import (
     REASONS,
     Turn,

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from bot import db, settings
 from bot.contract import LANGS
 from bot.privacy import mask
-from bot.privacy.retention import EVENTS, tracker_engine
+from bot.tracker_events import EVENTS, tracker_engine
 from bot.training.examples import shown_path
-from bot.training.inbox.sync import form_values, from_timestamp, refresh
+from bot.training.inbox.occurrences import form_values, from_timestamp, refresh
 from bot.training.inbox.turns import OUT_OF_SCOPE, REASONS, as_float
 
 CONTEXT_EVENTS = 6  # user and bot messages shown before and after, in `show`

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.contract import LANGS
-from bot.privacy.retention import EVENTS
 from bot.text import normalise
+from bot.tracker_events import EVENTS
 
 REASONS = ("fallback", "low_confidence", "ambiguous", "did_you_mean", "thumbs_down", "rephrased")
 FALLBACK_INTENT = "nlu_fallback"

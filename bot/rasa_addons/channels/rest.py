@@ -1,0 +1,176 @@
+"""Rasa's REST channel, bounded for a public website.
+
+Listed in credentials.yml as `bot.rasa_addons.channels.rest.RestChannel:`; its
+name is still "rest", so the URL stays POST /webhooks/rest/webhook with
+{"sender": ID, "message": TEXT, "metadata": {...}} and the reply is the list
+of bot messages (answer-contract.md §4). What it adds to Rasa's RestInput:
+
+- 429 + Retry-After per client address and per sender (bot/limits.py);
+- 413 for a body over settings.max_body_bytes, 400 + {"error": ...} for a body
+  that is not a JSON object with a valid sender, a string message and object
+  metadata (bot/message_checks.py), where Rasa answered 500 or used sender "default";
+- a message over settings.max_message_chars is answered at once, in the
+  user's language, and never reaches NLU (which runs on the event loop);
+- a "/intent{...}" payload runs only if it is a button the bot offered in
+  this conversation or a bare intent of the domain; otherwise the fallback
+  phrase is the answer (bot.message_checks.intent_allowed);
+- the client cannot set input_channel, and ?stream is not offered.
+
+Neither a refused nor a capped message is stored in the tracker. Logs name
+the sender, never the text (personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot import message_checks, messages, settings
+from bot.limits import RateLimiter, retry_after
+
+logger = logging.getLogger(__name__)
+
+RECENT_BOT_MESSAGES = 10  # buttons still on screen a few turns up stay valid
+
+
+@dataclass(frozen=True)
+class Limits:
+    """One set per server: the client bucket is shared by every route that spends it."""
+
+    client: RateLimiter  # requests a minute, one client address (every POST route)
+    sender: RateLimiter  # messages a minute, one conversation
+    feedback: RateLimiter  # feedback a minute, one conversation
+
+
+def limits(request: Request, cfg: settings.Settings) -> Limits:
+    """The server's limits, made on first use from the settings."""
+    found = getattr(request.app.ctx, "bot_limits", None)
+    if found is None:
+        found = Limits(
+            client=RateLimiter(cfg.rate_per_client),
+            sender=RateLimiter(cfg.rate_per_sender),
+            feedback=RateLimiter(cfg.rate_per_sender),
+        )
+        request.app.ctx.bot_limits = found
+    return found
+
+
+def client_key(request: Request) -> str:
+    """The peer's address. remote_addr is set only when Sanic is told to trust a
+    proxy (SANIC_PROXIES_COUNT / SANIC_REAL_IP_HEADER), so a client cannot pick
+    its own key with X-Forwarded-For."""
+    return request.remote_addr or request.ip or "unknown"
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> HTTPResponse:
+    return response.json({"error": message}, status=status, headers=headers)
+
+
+def too_many(wait: float) -> HTTPResponse:
+    seconds = retry_after(wait)
+    return error(429, f"too many requests: try again in {seconds} s", {"Retry-After": seconds})
+
+
+def answer(sender: str, text: str, lang: str) -> list[dict[str, Any]]:
+    """A reply in the REST channel's shape, with the contract's fallback payload."""
+    payload = {"answer": {"rule_ids": [], "verdict": "fallback", "lang": lang}}
+    return [{"recipient_id": sender, "text": text}, {"recipient_id": sender, "custom": payload}]
+
+
+async def conversation(app: Any, sender: str) -> tuple[list[str], list[str], str | None]:
+    """(payloads the bot offered lately, the domain's intents, the conversation's
+    language), from the Sanic app's agent; shared with the socket.io channel."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    if agent is None:
+        return [], [], None
+    intents = list(agent.domain.intents) if agent.domain is not None else []
+    try:
+        tracker = await agent.tracker_store.retrieve(sender) if agent.tracker_store else None
+    except Exception as exc:  # noqa: BLE001 - no tracker: only bare intents pass
+        logger.warning("sender %s: tracker not read (%s)", sender, type(exc).__name__)
+        tracker = None
+    if tracker is None:
+        return [], intents, None
+    bot_events = [e.as_dict() for e in tracker.events if getattr(e, "type_name", "") == "bot"]
+    offered = message_checks.offered_payloads(bot_events[-RECENT_BOT_MESSAGES:])
+    return offered, intents, tracker.get_slot("language")
+
+
+class RestChannel(InputChannel):
+    """POST /webhooks/rest/webhook, bounded; GET /webhooks/rest/ is its health check."""
+
+    def __init__(self) -> None:
+        self.cfg = settings.load()  # once: load() reads the environment and files
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        rest = Blueprint("bounded_rest", __name__)
+
+        @rest.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @rest.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            cfg = self.cfg
+            guard = limits(request, cfg)
+            wait = guard.client.hit(client_key(request))
+            if wait:
+                return too_many(wait)
+            try:
+                message = message_checks.parse(
+                    request.body or b"", cfg.max_body_bytes, cfg.max_message_chars
+                )
+            except message_checks.Refused as exc:
+                return error(exc.status, str(exc))
+            wait = guard.sender.hit(message.sender)
+            if wait:
+                return too_many(wait)
+            if message.too_long:
+                lang = message_checks.reply_language(message)
+                logger.info(
+                    "sender %s: message over %d characters, not parsed",
+                    message.sender,
+                    cfg.max_message_chars,
+                )
+                text = messages.say("message_too_long", lang, limit=cfg.max_message_chars)
+                return response.json(answer(message.sender, text, lang))
+            if message.is_intent:
+                offered, intents, previous = await conversation(request.app, message.sender)
+                if not message_checks.intent_allowed(message.text, offered, intents):
+                    lang = message_checks.reply_language(message, previous)
+                    logger.info(
+                        "sender %s: an intent payload the bot did not offer, not run",
+                        message.sender,
+                    )
+                    text = messages.say("fallback_no_options", lang)
+                    return response.json(answer(message.sender, text, lang))
+            collector = CollectingOutputChannel()
+            user_message = UserMessage(
+                message.text,
+                collector,
+                message.sender,
+                input_channel=self.name(),
+                metadata=message.metadata,
+            )
+            try:
+                await on_new_message(user_message)
+            except Exception as exc:  # noqa: BLE001 - as Rasa's RestInput: the replies so far
+                # The type only: a traceback can quote the message.
+                logger.error(
+                    "sender %s: message not handled (%s)", message.sender, type(exc).__name__
+                )
+                logger.debug("message not handled", exc_info=True)
+            return response.json(collector.messages)
+
+        return rest

@@ -1,0 +1,1 @@
+"""Process entry points: `python -m bot.rasa_addons.entry.<name>`."""
