@@ -4,7 +4,8 @@ benchmark, the regression gate and `bot eval` report.
 The predictions themselves come from a Rasa process (bot/rasa_addons/entry/nlu_job.py);
 this module only compares labels. A fallback counts as `out_of_scope` (both end in
 "I can't help with that"), so for an out-of-scope question it is right; a question
-labelled with two topics (a|b) is right when either is predicted.
+labelled with two topics (a|b, or a+b: two questions) is right, as one parse, when either
+is predicted (bench.dialogue checks that both questions of a+b are answered).
 """
 
 from __future__ import annotations
