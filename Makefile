@@ -29,7 +29,7 @@ help:
 run: $(STAMP)
 	@$(BOT) run
 
-# Replicas behind HAProxy on PostgreSQL and Redis (README: "Running at scale");
+# Replicas behind HAProxy on PostgreSQL and Redis (docs/operations.md, "Running at scale");
 # BOT_CLUSTER_RASA / BOT_CLUSTER_ACTIONS set how many.
 cluster: $(STAMP)
 	@$(BOT) cluster
@@ -56,7 +56,7 @@ install: $(STAMP)
 # deploy/: the Dockerfile linted (hadolint), the Kubernetes manifests checked
 # against the API schemas (kubernetes-validate, offline), HAProxy's configs by
 # haproxy -c; the compose file's schema and the rest are in tests/unit/test_deploy.py.
-# No container daemon here: nothing is built or started (README, "Running at scale").
+# No container daemon here: nothing is built or started (docs/operations.md, "Containers (deploy/)").
 DEPLOY_VENV := .venv-deploy
 $(DEPLOY_VENV)/.installed: deploy/check-requirements.lock
 	@rm -rf $(DEPLOY_VENV) && $(PYTHON310) -m venv $(DEPLOY_VENV)

@@ -1,6 +1,6 @@
 """Configuration from the environment, with defaults that work on a fresh clone.
 
-Every variable is documented in the README ("Configuration"). Nothing else in
+Every variable is documented in the docs/configuration.md, "Variables". Nothing else in
 the project reads os.environ for these names.
 """
 

@@ -3,7 +3,7 @@
 For support agents checking answers from a shell. It talks to the Rasa server that
 `make run` started, over HTTP only (standard library), so it needs no model and does
 not import Rasa: NLU details come from `POST /model/parse`, the reply (and the answer
-payload of docs/answer-contract section 2) from the REST channel.
+payload of the answer contract (answer-contract.md, section 2)) from the REST channel.
 
 `ask` and `ask_file` are the client; `_command` and `register` the command line.
 """

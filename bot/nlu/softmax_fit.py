@@ -11,8 +11,8 @@ LogisticRegression does not pass on): started from the last fit after one new
 phrase, that took 59 iterations of about 0.3 s each (54 intents x 37,000
 features). At `ftol` 1e-7 it took 29, and on both held-out sets (1,832
 questions) every predicted intent was the same, no probability moved by more
-than 0.003 and no question crossed the fallback threshold (README, "Retraining
-while it runs").
+than 0.003 and no question crossed the fallback threshold
+(docs/decisions/lbfgs.md, "The stopping tolerance").
 
 The features come in two blocks: the sparse n-gram counts and, optionally, the
 dense e5 embedding. Kept apart, the dense block's products go to BLAS; stored in

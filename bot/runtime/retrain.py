@@ -165,8 +165,8 @@ def nlu_job(
 def warm_up(cfg: Settings) -> bool:
     """A phrase was just written, so a retrain comes next: start the warm NLU process
     now, in the background (if retrains use one and none runs), and that retrain
-    finds Rasa imported and e5 loaded: about 10 s of a first retrain (README, "For
-    trainers"). True if one was started."""
+    finds Rasa imported and e5 loaded: about 10 s of a first retrain
+    (docs/trainers.md, "The standing NLU worker"). True if one was started."""
     if cfg.retrain_warm_seconds <= 0:
         return False
     try:

