@@ -24,6 +24,11 @@ from bot.runtime import build, nlu_jobs, processes
 from bot.runtime.servers import Servers
 
 
+def new_sender() -> str:
+    """A conversation of its own: 32 random hex characters, as no client guesses."""
+    return uuid.uuid4().hex
+
+
 @dataclass
 class Bot:
     """A client of the running assistant."""
@@ -54,7 +59,7 @@ class Bot:
             return json.loads(response.read())
 
     def send(self, text: str, sender: str | None = None, lang: str | None = None) -> list[dict]:
-        body: dict = {"sender": sender or uuid.uuid4().hex, "message": text}
+        body: dict = {"sender": sender or new_sender(), "message": text}
         if lang:
             body["metadata"] = {"lang": lang}
         return self.post("/webhooks/rest/webhook", body)  # type: ignore[return-value]

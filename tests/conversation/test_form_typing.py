@@ -6,15 +6,14 @@ were given, and "no" loses nothing."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from bot import service_requests
+from bot.contract import LANGS
 from bot.messages import say
 from tests.conversation.questions import DISINFECTION, ONSITE
+from tests.servers import new_sender
 
-LANGS = ["en", "nb", "sv"]
 START = {
     "en": "We'd like to buy a remote session with one of your specialists",
     "nb": "Vi vil gjerne bestille en fjernøkt med en av spesialistene deres",
@@ -38,10 +37,6 @@ END_OF_LIFE = {
     "nb": "Er Kaspersky Internet Security 19 fortsatt støttet?",
     "sv": "Stöds Kaspersky Internet Security 19 fortfarande?",
 }
-
-
-def new_sender() -> str:
-    return uuid.uuid4().hex
 
 
 def requests_of(sender: str, url: str) -> list:

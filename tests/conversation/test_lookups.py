@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from bot import records
+from tests.servers import new_sender
 
 # From content/records/: KIS 19 ended 2021-06-30 (home); KES for Windows 12.8 and
 # Kaspersky Plus 21.19 have no end date; the KSC 13.2 licence expired 2024-09-30.
 VALID_KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"  # KES for Linux 12.2, valid until 2028-03-31
 EXPIRED_KEY = "DE6NB-WPM5K-T7JEE-U3UKS"  # KSC 13.2, expired 2024-09-30
-
-
-def new_sender() -> str:
-    return uuid.uuid4().hex
 
 
 @pytest.mark.parametrize(

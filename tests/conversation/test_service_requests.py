@@ -9,9 +9,9 @@ import uuid
 import pytest
 
 from bot import service_requests
+from bot.contract import LANGS
 from tests.conversation.questions import DISINFECTION, ONSITE
 
-LANGS = ["en", "nb", "sv"]
 START = {
     "en": "We'd like to buy a remote session with one of your specialists",
     "nb": "Vi vil gjerne bestille en fjernøkt med en av spesialistene deres",

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 import socketio
 
+from bot.contract import LANGS
 from bot.messages import say
 from tests.conversation.questions import DISINFECTION, ONSITE
 
-LANGS = ["en", "nb", "sv"]
 WEBCHAT_KEYS = ({"text"}, {"text", "quick_replies"})  # what rasa-webchat 1.0 renders
 
 

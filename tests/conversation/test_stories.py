@@ -13,10 +13,9 @@ import subprocess
 import pytest
 import yaml
 
+from bot.contract import LANGS
 from bot.runtime import processes
 from bot.settings import PROJECT_DIR
-
-LANGS = ["en", "nb", "sv"]
 
 
 def user_steps(lang: str) -> list[tuple[str, str]]:

@@ -13,13 +13,12 @@ from actions.rule_then_lookup import RuleThenLookup
 from actions.scope import AnswerScope
 from actions.small_talk import SmallTalk
 from bot import rulebase
+from bot.contract import LANGS
 from bot.messages import say
 
 from .conftest import run, tracker
 
 pytestmark = pytest.mark.usefixtures("bot_db")
-
-LANGS = ["en", "nb", "sv"]
 
 
 def with_entities(t: Tracker, **entities: str) -> Tracker:

@@ -12,13 +12,12 @@ running Rasa and action servers, in en, nb and sv.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from bot import answers, messages, rulebase
+from bot.contract import LANGS
+from tests.servers import new_sender
 
-LANGS = ["en", "nb", "sv"]
 VALID_KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"  # content/records/: KES for Linux 12.2, valid
 
 VERSION_RULE = {
@@ -48,10 +47,6 @@ ORDER = {
     "nb": "Vi vil kjøpe premiumstøtte",
     "sv": "Vi vill beställa Incident Response",
 }
-
-
-def new_sender() -> str:
-    return uuid.uuid4().hex
 
 
 def active_loop(bot, sender: str) -> str | None:
