@@ -7,7 +7,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import rule_then_lookup
+from actions import rule_then_lookup, segments
 from actions.conversation import reply_language, send, wants_full
 from bot import answers, rulebase
 from bot.messages import say
@@ -36,4 +36,8 @@ class AnswerScope(Action):
                 send(dispatcher, answers.fallback(rules, [], lang)) + rule_then_lookup.clear_offer()
             )
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))
-        return send(dispatcher, reply) + rule_then_lookup.clear_offer()
+        decided, texts = segments.decided(tracker)
+        if len(decided) > 1 or intent in texts:  # a part of the message asked it
+            reply = segments.with_segment(reply, texts.get(intent))
+        events = send(dispatcher, reply) + rule_then_lookup.clear_offer()
+        return events + segments.the_others(dispatcher, tracker, rules, lang)

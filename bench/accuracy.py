@@ -1,6 +1,7 @@
 """Held-out accuracy: our pipeline against Rasa's default, trained on the same data.
 
-    .venv/bin/python -m bench.accuracy [--pipelines chosen,rasa-default]
+    .venv/bin/python -m bench.accuracy [--pipelines chosen,rasa-default] [--sets a.csv,b.csv]
+        [--fold]
 
 Trains a model per pipeline (bench.models: reused while its inputs are
 unchanged, the same models bench.speed runs; `label=model.tar.gz` names one
@@ -12,6 +13,11 @@ data/nlu: the benchmark refuses to run while any of their questions, normalised,
 is also a training example. A question labelled with two topics (a|b) counts as
 right when either is predicted. The scoring is bot.training.scoring's, the same
 as the regression gate's and `bot eval`'s.
+
+`--fold` parses every question as a customer types it without æøå/åäö
+(`typed_without_letters`: "støtte på" -> "stotte pa", "nær" -> "naer"), and adds the
+share of questions whose language is still detected right (lingua reads the raw
+text: bot.language.detect), folded and as written.
 """
 
 from __future__ import annotations
@@ -29,6 +35,27 @@ from bot.training.scoring import heldout, score
 
 from .models import PIPELINES, RESULTS, resolve
 
+# Mechanical, as typed on a keyboard without the letters (case kept): the same for
+# every set, so that nobody picks which sentences to fold.
+_TYPED = str.maketrans({"å": "a", "Å": "A", "ä": "a", "Ä": "A", "ø": "o", "Ø": "O",
+                        "ö": "o", "Ö": "O", "æ": "ae", "Æ": "Ae"})  # fmt: skip
+
+
+def typed_without_letters(text: str) -> str:
+    return text.translate(_TYPED)
+
+
+def language_accuracy(rows: list[dict]) -> dict[str, float]:
+    """Per language, the share of questions whose detected language is their own."""
+    from bot import language
+
+    found = {}
+    for lang in ("en", "nb", "sv"):
+        mine = [r for r in rows if r["lang"] == lang]
+        hits = sum(language.detect(r["text"]).lang == lang for r in mine)
+        found[lang] = hits / len(mine) if mine else 0.0
+    return found
+
 
 async def _predict(model: Path, texts: list[str]) -> list[dict]:
     from rasa.core.agent import Agent
@@ -43,6 +70,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pipelines", default=",".join(PIPELINES))
     parser.add_argument("--errors", action="store_true", help="list every miss")
+    parser.add_argument("--sets", help="comma-separated file names of EVAL_SETS (default: all)")
+    parser.add_argument(
+        "--fold", action="store_true", help="questions typed without æøå/åäö (and language)"
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.disable(logging.WARNING)
@@ -51,7 +82,21 @@ def main() -> int:
         print("Refusing to run: evaluation questions also in the training data", file=sys.stderr)
         print("\n".join(problems), file=sys.stderr)
         return 1
-    sets = {path.name: heldout(path) for path in EVAL_SETS if path.exists()}
+    wanted = set(args.sets.split(",")) if args.sets else None
+    sets = {
+        path.name: heldout(path)
+        for path in EVAL_SETS
+        if path.exists() and (wanted is None or path.name in wanted)
+    }
+    languages: dict[str, dict] = {}
+    if args.fold:
+        for set_name, rows in sets.items():
+            folded = [{**r, "text": typed_without_letters(r["text"])} for r in rows]
+            languages[set_name] = {
+                "as written": language_accuracy(rows),
+                "folded": language_accuracy(folded),
+            }
+            sets[set_name] = folded
     reports: dict = {}
     for spec in args.pipelines.split(","):
         name, model, seconds = resolve(spec)
@@ -60,9 +105,11 @@ def main() -> int:
             reports.setdefault(set_name, {})[name] = score(rows, parses)
             reports[set_name][name]["train_seconds"] = seconds
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "accuracy.json").write_text(json.dumps(reports, indent=2, ensure_ascii=False))
+    out = RESULTS / ("accuracy-folded.json" if args.fold else "accuracy.json")
+    out.write_text(json.dumps({**reports, "languages": languages}, indent=2, ensure_ascii=False))
     for set_name, by_pipeline in reports.items():
-        print(f"\nHeld-out set: {len(sets[set_name])} questions (bench/{set_name})")
+        note = " typed without æøå/åäö" if args.fold else ""
+        print(f"\nHeld-out set: {len(sets[set_name])} questions (eval/{set_name}){note}")
         print(
             f"{'pipeline':<14}"
             + "".join(f"{lang + ' acc':>9}{lang + ' F1':>8}" for lang in ("en", "nb", "sv"))
@@ -77,6 +124,10 @@ def main() -> int:
                 f"{name:<14}{cells}{r['oos_fallback']:>8.2f}{r['inscope_wrong_answer']:>7.3f}"
                 f"{r['inscope_fallback']:>7.3f}"
             )
+    for set_name, by_kind in languages.items():
+        for kind, shares in by_kind.items():
+            cells = " ".join(f"{lang} {share:.3f}" for lang, share in shares.items())
+            print(f"language detected right, {set_name}, {kind}: {cells}")
     print(
         "\nOOS fb: out-of-scope questions that fall back; wrong: in-scope questions answered "
         "from a wrong topic; in fb: in-scope questions that fall back."

@@ -26,6 +26,9 @@ TRAINING_INPUTS = ("config.yml", "domain", "data")
 MODEL_CODE = (
     "bot/rasa_addons/components/e5_featurizer.py",
     "bot/rasa_addons/components/language_detector.py",
+    "bot/rasa_addons/components/letter_folder.py",
+    "bot/rasa_addons/components/segments.py",
+    "bot/text.py",  # fold_letters: what the letter folder makes of a token
     "bot/rasa_addons/components/linear_intent_classifier.py",
     "bot/rasa_addons/components/record_facts.py",
     # what the classifier's weights are computed by
@@ -39,6 +42,8 @@ MODEL_CODE_HELPERS = {
         "bot/nlu/softmax_fit.py",
         "bot/nlu/lbfgs.py",
     ),
+    "bot/rasa_addons/components/letter_folder.py": ("bot/text.py",),
+    "bot/rasa_addons/components/segments.py": ("bot/segments.py",),
 }
 
 NLU_DATA = ("data",)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bot import secrets, settings
-from bot.text import normalise
+from bot.text import normalise, sentence_key
 from bot.training import examples as training
 from bot.training.examples import EVAL_SETS, EvalQuestion, Example, shown_path
 from bot.training.similarity import Index, Neighbour
@@ -152,7 +152,7 @@ def heldout_questions(sets: Iterable[Path] = EVAL_SETS) -> dict[str, EvalQuestio
     for path in sets:
         if path.exists():
             for question in training.eval_questions(path):
-                found.setdefault(normalise(question.text), question)
+                found.setdefault(sentence_key(question.text), question)
     return found
 
 
@@ -174,7 +174,7 @@ def check(
     """Whether `text` may become an example of `intent`, and what the model says."""
     verdict = Verdict(text=text, intent=intent, lang=lang)
     key = normalise(text)
-    held_out = heldout_questions(eval_sets).get(key)
+    held_out = heldout_questions(eval_sets).get(sentence_key(text))
     if held_out is not None:
         verdict.refusals.append(
             f"it is a held-out evaluation question ({held_out.file.name}:{held_out.line}); "

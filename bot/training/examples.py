@@ -1,7 +1,7 @@
 """The NLU training examples in data/nlu/<lang>/<topic>.yml, and the rule that
 keeps evaluation sets apart from them: no evaluation sentence may also be a
-training example once both are normalised (bot.text.normalise: case and
-punctuation ignored)."""
+training example once both are normalised (bot.text.sentence_key: case,
+punctuation and the letters æøå/åäö with their typed stand-ins ignored)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bot.settings import PROJECT_DIR
-from bot.text import normalise
+from bot.text import sentence_key
 
 NLU_DIR = PROJECT_DIR / "data" / "nlu"
 EVAL_SETS = (
@@ -84,8 +84,9 @@ def overlaps(
     questions: Iterable[EvalQuestion], examples: Iterable[Example]
 ) -> list[tuple[EvalQuestion, Example]]:
     """Evaluation questions that are also training examples (normalised)."""
-    by_text = {normalise(e.text): e for e in examples}
-    return [(q, by_text[normalise(q.text)]) for q in questions if normalise(q.text) in by_text]
+    by_text = {sentence_key(e.text): e for e in examples}
+    keys = [(q, sentence_key(q.text)) for q in questions]
+    return [(q, by_text[key]) for q, key in keys if key in by_text]
 
 
 def check_apart(sets: Iterable[Path] = EVAL_SETS, nlu_dir: Path = NLU_DIR) -> list[str]:

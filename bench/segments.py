@@ -1,0 +1,131 @@
+"""The segment merger's threshold, measured on the tuning sets (never the blind
+or the realistic set): how often a message is answered right, from a wrong topic,
+or falls back, for each confidence a part must reach (bot.segments.decide).
+
+    .venv/bin/python -m bench.segments [--model models/model-X.tar.gz]
+        [--sets heldout.csv,heldout_independent.csv]
+
+Each question is parsed once by a model whose pipeline has the segment
+components (their `parts` readings are in the parse data); the decision is then
+replayed for every threshold, so one parse serves the whole grid. "whole" is the
+pipeline without segments: the classifier and the FallbackClassifier alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot import segments, settings
+from bot.runtime import build
+from bot.training.examples import EVAL_SETS, check_apart
+from bot.training.scoring import OUT_OF_SCOPE, heldout
+
+from .models import RESULTS
+
+TUNING_SETS = ("heldout.csv", "heldout_independent.csv")  # spent sets: tuning is honest here
+GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: parts never count (whole only)
+FALLBACK_THRESHOLD, AMBIGUITY = 0.3, 0.05  # config.yml's FallbackClassifier
+
+
+async def _parse(model: Path, texts: list[str]) -> list[dict[str, Any]]:
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def _whole(parse: dict[str, Any]) -> tuple[segments.Reading, bool]:
+    """The whole's reading and whether the FallbackClassifier let it through."""
+    ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    top = ranking[0] if ranking else {"name": None, "confidence": 0.0}
+    second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+    confident = top["confidence"] >= FALLBACK_THRESHOLD and (
+        top["confidence"] - second >= AMBIGUITY
+    )
+    return segments.Reading(parse["text"], top["name"], float(top["confidence"])), confident
+
+
+def replay(
+    rows: list[dict[str, Any]], parses: list[dict[str, Any]], threshold: float
+) -> dict[str, float]:
+    plan = segments.plan()
+    right = wrong = fell = oos = oos_fell = split_used = 0
+    for row, parse in zip(rows, parses, strict=True):
+        whole, confident = _whole(parse)
+        found = parse.get("segments") or {}
+        parts = [
+            segments.Reading(p["text"], p["intent"], float(p["confidence"]))
+            for p in found.get("parts") or []
+        ]
+        decision = segments.decide(
+            whole,
+            parts,
+            whole_confident=confident,
+            threshold=threshold,
+            answerable=plan.answerable,
+            last=plan.last,
+        )
+        kept = confident or decision.changed  # else the whole's fallback stands
+        answered = decision.intents[0] if kept and decision.intents else None
+        split_used += decision.changed
+        if row["intent"] == OUT_OF_SCOPE:
+            oos += 1
+            oos_fell += answered is None or answered not in plan.answerable
+        elif answered in row["intents"]:
+            right += 1
+        elif answered is None or answered == OUT_OF_SCOPE:
+            fell += 1
+        else:
+            wrong += 1
+    inscope = right + wrong + fell
+    return {
+        "right": right / inscope,
+        "wrong": wrong / inscope,
+        "fallback": fell / inscope,
+        "oos_fallback": oos_fell / oos if oos else 0.0,
+        "split_used": split_used / len(rows),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", help="a model with the segment components (default: current)")
+    parser.add_argument("--sets", default=",".join(TUNING_SETS))
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.disable(logging.WARNING)
+    if check_apart():
+        print("Refusing to run: evaluation questions also in the training data", file=sys.stderr)
+        return 1
+    wanted = set(args.sets.split(","))
+    if wanted & {"heldout_blind.csv", "heldout_realistic.csv"}:
+        print("The blind and realistic sets are not for tuning.", file=sys.stderr)
+        return 2
+    model = Path(args.model) if args.model else build.model_path(settings.load())
+    rows = [r for path in EVAL_SETS if path.name in wanted for r in heldout(path)]
+    parses = asyncio.run(_parse(model, [r["text"] for r in rows]))
+    table = {str(t): replay(rows, parses, t) for t in GRID}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "segments.json").write_text(json.dumps(table, indent=2))
+    print(f"{len(rows)} questions ({', '.join(sorted(wanted))}), model {model.name}")
+    print(f"{'threshold':>9} {'right':>7} {'wrong':>7} {'fallbk':>7} {'OOS fb':>7} {'split':>7}")
+    for t, r in table.items():
+        label = "whole" if float(t) > 1 else t
+        print(
+            f"{label:>9} {r['right']:>7.3f} {r['wrong']:>7.3f} {r['fallback']:>7.3f} "
+            f"{r['oos_fallback']:>7.3f} {r['split_used']:>7.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
