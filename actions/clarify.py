@@ -8,11 +8,18 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import rule_then_lookup
-from actions.conversation import reply_language, send
+from actions.conversation import reply_language, send, wants_full
 from bot import answers, rulebase
 
 # A topic below this confidence is not worth offering as a button.
 MIN_OPTION_CONFIDENCE = 0.05
+# The last resort: when the top topic has this confidence and leads the next by
+# this margin, its answer is given as a guess ("I think you are asking about ...")
+# rather than asking to rephrase. Measured on the tuning sets so that answers from
+# a wrong topic stay rare (python -m bench.segments; docs/decisions/pipeline.md,
+# "The last resort").
+LEAD_CONFIDENCE = 0.2
+LEAD_MARGIN = 0.1
 
 
 class Clarify(Action):
@@ -36,7 +43,24 @@ class Clarify(Action):
             rules = rulebase.current()
         except rulebase.RulebaseMissing:
             rules = None
+        leading = _leading_topic(rules, ranking)
+        if rules is not None and leading is not None:
+            others = [intent for intent, _ in ranking[1:]]
+            reply = answers.likely_topic(rules, leading, others, lang, wants_full(tracker))
+            return send(dispatcher, reply) + rule_then_lookup.clear_offer()
         return (
             send(dispatcher, answers.fallback(rules, ranking, lang))
             + rule_then_lookup.clear_offer()
         )
+
+
+def _leading_topic(
+    rules: rulebase.RuleBase | None, ranking: list[tuple[str, float]]
+) -> rulebase.Topic | None:
+    """The topic that clearly leads an unsure reading, if one does."""
+    if rules is None or not ranking:
+        return None
+    (intent, confidence), second = ranking[0], (ranking[1][1] if len(ranking) > 1 else 0.0)
+    if confidence < LEAD_CONFIDENCE or confidence - second < LEAD_MARGIN:
+        return None
+    return rules.topic_for_intent(intent)

@@ -54,6 +54,7 @@ import json
 import os
 import secrets as random_ids
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -398,6 +399,17 @@ def start_servers() -> tuple[Any, Path, float]:
     return servers, var, time.monotonic() - started
 
 
+def tree_state() -> dict[str, Any]:
+    """The commit and the uncommitted files of the tree whose servers were measured."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True)
+        return done.stdout
+
+    changed = [line[3:] for line in git("status", "--porcelain").splitlines() if line]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": changed}
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -426,9 +438,11 @@ def main() -> int:
 
     servers = var = None
     ready = None
+    tree: dict[str, Any] | None = None  # unknown for an assistant started elsewhere
     if args.url:
         client = Client(args.url, args.token_file.read_text(encoding="utf-8").strip())
     else:
+        tree = tree_state()  # before the servers read it
         servers, var, ready = start_servers()
         client = Client(servers.cfg.rasa_url, servers.cfg.api_token)
     try:
@@ -469,6 +483,7 @@ def main() -> int:
         "label": args.label,
         "when": stamp,
         "url": args.url or client.url + " (started by the benchmark)",
+        "tree": tree,
         "eval_set": str(EVAL_SET.relative_to(PROJECT_DIR)),
         "messages": len(questions),
         "seconds_measuring": round(seconds, 1),

@@ -32,6 +32,8 @@ from .models import RESULTS
 TUNING_SETS = ("heldout.csv", "heldout_independent.csv")  # spent sets: tuning is honest here
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: parts never count (whole only)
 FALLBACK_THRESHOLD, AMBIGUITY = 0.3, 0.05  # config.yml's FallbackClassifier
+LEAD_CONFIDENCE = (0.15, 0.2, 0.25)
+LEAD_MARGIN = (0.05, 0.1, 0.15)
 
 
 async def _parse(model: Path, texts: list[str]) -> list[dict[str, Any]]:
@@ -54,9 +56,24 @@ def _whole(parse: dict[str, Any]) -> tuple[segments.Reading, bool]:
     return segments.Reading(parse["text"], top["name"], float(top["confidence"])), confident
 
 
+def _leads(parse: dict[str, Any], lead: tuple[float, float], answerable: frozenset[str]) -> bool:
+    ranking = [r for r in parse.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    if not ranking or ranking[0]["name"] not in answerable:
+        return False
+    second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+    return ranking[0]["confidence"] >= lead[0] and ranking[0]["confidence"] - second >= lead[1]
+
+
 def replay(
-    rows: list[dict[str, Any]], parses: list[dict[str, Any]], threshold: float
+    rows: list[dict[str, Any]],
+    parses: list[dict[str, Any]],
+    threshold: float,
+    lead: tuple[float, float] | None = None,
 ) -> dict[str, float]:
+    """Shares of in-scope questions answered right, wrong or falling back, and of
+    out-of-scope ones falling back. `lead` (confidence, margin): a fallback whose
+    top topic has this confidence and leads the next by this margin is answered
+    from it ("I think you are asking about ...", actions/clarify.py)."""
     plan = segments.plan()
     right = wrong = fell = oos = oos_fell = split_used = 0
     for row, parse in zip(rows, parses, strict=True):
@@ -76,6 +93,8 @@ def replay(
         )
         kept = confident or decision.changed  # else the whole's fallback stands
         answered = decision.intents[0] if kept and decision.intents else None
+        if answered is None and lead is not None and _leads(parse, lead, plan.answerable):
+            answered = whole.intent
         split_used += decision.changed
         if row["intent"] == OUT_OF_SCOPE:
             oos += 1
@@ -100,6 +119,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="a model with the segment components (default: current)")
     parser.add_argument("--sets", default=",".join(TUNING_SETS))
+    parser.add_argument("--threshold", type=float, default=0.6, help="parts' for the lead grid")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.disable(logging.WARNING)
@@ -113,15 +133,26 @@ def main() -> int:
     model = Path(args.model) if args.model else build.model_path(settings.load())
     rows = [r for path in EVAL_SETS if path.name in wanted for r in heldout(path)]
     parses = asyncio.run(_parse(model, [r["text"] for r in rows]))
-    table = {str(t): replay(rows, parses, t) for t in GRID}
+    table: dict[str, Any] = {str(t): replay(rows, parses, t) for t in GRID}
+    leads = {
+        f"{c}/{m}": replay(rows, parses, args.threshold, (c, m))
+        for c in LEAD_CONFIDENCE
+        for m in LEAD_MARGIN
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "segments.json").write_text(json.dumps(table, indent=2))
+    (RESULTS / "segments.json").write_text(json.dumps({"parts": table, "lead": leads}, indent=2))
     print(f"{len(rows)} questions ({', '.join(sorted(wanted))}), model {model.name}")
     print(f"{'threshold':>9} {'right':>7} {'wrong':>7} {'fallbk':>7} {'OOS fb':>7} {'split':>7}")
     for t, r in table.items():
         label = "whole" if float(t) > 1 else t
         print(
             f"{label:>9} {r['right']:>7.3f} {r['wrong']:>7.3f} {r['fallback']:>7.3f} "
+            f"{r['oos_fallback']:>7.3f} {r['split_used']:>7.3f}"
+        )
+    print(f"\nThe last resort at threshold {args.threshold}: confidence/margin of the top topic")
+    for key, r in leads.items():
+        print(
+            f"{key:>9} {r['right']:>7.3f} {r['wrong']:>7.3f} {r['fallback']:>7.3f} "
             f"{r['oos_fallback']:>7.3f} {r['split_used']:>7.3f}"
         )
     return 0

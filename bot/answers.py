@@ -6,6 +6,7 @@ Plain data in, plain data out: the action server sends `Reply.text` and
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -160,6 +161,23 @@ def fallback(rulebase: RuleBase | None, ranking: list[tuple[str, float]], lang: 
     return Reply(
         text=messages.say(key, lang), lang=lang, verdict="fallback", buttons=tuple(buttons)
     )
+
+
+def likely_topic(
+    rulebase: RuleBase, topic: Topic, others: list[str], lang: str, full: bool = False
+) -> Reply:
+    """Not sure, but `topic` clearly leads: its answer, said to be a guess, with up to
+    two other likely topics (intents, likeliest first) as buttons after its own."""
+    answer = topic_answer(rulebase, topic, lang, full)
+    buttons = list(answer.buttons)
+    for intent in others:
+        other = rulebase.topic_for_intent(intent)
+        if other is not None and other.intent != topic.intent:
+            buttons.append({"title": other.titles[lang], "payload": f"/{other.intent}"})
+        if len(buttons) >= len(answer.buttons) + 2:
+            break
+    text = f"{messages.say('fallback_lead', lang, title=topic.titles[lang])}\n\n{answer.text}"
+    return dataclasses.replace(answer, text=text, buttons=tuple(buttons))
 
 
 def _last_group(masked_key: str) -> str:

@@ -122,14 +122,13 @@ def ask(
     detected = parsed.get("language") or {}
     intent = parsed.get("intent") or {}
     ranking = parsed.get("intent_ranking") or []
-    answer: dict[str, Any] = next(
-        (
-            m["custom"]["answer"]
-            for m in messages
-            if isinstance(m.get("custom"), dict) and "answer" in m["custom"]
-        ),
-        {},
-    )
+    answers = [
+        m["custom"]["answer"]
+        for m in messages
+        if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get("answer"), dict)
+    ]
+    answer: dict[str, Any] = answers[0] if answers else {}
+    found = parsed.get("segments") if isinstance(parsed.get("segments"), dict) else {}
     return {
         "question": question,
         # /model/parse takes no metadata, so an explicit language is ours to report
@@ -156,6 +155,21 @@ def ask(
         "verdict": answer.get("verdict"),
         # the language the reply is written in (may differ from a weak detection)
         "reply_language": answer.get("lang"),
+        # every answer of the turn (answer contract, section 2a), in order
+        "answers": [
+            {
+                "rule_ids": list(a.get("rule_ids") or []),
+                "verdict": a.get("verdict"),
+                "lang": a.get("lang"),
+                **({"segment": a["segment"]} if a.get("segment") else {}),
+            }
+            for a in answers
+        ],
+        # the message's parts as the NLU read them (bot.segments), and what it answers
+        "segments": {
+            "parts": list(found.get("parts") or []),
+            "answer": list(found.get("answer") or []),
+        },
     }
 
 
@@ -186,8 +200,16 @@ def format_plain(result: dict) -> str:
         f"Entities:   {entities or 'none'}",
         f"Verdict:    {result['verdict'] or 'none (no answer payload)'}",
         f"Cited:      {', '.join(result['rule_ids']) or 'none'}",
-        "Reply:",
     ]
+    parts = result.get("segments", {}).get("parts") or []
+    if parts:
+        read = " | ".join(f"{p['text']!r}: {p['intent']} {_conf(p['confidence'])}" for p in parts)
+        lines.append(f"Parts:      {read}")
+    for n, extra in enumerate(result.get("answers", [])[1:], start=2):
+        about = f" (for {extra['segment']!r})" if extra.get("segment") else ""
+        cited = ", ".join(extra["rule_ids"]) or "none"
+        lines.append(f"Answer {n}:   {extra['verdict']}, cited {cited}{about}")
+    lines.append("Reply:")
     for paragraph in (result["reply"] or "(no text)").splitlines():
         # bullets hang under their first word, so each clause stays one visual block
         hang = "    " if paragraph.startswith("•") else "  "

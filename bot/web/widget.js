@@ -369,12 +369,14 @@
     return renderBotTurn(entry);
   }
 
+  // A turn may carry several answers (answer contract, section 2a): each answer
+  // is its text messages followed by its own custom answer, so each gets its own
+  // verdict, citations and feedback, right below its text.
   function renderBotTurn(entry) {
     var turn = el("div", {class: "ssc-turn"});
-    var answer = null, texts = [], buttonGroups = [];
+    var texts = [], buttonGroups = [], answers = 0;
     (entry.messages || []).forEach(function (m) {
       if (!m || typeof m !== "object") return;
-      if (m.custom && m.custom.answer) answer = m.custom.answer;
       if (typeof m.text === "string") {
         texts.push(m.text);
         var bubble = el("div", {class: "ssc-msg ssc-bot"}, [el("span", {class: "ssc-visually-hidden", text: t("bot") + ": "})]);
@@ -386,18 +388,25 @@
       }
       if (m.custom && m.custom.service_request) turn.appendChild(renderServiceRequest(m.custom.service_request));
       if (Array.isArray(m.buttons) && m.buttons.length) buttonGroups.push(renderButtons(m.buttons));
+      if (m.custom && m.custom.answer) {
+        turn.appendChild(renderAnswerMeta(entry, m.custom.answer, texts.join("\n"), answers));
+        if (!answers) turn.setAttribute("data-verdict", m.custom.answer.verdict || "");
+        answers += 1; texts = [];
+      }
     });
-    if (answer) {
-      var meta = el("div", {class: "ssc-answer-meta"});
-      if (answer.verdict) meta.appendChild(renderBadge(answer.verdict, answer.lang || state.lang));
-      if (answer.lookup) meta.appendChild(renderLookup(answer.lookup, answer.lang || state.lang));
-      if (Array.isArray(answer.rule_ids) && answer.rule_ids.length) meta.appendChild(renderCitations(answer.rule_ids, answer.lang || state.lang));
-      meta.appendChild(renderFeedback(entry, answer, texts.join("\n")));
-      turn.appendChild(meta);
-      turn.setAttribute("data-verdict", answer.verdict || "");
-    }
+    turn.setAttribute("data-answers", String(answers));
     buttonGroups.forEach(function (g) { turn.appendChild(g); });  // quick replies last
     return turn;
+  }
+
+  function renderAnswerMeta(entry, answer, answerText, index) {
+    var lang = answer.lang || state.lang;
+    var meta = el("div", {class: "ssc-answer-meta", "data-answer": String(index)});
+    if (answer.verdict) meta.appendChild(renderBadge(answer.verdict, lang));
+    if (answer.lookup) meta.appendChild(renderLookup(answer.lookup, lang));
+    if (Array.isArray(answer.rule_ids) && answer.rule_ids.length) meta.appendChild(renderCitations(answer.rule_ids, lang));
+    meta.appendChild(renderFeedback(entry, answer, answerText, index));
+    return meta;
   }
 
   function renderBadge(verdict, lang) {
@@ -469,26 +478,27 @@
     return wrap;
   }
 
-  function renderFeedback(entry, answer, answerText) {
+  function renderFeedback(entry, answer, answerText, index) {
+    var key = index ? "feedback" + index : "feedback";  // one rating per answer of the turn
     var status = el("span", {class: "ssc-feedback-status", role: "status"});
     var box = el("div", {class: "ssc-feedback", role: "group", "aria-label": t("helpful")},
       [el("span", {class: "ssc-feedback-q", text: t("helpful")})]);
     var buttons = {};
     ["up", "down"].forEach(function (rating) {
       var b = el("button", {type: "button", class: "ssc-thumb ssc-thumb-" + rating, "data-rating": rating,
-        "aria-label": t(rating), title: t(rating), "aria-pressed": String(entry.feedback === rating),
+        "aria-label": t(rating), title: t(rating), "aria-pressed": String(entry[key] === rating),
         onclick: function () { giveFeedback(rating); }}, [icon("thumb", 16, rating === "down")]);
       buttons[rating] = b; box.appendChild(b);
     });
     box.appendChild(status);
-    if (entry.feedback) status.textContent = t("thanks");
+    if (entry[key]) status.textContent = t("thanks");
     function giveFeedback(rating) {
-      if (entry.feedback === rating) return;
-      var body = {sender: state.sender, rating: rating, question: entry.question || "", answer: answerText,
+      if (entry[key] === rating) return;
+      var body = {sender: state.sender, rating: rating, question: answer.segment || entry.question || "", answer: answerText,
                   rule_ids: answer.rule_ids || [], verdict: answer.verdict || "", lang: answer.lang || state.lang};
       buttons.up.disabled = buttons.down.disabled = true;
       request("POST", "/webhooks/chat/feedback", body).then(function () {
-        entry.feedback = rating; save();
+        entry[key] = rating; save();
         buttons.up.setAttribute("aria-pressed", String(rating === "up"));
         buttons.down.setAttribute("aria-pressed", String(rating === "down"));
         status.textContent = t("thanks");
