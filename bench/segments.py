@@ -132,7 +132,14 @@ def main() -> int:
         return 2
     model = Path(args.model) if args.model else build.model_path(settings.load())
     rows = [r for path in EVAL_SETS if path.name in wanted for r in heldout(path)]
-    parses = asyncio.run(_parse(model, [r["text"] for r in rows]))
+    # one parse per model and set: kept, so that another grid costs no parsing
+    cache = RESULTS / f"segments-parses-{model.name}-{'+'.join(sorted(wanted))}.json"
+    if cache.exists():
+        parses = json.loads(cache.read_text(encoding="utf-8"))
+    else:
+        parses = asyncio.run(_parse(model, [r["text"] for r in rows]))
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(parses, ensure_ascii=False), encoding="utf-8")
     table: dict[str, Any] = {str(t): replay(rows, parses, t) for t in GRID}
     leads = {
         f"{c}/{m}": replay(rows, parses, args.threshold, (c, m))

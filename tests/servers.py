@@ -85,6 +85,11 @@ class Reply:
         return custom[0]
 
     @property
+    def answers(self) -> list[dict]:
+        """Every answer payload of the turn, in order (answer contract, section 2a)."""
+        return [m["custom"]["answer"] for m in self.messages if "answer" in m.get("custom", {})]
+
+    @property
     def buttons(self) -> list[dict]:
         return [b for m in self.messages for b in m.get("buttons", [])]
 

@@ -74,7 +74,7 @@ class SegmentMerger(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         # threshold: the confidence a part needs (docs/decisions/pipeline.md, "Segments");
         # most: how many questions of one message are answered
-        return {"threshold": 0.6, "most": 2}
+        return {"threshold": 0.8, "most": 2}
 
     def __init__(self, config: dict[str, Any], plan: segments.Plan) -> None:
         self.config = config

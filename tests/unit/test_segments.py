@@ -1,0 +1,144 @@
+"""A message's parts and which of them are answered (bot.segments), and the letters
+customers leave out (bot.text.fold_letters)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import segments
+from bot.segments import Reading
+from bot.text import fold_letters, sentence_key
+
+pytestmark = pytest.mark.unit
+
+PLAN = segments.Plan(
+    answerable=frozenset({"scope_disinfection", "scope_after_hours", "request_service"}),
+    last=frozenset({"request_service"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "parts"),
+    [
+        (
+            "Can you remove a virus from my PC, and are you open on Saturdays?",
+            "en",
+            ["Can you remove a virus from my PC", "are you open on Saturdays?"],
+        ),
+        (
+            "Vi har KSC 10. Er den fortsatt stottet, og kan dere komme pa besok?",
+            "nb",
+            ["Vi har KSC 10.", "Er den fortsatt stottet", "kan dere komme pa besok?"],
+        ),
+        (
+            "Kan ni ta bort viruset och också hjälpa till på helgen?",
+            "sv",
+            ["Kan ni ta bort viruset", "hjälpa till på helgen?"],
+        ),
+        ("first line here\nsecond line here", "en", ["first line here", "second line here"]),
+        (
+            "Version 11.2 is old. Is it supported?",
+            "en",
+            ["Version 11.2 is old.", "Is it supported?"],
+        ),
+    ],
+)
+def test_a_message_splits_at_sentences_lines_and_clause_cues(text, lang, parts):
+    assert segments.split(text, lang) == parts
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "virus removal included?",  # one part
+        "Hi! Can you help?",  # "Hi!" is no question of its own
+        "/scope_disinfection",  # a button's payload
+        "install and configure KES for us",  # "and" without a comma joins, it does not split
+        "x. " * 1_000,  # too long to split
+    ],
+)
+def test_a_message_of_one_part_is_not_split(text):
+    assert segments.split(text, "en") == []
+
+
+def test_parts_are_bounded():
+    text = " ".join(f"Question number {n}?" for n in range(10))
+    assert len(segments.split(text, "en")) == segments.MAX_PARTS
+
+
+def _decide(whole, parts, confident, threshold=0.6):
+    return segments.decide(
+        whole,
+        parts,
+        whole_confident=confident,
+        threshold=threshold,
+        answerable=PLAN.answerable,
+        last=PLAN.last,
+    )
+
+
+def test_a_sure_part_answers_where_the_whole_falls_back():
+    whole = Reading("long text", "scope_after_hours", 0.2)
+    parts = [Reading("context", "out_of_scope", 0.9), Reading("q", "scope_disinfection", 0.8)]
+    decision = _decide(whole, parts, confident=False)
+    assert decision.intents == ["scope_disinfection"] and decision.changed
+    assert decision.texts == {"scope_disinfection": "q"}
+
+
+def test_an_unsure_part_leaves_the_fallback():
+    whole = Reading("long text", "scope_after_hours", 0.2)
+    decision = _decide(whole, [Reading("q", "scope_disinfection", 0.5)], confident=False)
+    assert not decision.changed
+
+
+def test_two_topics_are_answered_in_the_order_asked():
+    whole = Reading("both", "scope_after_hours", 0.5)
+    parts = [Reading("a", "scope_disinfection", 0.7), Reading("b", "scope_after_hours", 0.9)]
+    decision = _decide(whole, parts, confident=True)
+    assert decision.intents == ["scope_disinfection", "scope_after_hours"]
+
+
+def test_a_form_starting_intent_is_answered_last():
+    whole = Reading("both", "request_service", 0.6)
+    parts = [Reading("a", "request_service", 0.9), Reading("b", "scope_disinfection", 0.8)]
+    decision = _decide(whole, parts, confident=True)
+    assert decision.intents == ["scope_disinfection", "request_service"]
+
+
+def test_a_confident_whole_with_one_topic_stands():
+    whole = Reading("w", "scope_disinfection", 0.9)
+    parts = [Reading("a", "scope_disinfection", 0.95), Reading("b", "out_of_scope", 0.9)]
+    decision = _decide(whole, parts, confident=True)
+    assert decision.intents == ["scope_disinfection"] and not decision.changed
+
+
+def test_the_decision_is_plain_json():
+    whole = Reading("w", "scope_after_hours", 0.2)
+    decision = _decide(whole, [Reading("q", "scope_disinfection", 0.8)], confident=False)
+    assert decision.as_output() == {
+        "parts": [{"text": "q", "intent": "scope_disinfection", "confidence": 0.8}],
+        "answer": ["scope_disinfection"],
+        "texts": {"scope_disinfection": "q"},
+        "changed": True,
+    }
+
+
+def test_the_plan_comes_from_the_topics():
+    plan = segments.plan()
+    assert {"scope_disinfection", "check_licence", "request_service"} <= plan.answerable
+    assert {"scope_version_support", "request_service"} <= plan.last
+    assert "scope_disinfection" not in plan.last
+
+
+@pytest.mark.parametrize(
+    ("typed", "spelled"),
+    [
+        ("stotte pa lordag", "Støtte på lørdag"),
+        ("stoette paa loerdag", "støtte på lørdag"),
+        ("behover jag", "Behöver jag"),
+        ("naer", "nær"),
+    ],
+)
+def test_letters_left_out_fold_to_the_same_form(typed, spelled):
+    assert fold_letters(typed) == fold_letters(spelled)
+    assert sentence_key(typed + "?") == sentence_key(spelled)
