@@ -55,7 +55,7 @@ def test_without_a_rule_base_the_user_is_told(monkeypatch, tmp_path):
 def test_clarify_offers_the_likeliest_topics_and_skips_unlikely_ones():
     ranking = [
         ("nlu_fallback", 0.7),
-        ("scope_disinfection", 0.2),
+        ("scope_disinfection", 0.18),  # below LEAD_CONFIDENCE: no guess
         ("scope_onsite_remote", 0.06),
         ("scope_phone_chat", 0.01),  # below MIN_OPTION_CONFIDENCE
     ]
@@ -64,6 +64,31 @@ def test_clarify_offers_the_likeliest_topics_and_skips_unlikely_ones():
     assert payloads[0] == "/scope_disinfection"
     assert "/scope_phone_chat" not in payloads
     assert "/nlu_fallback" not in payloads
+    assert ran.answer["verdict"] == "fallback"
+
+
+@pytest.mark.parametrize("lang", ["en", "nb", "sv"])
+def test_clarify_answers_a_clearly_leading_topic_as_a_guess(lang):
+    ranking = [
+        ("nlu_fallback", 0.7),
+        ("scope_disinfection", 0.28),
+        ("scope_onsite_remote", 0.12),
+        ("scope_phone_chat", 0.07),
+    ]
+    ran = run(Clarify(), tracker("hmm virus??", "nlu_fallback", ranking=ranking, lang=lang))
+    topic = rulebase.current().topics["disinfection"]
+    assert ran.text.startswith(say("fallback_lead", lang, title=topic.titles[lang]))
+    assert topic.leads[lang] in ran.text
+    assert ran.answer["rule_ids"] == list(topic.clauses)
+    assert ran.answer["verdict"] == topic.verdict
+    payloads = [b["payload"] for b in ran.buttons]
+    assert "/scope_onsite_remote" in payloads and "/scope_phone_chat" in payloads
+    assert "/scope_disinfection" not in payloads  # it is the answer, not an option
+
+
+def test_clarify_does_not_guess_when_two_topics_are_close():
+    ranking = [("nlu_fallback", 0.7), ("scope_disinfection", 0.28), ("scope_onsite_remote", 0.22)]
+    ran = run(Clarify(), tracker("hmm virus??", "nlu_fallback", ranking=ranking))
     assert ran.answer["verdict"] == "fallback"
 
 
