@@ -69,13 +69,14 @@ def replay(
     parses: list[dict[str, Any]],
     threshold: float,
     lead: tuple[float, float] | None = None,
+    second: float | None = None,
 ) -> dict[str, float]:
     """Shares of in-scope questions answered right, wrong or falling back, and of
     out-of-scope ones falling back. `lead` (confidence, margin): a fallback whose
     top topic has this confidence and leads the next by this margin is answered
     from it ("I think you are asking about ...", actions/clarify.py)."""
     plan = segments.plan()
-    right = wrong = fell = oos = oos_fell = split_used = 0
+    right = wrong = fell = oos = oos_fell = split_used = two = both = extra = 0
     for row, parse in zip(rows, parses, strict=True):
         whole, confident = _whole(parse)
         found = parse.get("segments") or {}
@@ -90,7 +91,13 @@ def replay(
             threshold=threshold,
             answerable=plan.answerable,
             last=plan.last,
+            second=second,
         )
+        if len(row["intents"]) > 1:  # two topics: are both answered?
+            two += 1
+            both += set(row["intents"]) <= set(decision.intents)
+        elif decision.changed and len(decision.intents) > 1:
+            extra += decision.intents[1] not in row["intents"]
         kept = confident or decision.changed  # else the whole's fallback stands
         answered = decision.intents[0] if kept and decision.intents else None
         if answered is None and lead is not None and _leads(parse, lead, plan.answerable):
@@ -112,6 +119,8 @@ def replay(
         "fallback": fell / inscope,
         "oos_fallback": oos_fell / oos if oos else 0.0,
         "split_used": split_used / len(rows),
+        "both": both / two if two else 0.0,  # of the messages labelled with two topics
+        "extra": extra / len(rows),  # a second answer, from a topic not asked about
     }
 
 
@@ -147,21 +156,21 @@ def main() -> int:
         for m in LEAD_MARGIN
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "segments.json").write_text(json.dumps({"parts": table, "lead": leads}, indent=2))
     print(f"{len(rows)} questions ({', '.join(sorted(wanted))}), model {model.name}")
-    print(f"{'threshold':>9} {'right':>7} {'wrong':>7} {'fallbk':>7} {'OOS fb':>7} {'split':>7}")
+    header = ("right", "wrong", "fallback", "oos_fallback", "split_used", "both", "extra")
+    print(f"{'threshold':>9} " + " ".join(f"{h[:7]:>7}" for h in header))
     for t, r in table.items():
         label = "whole" if float(t) > 1 else t
-        print(
-            f"{label:>9} {r['right']:>7.3f} {r['wrong']:>7.3f} {r['fallback']:>7.3f} "
-            f"{r['oos_fallback']:>7.3f} {r['split_used']:>7.3f}"
-        )
+        print(f"{label:>9} " + " ".join(f"{r[h]:>7.3f}" for h in header))
+    seconds = {str(s): replay(rows, parses, args.threshold, None, s) for s in GRID[:-1]}
+    table["second"] = seconds
+    print(f"\nA second answer beside another, at threshold {args.threshold}: its own bar")
+    for s, r in seconds.items():
+        print(f"{s:>9} " + " ".join(f"{r[h]:>7.3f}" for h in header))
     print(f"\nThe last resort at threshold {args.threshold}: confidence/margin of the top topic")
     for key, r in leads.items():
-        print(
-            f"{key:>9} {r['right']:>7.3f} {r['wrong']:>7.3f} {r['fallback']:>7.3f} "
-            f"{r['oos_fallback']:>7.3f} {r['split_used']:>7.3f}"
-        )
+        print(f"{key:>9} " + " ".join(f"{r[h]:>7.3f}" for h in header))
+    (RESULTS / "segments.json").write_text(json.dumps({"parts": table, "lead": leads}, indent=2))
     return 0
 
 

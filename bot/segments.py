@@ -115,30 +115,33 @@ def decide(
     answerable: frozenset[str] | set[str],
     last: frozenset[str] | set[str] = frozenset(),
     most: int = 2,
+    second: float | None = None,
 ) -> Decision:
     """Which intents to answer, from the whole's reading and the parts'.
 
     whole_confident: the whole was not a fallback. threshold: the confidence a
-    part needs to count (measured: docs/decisions/pipeline.md, "Segments").
-    answerable: intents that answer from the rule base or start a lookup or a
-    form (not greetings, not out of scope). last: intents that start a form,
-    answered after the others (a turn starts at most one form). most: at most
-    this many intents are answered."""
-    sure = [p for p in parts if p.intent in answerable and p.confidence >= threshold]
+    part needs to be answered where the whole falls back; second: the confidence
+    a part needs to be answered beside another answer (default: threshold); both
+    measured (docs/decisions/pipeline.md, "Segments"). answerable: intents that
+    answer from the rule base or start a lookup or a form (not greetings, not out
+    of scope). last: intents that start a form, answered after the others (a turn
+    starts at most one form). most: at most this many intents are answered."""
+    beside = threshold if second is None else second
+    usable = [p for p in parts if p.intent in answerable and p.confidence >= beside]
+    whole_answers = whole_confident and whole.intent in answerable
+    anchored = whole_answers or any(p.confidence >= threshold for p in usable)
+    if not anchored:  # nothing sure enough to answer: the whole's reading stands
+        return Decision([whole.intent] if whole.intent else [], list(parts))
     order: list[str] = []
     texts: dict[str, str] = {}
-    whole_answers = whole_confident and whole.intent in answerable
-    for part in sure:
+    for part in usable:
         if part.intent not in order:
             order.append(part.intent)  # type: ignore[arg-type]
             texts[part.intent] = part.text  # type: ignore[index]
-    if whole_answers:
-        if whole.intent not in order:  # the whole's topic is no single part's: it leads
-            order.insert(0, whole.intent)  # type: ignore[arg-type]
-        if len(order) < 2:
-            return Decision([whole.intent], list(parts))  # type: ignore[list-item]
-    elif not order:
-        return Decision([whole.intent] if whole.intent else [], list(parts))
+    if whole_answers and whole.intent not in order:  # no single part's topic: it leads
+        order.insert(0, whole.intent)  # type: ignore[arg-type]
+    if whole_answers and len(order) < 2:
+        return Decision([whole.intent], list(parts))  # type: ignore[list-item]
     chosen = [i for i in order if i not in last] + [i for i in order if i in last][:1]
     chosen = chosen[:most]
     if len(chosen) > 1 and chosen[0] in last:  # only form-starting intents: the first alone

@@ -142,3 +142,18 @@ def test_the_plan_comes_from_the_topics():
 def test_letters_left_out_fold_to_the_same_form(typed, spelled):
     assert fold_letters(typed) == fold_letters(spelled)
     assert sentence_key(typed + "?") == sentence_key(spelled)
+
+
+def test_a_second_answer_needs_its_own_threshold_and_an_anchor():
+    whole = Reading("both", "scope_after_hours", 0.2)
+    parts = [Reading("a", "scope_disinfection", 0.65), Reading("b", "scope_after_hours", 0.85)]
+    both = segments.decide(
+        whole, parts, whole_confident=False, threshold=0.8, second=0.6,
+        answerable=PLAN.answerable, last=PLAN.last,
+    )  # fmt: skip
+    assert both.intents == ["scope_disinfection", "scope_after_hours"]  # as asked
+    no_anchor = segments.decide(
+        whole, parts[:1], whole_confident=False, threshold=0.8, second=0.6,
+        answerable=PLAN.answerable, last=PLAN.last,
+    )  # fmt: skip
+    assert not no_anchor.changed

@@ -72,9 +72,10 @@ def _reading(message: Message) -> segments.Reading:
 class SegmentMerger(GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # threshold: the confidence a part needs (docs/decisions/pipeline.md, "Segments");
-        # most: how many questions of one message are answered
-        return {"threshold": 0.8, "most": 2}
+        # threshold: the confidence a part needs to answer where the whole falls back;
+        # second: to be answered beside another answer (docs/decisions/pipeline.md,
+        # "Segments"); most: how many questions of one message are answered
+        return {"threshold": 0.8, "second": 0.8, "most": 2}
 
     def __init__(self, config: dict[str, Any], plan: segments.Plan) -> None:
         self.config = config
@@ -112,6 +113,7 @@ class SegmentMerger(GraphComponent):
             answerable=self.plan.answerable,
             last=self.plan.last,
             most=int(self.config["most"]),
+            second=float(self.config["second"]),
         )
         whole.set(OUTPUT, decision.as_output(), add_to_output=True)
         if decision.changed and decision.intents:
