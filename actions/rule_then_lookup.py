@@ -107,7 +107,7 @@ class RuleThenLookup(Action):
         if intent == CHECK_LICENCE:  # their own licence: the rule, then the form asks the key
             buttons = tuple(b for b in reply.buttons if b["payload"] != f"/{CHECK_LICENCE}")
             events = send(dispatcher, dataclasses.replace(reply, buttons=buttons))
-            dispatcher.utter_message(text=say("lookup_offer_licence", lang))
+            # the form asks for the key at once: no offer before it that says the same
             return events + clear_offer() + [FollowupAction("licence_form")]
         events = send(dispatcher, reply)
         if intent == VERSION_QUESTION:  # the rule, then the offer with the form's first question

@@ -64,7 +64,6 @@ def the_others(
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))
         events += send(dispatcher, with_segment(reply, texts.get(intent)))
         if intent == rule_then_lookup.CHECK_LICENCE:  # their own licence: the form asks the key
-            dispatcher.utter_message(text=say("lookup_offer_licence", lang))
             return events + [FollowupAction("licence_form")]
         if intent == rule_then_lookup.VERSION_QUESTION:  # the offer, as a typed question gets
             offer = f"{say('lookup_offer_version', lang)} {say('ask_product', lang)}"

@@ -66,7 +66,7 @@ def test_the_offered_button_starts_the_form_without_the_rule_again():
 def test_my_licence_without_a_key_gets_the_rule_then_the_form(lang):
     ran = run(RuleThenLookup(), tracker("Is my licence valid?", "check_licence", lang=lang))
     assert ran.answer["rule_ids"] == ["rules:4.5a", "rules:4.5b", "rules:2.4"]
-    assert ran.messages[-1]["text"] == say("lookup_offer_licence", lang)
+    assert len(ran.messages) == 1  # the rule; the form then asks for the key, once
     assert "/check_licence" not in [b["payload"] for b in ran.buttons]
     assert followups(ran.events) == ["licence_form"]
 
