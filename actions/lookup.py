@@ -22,6 +22,7 @@ from bot.records import facts
 MAX_BAD_KEYS = 3
 NO_KEY = "-"  # the licence form gave up on a key after MAX_BAD_KEYS tries
 LOOKUP_SLOTS = ("product", "version", "licence_key", "bad_key_tries")
+VERSION_TOPIC = "scope_version_support"  # its rule is what applies to any version
 
 
 def _text(tracker: Tracker) -> str:
@@ -62,12 +63,26 @@ class AskProduct(Action):
         return [SlotSet("language", lang)]
 
 
+def _asked_unknown_version(tracker: Tracker) -> bool:
+    """This turn already answered an unknown version, ending with its question."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        custom = (event.get("data") or {}).get("custom") if event.get("event") == "bot" else None
+        lookup = ((custom or {}).get("answer") or {}).get("lookup") or {}
+        if lookup.get("status") == "unknown" and lookup.get("version"):
+            return True
+    return False
+
+
 class AskVersion(Action):
     def name(self) -> str:
         return "action_ask_version"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
         lang = reply_language(tracker)
+        if _asked_unknown_version(tracker):  # one question a turn: it was just asked
+            return [SlotSet("language", lang)]
         product = tracker.get_slot("product")
         status = records.lookup_version(product, None)
         example = status.nearest[0] if status.nearest else "12.1"
@@ -158,11 +173,19 @@ class ValidateVersionForm(_LookupFormValidation):
         status = records.lookup_version(product, version)
         if status.status != "unknown":
             return {"version": status.record_version}
-        buttons = [{"title": v, "payload": v} for v in status.nearest]
-        dispatcher.utter_message(
-            text=say("unknown_version", lang, product=status.product, version=version or ""),
-            buttons=buttons,
+        rules = rulebase.current()
+        topic = rules.topic_for_intent(VERSION_TOPIC)
+        if topic is None:  # a rule base without the version topic: the bare question
+            buttons = [{"title": v, "payload": v} for v in status.nearest]
+            dispatcher.utter_message(
+                text=say("unknown_version", lang, product=status.product, version=version or ""),
+                buttons=buttons,
+            )
+            return {"version": None}
+        reply = answers.unknown_version(
+            rules, topic, status.product or str(product), version or "", status.nearest, lang
         )
+        send(dispatcher, reply)
         return {"version": None}
 
 

@@ -180,6 +180,31 @@ def likely_topic(
     return dataclasses.replace(answer, text=text, buttons=tuple(buttons))
 
 
+def unknown_version(
+    rulebase: RuleBase,
+    topic: Topic,
+    product: str,
+    version: str,
+    nearest: tuple[str, ...],
+    lang: str,
+    full: bool = False,
+) -> Reply:
+    """A version the records do not know: that, the rule that applies to versions
+    (the version topic's answer), where to find the number, and the versions known
+    as buttons; the one question of the turn."""
+    rule = topic_answer(rulebase, topic, lang, full)
+    text = "\n\n".join(
+        [
+            messages.say("unknown_version", lang, product=product, version=version),
+            rule.text,
+            messages.say("how_to_find_version", lang),
+        ]
+    )
+    lookup = {"product": product, "version": version, "status": "unknown"}
+    buttons = tuple({"title": v, "payload": v} for v in nearest)
+    return dataclasses.replace(rule, text=text, buttons=buttons, extra={"lookup": lookup})
+
+
 def _last_group(masked_key: str) -> str:
     return masked_key.rsplit("-", 1)[-1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import records
+from bot.messages import say
 from tests.servers import new_sender
 
 # From content/records/: KIS 19 ended 2021-06-30 (home); KES for Windows 12.8 and
@@ -101,6 +102,31 @@ def test_unknown_version_offers_the_nearest(running_bot, lang, question):
     assert answer["lookup"]["product"] == "Kaspersky Security Center"
     assert answer["lookup"]["version"] == offered[0]
     assert answer["lang"] == lang
+
+
+@pytest.mark.parametrize(
+    ("lang", "question"),
+    [
+        ("en", "Is Kaspersky Security Center 9 still supported?"),
+        ("nb", "Er Kaspersky Security Center 9 fortsatt støttet?"),
+        ("sv", "Stöds Kaspersky Security Center 9 fortfarande?"),
+    ],
+)
+def test_unknown_version_gets_the_rule_and_one_question(running_bot, lang, question):
+    reply = running_bot.ask(question, new_sender())
+    versions = [a for a in reply.answers if a.get("lookup", {}).get("status") == "unknown"]
+    (unknown,) = versions  # the rule that applies to any version, with the lookup
+    assert unknown["rule_ids"][0] == "rules:4.3.2" and unknown["lang"] == lang
+    assert unknown["lookup"] == {
+        "product": "Kaspersky Security Center",
+        "version": "9",
+        "status": "unknown",
+    }
+    assert say("how_to_find_version", lang) in reply.text
+    # asked once: the form does not ask for the version again in the same turn
+    again = say("ask_version", lang, product="Kaspersky Security Center", example="x")
+    texts = [m["text"] for m in reply.messages if "text" in m]
+    assert not any(text.startswith(again.split("?")[0]) for text in texts)
 
 
 @pytest.mark.parametrize("lang", ["en", "nb", "sv"])
