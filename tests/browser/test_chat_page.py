@@ -208,6 +208,45 @@ def test_thumbs_down_is_stored(new_page, chat_url, running_bot):
     assert entry.answer.strip()
 
 
+def test_two_questions_show_two_answers_each_with_its_citations_and_thumbs(
+    new_page, chat_url, running_bot
+):
+    from bot.feedback import list_feedback
+
+    page = open_chat(new_page, chat_url)
+    ask(page, "Can you remove a virus from my PC, and are you open on Saturdays?")
+    turn = page.locator(TURN).last
+    metas = turn.locator(".ssc-answer-meta")
+    expect(metas).to_have_count(2)
+    expect(turn).to_have_attribute("data-answers", "2")
+    answers = page.evaluate(
+        """() => {
+            const h = window.SupportScopeChat.api.state().history;
+            return h[h.length - 1].messages.filter(m => m.custom && m.custom.answer)
+                .map(m => m.custom.answer);
+        }"""
+    )
+    for meta, answer in zip(metas.all(), answers, strict=True):
+        expect(meta.locator(".ssc-badge")).to_be_visible()
+        expect(meta.locator(".ssc-chip")).to_have_count(len(answer["rule_ids"]))
+        expect(meta.get_by_role("button", name="No, not helpful")).to_be_visible()
+    # each answer's meta follows its own text: the first sits between the two texts
+    order = turn.evaluate(
+        "t => [...t.children].map(c => c.classList.contains('ssc-answer-meta') ? 'm' : 't')"
+    )
+    assert "".join(order).startswith("t") and "tm" in "".join(order)
+    sender = page.evaluate("() => window.SupportScopeChat.api.state().sender")
+    second = metas.nth(1).get_by_role("button", name="Yes, helpful")
+    second.click()
+    expect(second).to_have_attribute("aria-pressed", "true")
+    expect(metas.nth(0).get_by_role("button", name="Yes, helpful")).to_have_attribute(
+        "aria-pressed", "false"
+    )
+    (stored,) = [e for e in list_feedback(url=running_bot.cfg.database_url) if e.sender == sender]
+    assert list(stored.rule_ids) == answers[1]["rule_ids"]  # the second answer's, not the first's
+    assert stored.question == answers[1]["segment"]
+
+
 def test_phone_screenshot(new_page, chat_url, docs_dir):
     page = open_chat(new_page, chat_url, width=375, height=740)
     ask(page, "Do I need a valid licence?")
