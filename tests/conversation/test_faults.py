@@ -31,7 +31,8 @@ from sqlalchemy.engine import make_url
 from bot import db
 from bot.messages import say
 from bot.privacy import drafts
-from bot.runtime import build, ports, processes, servers
+from bot.runtime import build, ports, processes
+from bot.runtime.servers import Servers
 from bot.service_requests import deferred
 from bot.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_database
@@ -47,7 +48,7 @@ BOT = str(Path(sys.executable).with_name("bot"))
 
 
 @contextlib.contextmanager
-def action_server_replaced(running_bot, cfg=None) -> Iterator[servers.Servers]:
+def action_server_replaced(running_bot, cfg=None) -> Iterator[Servers]:
     """Stop the shared action server; afterwards start it again and wait for it.
 
     With `cfg`, an action server of those settings runs on the same port meanwhile.
@@ -55,7 +56,7 @@ def action_server_replaced(running_bot, cfg=None) -> Iterator[servers.Servers]:
     servers = running_bot.servers
     os.killpg(servers.procs[0].pid, signal.SIGTERM)
     servers.procs[0].wait(timeout=30)
-    stand_in = servers.Servers(cfg, servers.model, log_dir=servers.log_dir) if cfg else None
+    stand_in = Servers(cfg, servers.model, log_dir=servers.log_dir) if cfg else None
     try:
         if stand_in:
             stand_in.procs = [stand_in._spawn("actions-standin", stand_in._actions_cmd())]
