@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from actions.clarify import LEAD_CONFIDENCE, LEAD_MARGIN
 from bot.training import conflicts, phrases
 from tests.servers import Bot
 from tests.unit.inbox_data import make_nlu
@@ -39,10 +40,16 @@ def bot_command(*args: str) -> subprocess.CompletedProcess:
 
 
 def falls_back(bot: Bot) -> str:
+    """A message the bot asks to rephrase: it falls back, and no topic leads enough
+    for the last resort's guess (actions/clarify.py)."""
     for text in VAGUE:
         parsed = bot.post("/model/parse", {"text": text})
         assert isinstance(parsed, dict)
-        if (parsed.get("intent") or {}).get("name") == "nlu_fallback":
+        if (parsed.get("intent") or {}).get("name") != "nlu_fallback":
+            continue
+        ranking = [r["confidence"] for r in parsed["intent_ranking"] if r["name"] != "nlu_fallback"]
+        top, second = (ranking + [0.0, 0.0])[:2]
+        if top < LEAD_CONFIDENCE or top - second < LEAD_MARGIN:
             return text
     pytest.fail(f"none of {VAGUE} falls back with this model; add a vaguer one")
 
