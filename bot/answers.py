@@ -88,13 +88,44 @@ def paid_offer(
 ) -> str:
     """What can be bought, named by the clauses that sell it ("What Support rules
     §4.2.14 describes can be bought as Kaspersky Incident Response"), never the
-    topic as a whole."""
-    items = []
+    topic as a whole. A cited clause that only names paid services (one in their
+    `sold_by` whose own `service` is not theirs: rules:5, "some services ... may
+    be offered as part of paid services. Kaspersky offers professional services
+    and premium support") is said as it says it, once for all the services it
+    names: never "can be bought as"."""
+    items: list[str] = []
+    naming: list[str] = []  # the clauses that only name services
+    named: list[Service] = []
     for service in services:
-        sellers = [rulebase.clauses[cid] for cid in clause_ids if cid in service.sold_by]
-        refs = messages.join([short_citation(c, lang) for c in sellers], lang)
-        items.append(messages.say("paid_offer_item", lang, refs=refs, service=service.names[lang]))
+        sellers = [cid for cid in clause_ids if cid in service.sold_by]
+        selling = [cid for cid in sellers if _sells_as(rulebase.clauses[cid], service)]
+        if selling:
+            key = "paid_offer_item" if len(selling) == 1 else "paid_offer_items"
+            refs = _refs(rulebase, selling, lang)
+            items.append(messages.say(key, lang, refs=refs, service=service.names[lang]))
+        only_naming = [cid for cid in sellers if cid not in selling]
+        if only_naming:
+            named.append(service)
+            naming += [cid for cid in only_naming if cid not in naming]
+    if named:
+        items.append(
+            messages.say(
+                "paid_offer_general",
+                lang,
+                refs=_refs(rulebase, naming, lang),
+                services=messages.join([s.names[lang] for s in named], lang),
+            )
+        )
     return messages.say("paid_offer", lang, offers=" ".join(items))
+
+
+def _sells_as(clause: Clause, service: Service) -> bool:
+    """The clause says that what it describes can be bought as `service`."""
+    return clause.service is not None and clause.service.id == service.id
+
+
+def _refs(rulebase: RuleBase, clause_ids: list[str], lang: str) -> str:
+    return messages.join([short_citation(rulebase.clauses[cid], lang) for cid in clause_ids], lang)
 
 
 def request_button(service: Service, lang: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from tests.conversation.questions import DISINFECTION, ONSITE
 
 BOT = str(Path(sys.executable).with_name("bot"))
 
-DISINFECTION_IDS = ["rules:4.2.3", "kb101732:2.2", "rules:4.1.2c", "rules:4.2.14"]
+DISINFECTION_IDS = ["rules:4.2.3", "kb101732:2.2", "rules:4.1.2c"]
 
 
 def bot_ask(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -89,13 +89,8 @@ def test_json_output(running_bot):
     assert result["rule_ids"] == DISINFECTION_IDS
     assert result["verdict"] == "excluded"
     assert result["reply"].startswith(lead("nb"))
-    # the paid part of the answer (rules:4.2.14) offers to file a request
-    assert result["buttons"] == [
-        {
-            "title": "Be om Kaspersky Incident Response",
-            "payload": '/request_service{"sr_service": "incident_response"}',
-        }
-    ]
+    # no cited clause sells cleaning a PC: no request is offered
+    assert result["buttons"] == []
 
 
 def test_explicit_language_gives_a_reply_in_that_language(running_bot):

@@ -11,7 +11,7 @@ import pytest
 from bot import service_requests
 from bot.contract import LANGS
 from bot.messages import say
-from tests.conversation.questions import DISINFECTION, ONSITE
+from tests.conversation.questions import DISINFECTION, INCIDENT, ONSITE
 from tests.servers import new_sender
 
 START = {
@@ -99,7 +99,7 @@ def test_typed_titles_private_and_no_key_and_a_service_named_in_the_language(run
         "nb": "Vi vil kjøpe hendelsesrespons",
         "sv": "Vi vill köpa incidenthantering",
     }
-    running_bot.ask(DISINFECTION[lang], sender)  # offers the request button
+    running_bot.ask(INCIDENT[lang], sender)  # offers the request button
     running_bot.ask("/request_service", sender, lang=lang)  # no service: asks which
     running_bot.ask(service_words[lang], sender)  # the service named in this language
     running_bot.ask("Ola Nordmann", sender)

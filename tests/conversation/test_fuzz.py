@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bot import secrets
 from bot.settings import PROJECT_DIR
-from tests.conversation.questions import DISINFECTION
+from tests.conversation.questions import INCIDENT
 
 SEED = 20260411
 TOTAL = 10_400
@@ -394,8 +394,8 @@ def test_fuzz_no_5xx_and_the_bot_still_answers(running_bot):
     assert running_bot.get("/webhooks/chat/health") == {"status": "ok"}
     assert running_bot.get("/webhooks/rest/") == {"status": "ok"}
     sender = uuid.uuid4().hex
-    reply = running_bot.ask(DISINFECTION["nb"], sender)
-    assert reply.answer["lang"] == "nb" and reply.answer["verdict"] == "excluded"
+    reply = running_bot.ask(INCIDENT["nb"], sender)
+    assert reply.answer["lang"] == "nb" and reply.answer["verdict"] == "paid"
     assert reply.answer["rule_ids"]
     payload = reply.buttons[0]["payload"]
     assert "Kaspersky Incident Response" in running_bot.ask(payload, sender, lang="nb").text

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from bot import messages, settings
-from tests.conversation.questions import DISINFECTION
+from tests.conversation.questions import DISINFECTION, INCIDENT
 from tests.conversation.test_chat_channel import request
 
 WEBHOOK = "/webhooks/rest/webhook"
@@ -142,7 +142,7 @@ def test_forged_intent_payloads_are_not_run(running_bot):
 
 def test_offered_buttons_and_bare_intents_run(running_bot):
     sender = uuid.uuid4().hex
-    offered = running_bot.ask(DISINFECTION["nb"], sender).buttons
+    offered = running_bot.ask(INCIDENT["nb"], sender).buttons
     payload = offered[0]["payload"]
     assert payload.startswith("/request_service{")
     asked = running_bot.ask(payload, sender, lang="nb")

@@ -39,7 +39,7 @@ LICENCE_RULE = {
 }
 PAID_ASK = {  # (question, the service whose clause sells it)
     "en": ("We'd like an engineer to connect to our server", "professional_services"),
-    "nb": ("Kan dere rydde opp etter et angrep for oss?", "incident_response"),
+    "nb": ("Kan dere undersøke hvordan angriperne kom inn i nettverket vårt?", "incident_response"),
     "sv": ("Kan en av era tekniker ansluta till vår server åt oss?", "professional_services"),
 }
 ORDER = {

@@ -10,7 +10,7 @@ import pytest
 
 from bot import service_requests
 from bot.contract import LANGS
-from tests.conversation.questions import DISINFECTION, ONSITE
+from tests.conversation.questions import INCIDENT, ONSITE
 
 START = {
     "en": "We'd like to buy a remote session with one of your specialists",
@@ -119,14 +119,14 @@ def test_a_paid_answer_offers_the_request(running_bot):
     payloads = [b["payload"] for b in reply.buttons]
     assert '/request_service{"sr_service": "professional_services"}' in payloads
     sender = uuid.uuid4().hex
-    running_bot.ask(DISINFECTION["en"], sender)  # offers the button (only offered ones run)
+    running_bot.ask(INCIDENT["en"], sender)  # offers the button (only offered ones run)
     asked = running_bot.ask('/request_service{"sr_service": "incident_response"}', sender)
     assert "Kaspersky Incident Response" in asked.text  # pre-filled: asks the name
 
 
 def test_a_service_not_offered_in_a_country_says_what_is(running_bot):
     sender = uuid.uuid4().hex
-    running_bot.ask(DISINFECTION["en"], sender)  # offers the button (only offered ones run)
+    running_bot.ask(INCIDENT["en"], sender)  # offers the button (only offered ones run)
     running_bot.ask('/request_service{"sr_service": "incident_response"}', sender)
     running_bot.ask("Jon Jónsson", sender)
     running_bot.ask("jon@example.is", sender)

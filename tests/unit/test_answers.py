@@ -242,16 +242,17 @@ def test_a_health_check_cites_the_clause_that_sells_configuration_checks(rb, lan
     assert "kb101732:2.11" in rb.clauses["rules:4.2.10"].see_also
 
 
-def test_disinfection_offers_the_investigation_not_the_disinfection(rb):
-    expected = {
-        "en": "What Support rules §4.2.14 describes can be bought as Kaspersky Incident Response.",
-        "nb": "Det Støtteregler §4.2.14 beskriver, kan kjøpes som Kaspersky Incident Response.",
-        "sv": "Det som Supportregler §4.2.14 beskriver kan köpas som Kaspersky Incident Response.",
-    }
+def test_disinfection_offers_nothing_to_buy(rb):
+    """No clause sells cleaning a PC (4.2.3, kb101732:2.2); Incident Response sells
+    investigating the causes of an incident (4.2.14), a topic of its own."""
     for lang in LANGS:
         reply = answers.topic_answer(rb, rb.topics["disinfection"], lang)
-        assert expected[lang] in reply.text
-        assert _offered(rb, reply) == {"incident_response"}
+        assert reply.rule_ids == ("rules:4.2.3", "kb101732:2.2", "rules:4.1.2c")
+        assert _offered(rb, reply) == set()
+        assert _request_buttons(reply) == []
+        assert rb.services["incident_response"].names[lang] not in reply.text
+        assert answers.messages.say("paid_offer", lang, offers="").strip() not in reply.text
+    assert "rules:4.2.14" in rb.topics["incident_investigation"].clauses
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -268,5 +269,10 @@ def test_the_overview_names_what_is_included_and_the_paid_routes(rb, lang):
     included = [cid for cid, c in rb.clauses.items() if cid.startswith("rules:4.1.")]
     assert list(reply.rule_ids[: len(included)]) == included
     assert all(rb.clauses[cid].verdict == "included" for cid in included)
+    # the exclusions its lead lists, cited (disinfection by specialists, on-site and
+    # remote sessions, third-party programs, configuration by specialists, training)
+    excluded = ["rules:4.2.3", "rules:4.2.5", "rules:4.2.7", "rules:4.2.10", "rules:4.2.11"]
+    assert list(reply.rule_ids[len(included) :]) == [*excluded, "rules:5"]
+    assert all(rb.clauses[cid].verdict in ("excluded", "paid") for cid in excluded)
     assert reply.verdict == "info"
     assert _offered(rb, reply) == {"professional_services", "premium_support"}

@@ -81,9 +81,11 @@ def test_date_uses_the_right_month():
 
 def test_say_fills_placeholders_and_falls_back_to_english():
     offer = messages.say(
-        "paid_offer_item", "nb", refs="Støtteregler §5", service="Kaspersky Premium Support"
+        "paid_offer_item", "nb", refs="Støtteregler §4.2.14", service="Kaspersky Incident Response"
     )
-    assert offer == "Det Støtteregler §5 beskriver, kan kjøpes som Kaspersky Premium Support."
+    assert (
+        offer == "Det Støtteregler §4.2.14 beskriver, kan kjøpes som Kaspersky Incident Response."
+    )
     assert messages.say("greet", "de") == CATALOGUE["greet"]["en"]
 
 
