@@ -202,7 +202,7 @@ class ValidateServiceRequestForm(FormValidationAction):
     def validate_sr_description(self, value, dispatcher, tracker, domain):
         return self._check("description", value, dispatcher, tracker)
 
-    def validate_srcountry_in(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+    def validate_sr_country(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
         lang = reply_language(tracker)
         checked = self._check("country", value, dispatcher, tracker)
         country = checked["sr_country"]

@@ -63,7 +63,7 @@ WHEN = (
     "warm process",
     "warm process started when the phrase was written",
 )
-_WARM = "from bot import settings; from bot.training import retrain, warm; "
+_WARM = "from bot import settings; from bot.runtime import nlu_jobs, retrain; "
 
 
 def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> object:
@@ -126,7 +126,7 @@ def main() -> int:
         stdout=subprocess.DEVNULL,
     )
     fingerprint = subprocess.run(
-        [sys.executable, "-c", "from bot import launcher; print(build.fingerprint())"],
+        [sys.executable, "-c", "from bot.runtime import build; print(build.fingerprint())"],
         cwd=project,
         env={**os.environ, **env},
         capture_output=True,

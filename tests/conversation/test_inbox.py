@@ -83,7 +83,7 @@ def test_a_message_that_falls_back_is_in_the_inbox_with_its_reason(running_bot: 
     shown = bot_command("inbox", "show", str(entry["id"]), "--json")
     assert shown.returncode == 0, shown.stderr
     again = json.loads(shown.stdout)
-    assert again["reasons"] == ["fallback", "did_you_mean"]
+    assert again["reasons"] == ["fallback", *(["ambiguous"] if close else []), "did_you_mean"]
     assert again["suggestion"] == clicked.lstrip("/")
     assert [line["who"] for line in again["conversation"]][:2] == ["user", "bot"]
     assert again["conversation"][0]["this"] and again["conversation"][0]["text"] == text
