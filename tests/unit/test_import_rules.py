@@ -170,3 +170,15 @@ def test_the_checker_sees_a_wrong_import(tmp_path):
     assert "bot.runtime.processes" in GRAPH["bot.runtime.build"]
     assert "bot.db" in GRAPH["bot.training.inbox.sync"]
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": {"a"}}) == [["a", "b"]]
+
+
+MAX_MODULE_LINES = 400  # a module past this is doing more than one job: make it a package
+
+
+def test_no_module_passes_the_size_where_it_wants_to_be_a_package():
+    long = [
+        f"{name}: {lines} lines"
+        for name, path in _sources("bot", "actions")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not long, "\n".join(long)
