@@ -44,9 +44,10 @@ test: $(STAMP)
 	@$(BOT) prepare --for-tests
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# The inner loop: core and actions on SQLite; no Rasa, no servers, no PostgreSQL.
+# The inner loop: core and actions on SQLite; no Rasa, no servers, no PostgreSQL, and
+# none of the tests that start a process of their own (make test runs those).
 test-fast: $(STAMP)
-	@$(VENV)/bin/pytest -q -m "unit and not postgres" tests/unit tests/actions $(PYTEST_ARGS)
+	@$(VENV)/bin/pytest -q -m "unit and not postgres and not process" tests/unit tests/actions $(PYTEST_ARGS)
 
 typecheck: $(STAMP)
 	@$(VENV)/bin/mypy

@@ -7,7 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bot.settings import PROJECT_DIR
+
+pytestmark = pytest.mark.process  # each probe is a Python process of its own
 
 PROBE = """
 import importlib, pkgutil, sys

@@ -73,6 +73,7 @@ def sqlite_url(tmp_path_factory) -> Iterator[str]:
     db.engine_for(url).dispose()
 
 
+@pytest.mark.process  # starts the `bot` command in a process of its own
 def test_the_installed_bot_command_runs(sqlite_url):
     """The one smoke test of the console script (pyproject's `bot = "bot.cli:main"`)."""
     result = run_bot_process("rules", "list", url=sqlite_url)
@@ -189,6 +190,7 @@ def test_rules_search_without_hits_says_so(sqlite_url):
     assert "No clause matches" in result.stderr
 
 
+@pytest.mark.process  # starts the `bot` command in a process of its own
 def test_a_correction_loaded_by_the_cli_is_live_in_a_running_process(database_url, tmp_path):
     """An editor runs `bot rulebase load`; a running process (the action server)
     sees the corrected sentence on its next read, with no restart.

@@ -469,6 +469,7 @@ def test_the_launcher_syncs_at_start_and_in_the_background(url, monkeypatch) -> 
     assert servers.sync_inbox(unreachable).startswith("inbox sync failed: OperationalError")
 
 
+@pytest.mark.process  # starts the `bot` command in a process of its own
 def test_cli_assign_and_oos_on_a_project_copy(url, nlu, tmp_path) -> None:
     """The installed command on a project directory of its own (BOT_PROJECT_DIR):
     its data/nlu is the copy, never the work tree's."""

@@ -265,6 +265,7 @@ def bot_command(project: Path, tmp_path: Path, *args: str) -> subprocess.Complet
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.process  # starts the `bot` command in a process of its own
 def test_phrase_cli_add_and_refusal(small, tmp_path) -> None:
     project = small[0].parent.parent
     (project / "content").symlink_to(PROJECT_DIR / "content")  # read only: the parser's
