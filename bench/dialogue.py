@@ -319,11 +319,12 @@ def table(outcomes: list[Outcome]) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def render(rows: dict[str, dict[str, dict[str, dict[str, float]]]]) -> list[str]:
-    head = f"{'row':<10}{'lang':<6}" + "".join(f"{label:>22}" for _, label in METRICS)
+    width = max([10, *(len(label) + 2 for label in rows)])
+    head = f"{'row':<{width}}{'lang':<6}" + "".join(f"{label:>22}" for _, label in METRICS)
     lines = [head]
     for label, cells in rows.items():
         for lang, metrics in cells.items():
-            line = f"{label:<10}{lang:<6}"
+            line = f"{label:<{width}}{lang:<6}"
             for key, _ in METRICS:
                 c = metrics[key]
                 share = f"{100 * c['share']:.1f}%" if c["n"] else "-"
