@@ -41,6 +41,11 @@ def _intent(tracker: Tracker) -> str:
     return (tracker.latest_message.get("intent") or {}).get("name") or ""
 
 
+def facts_given(tracker: Tracker) -> bool:
+    """The message names a product, version or key: a version lookup can start."""
+    return bool(_facts(tracker))
+
+
 def _facts(tracker: Tracker) -> set[str]:
     """The record facts this message gives (entities of bot.rasa_addons.components.record_facts)."""
     return {

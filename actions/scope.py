@@ -38,6 +38,6 @@ class AnswerScope(Action):
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))
         decided, texts = segments.decided(tracker)
         if len(decided) > 1 or intent in texts:  # a part of the message asked it
-            reply = segments.with_segment(reply, texts.get(intent))
+            reply = segments.with_segment(reply, texts.get(intent), tracker)
         events = send(dispatcher, reply) + rule_then_lookup.clear_offer()
         return events + segments.the_others(dispatcher, tracker, rules, lang)

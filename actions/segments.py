@@ -20,7 +20,7 @@ from actions.conversation import send, wants_full
 from bot import answers, rulebase
 from bot.answers import Reply
 from bot.messages import say
-from bot.privacy import mask
+from bot.privacy import drafts, mask
 
 SERVICE_FORM = "service_request_form"
 
@@ -38,11 +38,21 @@ def decided(tracker: Tracker) -> tuple[list[str], dict[str, str]]:
     return intents, {k: v for k, v in texts.items() if isinstance(v, str)}
 
 
-def with_segment(reply: Reply, text: str | None) -> Reply:
-    """The reply marked with the part of the message it answers."""
+def with_segment(reply: Reply, text: str | None, tracker: Tracker | None = None) -> Reply:
+    """The reply marked with the part of the message it answers, masked as the
+    tracker store masks it (the patterns, and the conversation's form values)."""
     if not text:
         return reply
-    return dataclasses.replace(reply, extra={**reply.extra, "segment": mask.mask_text(text)})
+    known: list[tuple[str, str]] = []
+    if tracker is not None:  # the draft has the real form values; the slots, this turn's
+        values = {s: tracker.get_slot(s) for s in mask.PERSONAL_SLOTS}
+        try:
+            values = {**drafts.get(tracker.sender_id), **values}
+        except Exception:  # noqa: BLE001 - the patterns still apply, as in the store
+            pass
+        known = mask.known_values(values)
+    segment = mask.mask_text(text, known)
+    return dataclasses.replace(reply, extra={**reply.extra, "segment": segment})
 
 
 def the_others(
@@ -62,9 +72,15 @@ def the_others(
         if topic is None:
             continue
         reply = answers.topic_answer(rules, topic, lang, full=wants_full(tracker))
-        events += send(dispatcher, with_segment(reply, texts.get(intent)))
+        if intent == rule_then_lookup.CHECK_LICENCE:  # the form asks for the key: no button
+            own = f"/{rule_then_lookup.CHECK_LICENCE}"
+            kept = tuple(b for b in reply.buttons if b["payload"] != own)
+            reply = dataclasses.replace(reply, buttons=kept)
+        events += send(dispatcher, with_segment(reply, texts.get(intent), tracker))
         if intent == rule_then_lookup.CHECK_LICENCE:  # their own licence: the form asks the key
             return events + [FollowupAction("licence_form")]
+        if intent == rule_then_lookup.VERSION_QUESTION and rule_then_lookup.facts_given(tracker):
+            return events + [FollowupAction("version_form")]  # the message names them
         if intent == rule_then_lookup.VERSION_QUESTION:  # the offer, as a typed question gets
             offer = f"{say('lookup_offer_version', lang)} {say('ask_product', lang)}"
             dispatcher.utter_message(text=offer)

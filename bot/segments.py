@@ -119,19 +119,25 @@ def decide(
 ) -> Decision:
     """Which intents to answer, from the whole's reading and the parts'.
 
-    whole_confident: the whole was not a fallback. threshold: the confidence a
-    part needs to be answered where the whole falls back; second: the confidence
-    a part needs to be answered beside another answer (default: threshold); both
+    whole_confident: the whole was not a fallback (a sure reading of anything not
+    answerable, such as "stop" or "yes", always stands). threshold: the confidence
+    every answered part needs where the whole falls back; second: the confidence a
+    part needs to be answered beside the whole's answer (default: threshold); both
     measured (docs/decisions/pipeline.md, "Segments"). answerable: intents that
     answer from the rule base or start a lookup or a form (not greetings, not out
     of scope). last: intents that start a form, answered after the others (a turn
     starts at most one form). most: at most this many intents are answered."""
     beside = threshold if second is None else second
     usable = [p for p in parts if p.intent in answerable and p.confidence >= beside]
-    whole_answers = whole_confident and whole.intent in answerable
-    anchored = whole_answers or any(p.confidence >= threshold for p in usable)
-    if not anchored:  # nothing sure enough to answer: the whole's reading stands
+    if whole_confident and whole.intent not in answerable:
+        # a sure "stop", "yes", greeting or out-of-scope reading is never overridden:
+        # inside a form it decides what happens next
         return Decision([whole.intent] if whole.intent else [], list(parts))
+    whole_answers = whole_confident
+    if not whole_answers:  # where the whole fell back, every answered part clears threshold
+        usable = [p for p in usable if p.confidence >= threshold]
+    if not whole_answers and not usable:  # nothing sure enough: the fallback stands
+        return Decision([], list(parts))
     order: list[str] = []
     texts: dict[str, str] = {}
     for part in usable:
@@ -144,9 +150,7 @@ def decide(
         return Decision([whole.intent], list(parts))  # type: ignore[list-item]
     chosen = [i for i in order if i not in last] + [i for i in order if i in last][:1]
     chosen = chosen[:most]
-    if len(chosen) > 1 and chosen[0] in last:  # only form-starting intents: the first alone
-        chosen = chosen[:1]
-    changed = chosen != [whole.intent]
+    changed = not whole_answers or chosen != [whole.intent]
     return Decision(chosen, list(parts), {i: texts[i] for i in chosen if i in texts}, changed)
 
 

@@ -392,10 +392,12 @@
         turn.appendChild(renderAnswerMeta(entry, m.custom.answer, texts.join("\n"), answers));
         if (!answers) turn.setAttribute("data-verdict", m.custom.answer.verdict || "");
         answers += 1; texts = [];
+        // a turn's buttons belong to the answer they follow: under it, before the next
+        buttonGroups.forEach(function (g) { turn.appendChild(g); }); buttonGroups = [];
       }
     });
     turn.setAttribute("data-answers", String(answers));
-    buttonGroups.forEach(function (g) { turn.appendChild(g); });  // quick replies last
+    buttonGroups.forEach(function (g) { turn.appendChild(g); });  // quick replies of no answer
     return turn;
   }
 

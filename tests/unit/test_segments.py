@@ -134,7 +134,7 @@ def test_the_plan_comes_from_the_topics():
     ("typed", "spelled"),
     [
         ("stotte pa lordag", "Støtte på lørdag"),
-        ("stoette paa loerdag", "støtte på lørdag"),
+        ("stotte paa lordag", "støtte på lørdag"),
         ("behover jag", "Behöver jag"),
         ("naer", "nær"),
     ],
@@ -144,16 +144,32 @@ def test_letters_left_out_fold_to_the_same_form(typed, spelled):
     assert sentence_key(typed + "?") == sentence_key(spelled)
 
 
-def test_a_second_answer_needs_its_own_threshold_and_an_anchor():
-    whole = Reading("both", "scope_after_hours", 0.2)
+def test_oe_is_not_folded_noe_is_not_no():
+    assert fold_letters("noe") != fold_letters("no")
+
+
+def test_a_second_answer_needs_its_own_threshold_beside_a_sure_whole():
     parts = [Reading("a", "scope_disinfection", 0.65), Reading("b", "scope_after_hours", 0.85)]
-    both = segments.decide(
-        whole, parts, whole_confident=False, threshold=0.8, second=0.6,
-        answerable=PLAN.answerable, last=PLAN.last,
+    beside = segments.decide(
+        Reading("both", "scope_after_hours", 0.5), parts, whole_confident=True,
+        threshold=0.8, second=0.6, answerable=PLAN.answerable, last=PLAN.last,
     )  # fmt: skip
-    assert both.intents == ["scope_disinfection", "scope_after_hours"]  # as asked
-    no_anchor = segments.decide(
-        whole, parts[:1], whole_confident=False, threshold=0.8, second=0.6,
-        answerable=PLAN.answerable, last=PLAN.last,
+    assert beside.intents == ["scope_disinfection", "scope_after_hours"]  # as asked
+    fell_back = segments.decide(
+        Reading("both", "scope_after_hours", 0.2), parts, whole_confident=False,
+        threshold=0.8, second=0.6, answerable=PLAN.answerable, last=PLAN.last,
     )  # fmt: skip
-    assert not no_anchor.changed
+    assert fell_back.intents == ["scope_after_hours"]  # a weak part never leads a fallback
+
+
+def test_a_part_agreeing_with_the_fallen_back_whole_undoes_the_fallback():
+    whole = Reading("context first", "scope_disinfection", 0.25)
+    decision = _decide(whole, [Reading("q", "scope_disinfection", 0.9)], confident=False)
+    assert decision.intents == ["scope_disinfection"] and decision.changed
+
+
+@pytest.mark.parametrize("intent", ["stop", "affirm", "out_of_scope"])
+def test_a_sure_whole_that_is_no_topic_is_never_overridden(intent):
+    whole = Reading("Stop. What are your hours?", intent, 0.95)
+    decision = _decide(whole, [Reading("hours", "scope_after_hours", 0.9)], confident=True)
+    assert decision.intents == [intent] and not decision.changed

@@ -75,7 +75,7 @@ class SegmentMerger(GraphComponent):
         # threshold: the confidence a part needs to answer where the whole falls back;
         # second: to be answered beside another answer (docs/decisions/pipeline.md,
         # "Segments"); most: how many questions of one message are answered
-        return {"threshold": 0.8, "second": 0.8, "most": 2}
+        return {"threshold": 0.8, "second": 0.7, "most": 2}
 
     def __init__(self, config: dict[str, Any], plan: segments.Plan) -> None:
         self.config = config
