@@ -35,6 +35,9 @@ Figures per language and pooled (share, n):
 - confidently wrong: in-scope messages (single and a+b) whose first turn gave an
   answer citing clauses, with a verdict other than fallback, and nothing right
   for any expected intent;
+- stray answer: in-scope messages (single and a+b) whose first turn has a right
+  answer and, beside it, an answer citing clauses that is right for none of the
+  expected intents (a second answer nobody asked for);
 - both answered: a+b messages with a right answer for each of the two intents;
 - OOS fallback: out_of_scope messages that fell back.
 
@@ -84,11 +87,11 @@ REQUEST_SERVICE = "request_service"
 LICENCE_TOPIC = "scope_licence"
 LICENCE_FORMS = frozenset({"licence_form"})
 REQUEST_FORM = "service_request_form"
-TRACKER_INTENTS = frozenset({CHECK_LICENCE, REQUEST_SERVICE, OOS})
 METRICS = (
     ("direct", "direct"),
     ("within_click", "within 1 click"),
     ("confidently_wrong", "confidently wrong"),
+    ("stray_answer", "stray answer"),
     ("both_answered", "both answered"),
     ("oos_fallback", "OOS fallback"),
 )
@@ -230,6 +233,20 @@ class Judge:
             return turn.active_loop == REQUEST_FORM or bool(turn.customs("service_request"))
         return self.first_clause[intent] in firsts
 
+    def fits(self, answer: dict[str, Any], intents: tuple[str, ...]) -> bool:
+        """Is this one answer right for one of the expected intents?"""
+        ids = answer.get("rule_ids") or []
+        first = ids[0] if ids else None
+        lookup = answer.get("lookup")
+        for intent in intents:
+            if intent == CHECK_LICENCE and (
+                first in self.licence_clauses or (isinstance(lookup, dict) and "licence" in lookup)
+            ):
+                return True
+            if intent in self.first_clause and first == self.first_clause[intent]:
+                return True
+        return False
+
 
 # ------------------------------------------------------------ one message
 
@@ -262,7 +279,9 @@ class Outcome:
 def converse(client: Client, judge: Judge, q: EvalQuestion) -> Outcome:
     """One new conversation: the message, and a click on the first button if it missed."""
     sender = random_ids.token_hex(16)
-    tracker = any(i in TRACKER_INTENTS for i in q.intents)
+    # the tracker always: a scope question that wrongly starts a form must not
+    # count as falling back
+    tracker = True
     first = client.turn(sender, q.text, tracker)
     out = Outcome(q, first)
     rights = {i: judge.right(first, i) for i in q.intents}
@@ -273,6 +292,8 @@ def converse(client: Client, judge: Judge, q: EvalQuestion) -> Outcome:
             out.miss = "oos_answered"
         return out
     out.flags["confidently_wrong"] = wrong
+    stray = [a for a in first.topical if not judge.fits(a, q.intents)]
+    out.flags["stray_answer"] = bool(stray) and any(rights.values())
     if q.both:
         answered = sum(rights.values())
         out.flags["both_answered"] = answered == len(rights)
