@@ -45,12 +45,11 @@ def with_segment(reply: Reply, text: str | None, tracker: Tracker | None = None)
         return reply
     known: list[tuple[str, str]] = []
     if tracker is not None:  # the draft has the real form values; the slots, this turn's
-        values = {s: tracker.get_slot(s) for s in mask.PERSONAL_SLOTS}
+        slots = {s: tracker.get_slot(s) for s in mask.PERSONAL_SLOTS}
         try:
-            values = {**drafts.get(tracker.sender_id), **values}
+            known = mask.known_values(drafts.get(tracker.sender_id), slots)
         except Exception:  # noqa: BLE001 - the patterns still apply, as in the store
-            pass
-        known = mask.known_values(values)
+            known = mask.known_values(slots)
     segment = mask.mask_text(text, known)
     return dataclasses.replace(reply, extra={**reply.extra, "segment": segment})
 

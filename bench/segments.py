@@ -22,8 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot import segments, settings
 from bot.runtime import build
+from bot.settings import PROJECT_DIR
 from bot.training.examples import EVAL_SETS, check_apart
 from bot.training.scoring import OUT_OF_SCOPE, heldout
 
@@ -31,7 +34,16 @@ from .models import RESULTS
 
 TUNING_SETS = ("heldout.csv", "heldout_independent.csv")  # spent sets: tuning is honest here
 GRID = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)  # 1.01: parts never count (whole only)
-FALLBACK_THRESHOLD, AMBIGUITY = 0.3, 0.05  # config.yml's FallbackClassifier
+
+
+def _fallback_config() -> tuple[float, float]:
+    """config.yml's FallbackClassifier: its threshold and ambiguity threshold."""
+    pipeline = yaml.safe_load((PROJECT_DIR / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+    found = next(c for c in pipeline if c["name"] == "FallbackClassifier")
+    return float(found["threshold"]), float(found["ambiguity_threshold"])
+
+
+FALLBACK_THRESHOLD, AMBIGUITY = _fallback_config()
 LEAD_CONFIDENCE = (0.15, 0.2, 0.25)
 LEAD_MARGIN = (0.05, 0.1, 0.15)
 

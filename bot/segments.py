@@ -133,24 +133,23 @@ def decide(
         # a sure "stop", "yes", greeting or out-of-scope reading is never overridden:
         # inside a form it decides what happens next
         return Decision([whole.intent] if whole.intent else [], list(parts))
-    whole_answers = whole_confident
-    if not whole_answers:  # where the whole fell back, every answered part clears threshold
+    if not whole_confident:  # where the whole fell back, every answered part clears threshold
         usable = [p for p in usable if p.confidence >= threshold]
-    if not whole_answers and not usable:  # nothing sure enough: the fallback stands
-        return Decision([], list(parts))
+        if not usable:  # nothing sure enough: the fallback stands
+            return Decision([], list(parts))
     order: list[str] = []
     texts: dict[str, str] = {}
     for part in usable:
         if part.intent not in order:
             order.append(part.intent)  # type: ignore[arg-type]
             texts[part.intent] = part.text  # type: ignore[index]
-    if whole_answers and whole.intent not in order:  # no single part's topic: it leads
+    if whole_confident and whole.intent not in order:  # no single part's topic: it leads
         order.insert(0, whole.intent)  # type: ignore[arg-type]
-    if whole_answers and len(order) < 2:
+    if whole_confident and len(order) < 2:
         return Decision([whole.intent], list(parts))  # type: ignore[list-item]
     chosen = [i for i in order if i not in last] + [i for i in order if i in last][:1]
     chosen = chosen[:most]
-    changed = not whole_answers or chosen != [whole.intent]
+    changed = not whole_confident or chosen != [whole.intent]
     return Decision(chosen, list(parts), {i: texts[i] for i in chosen if i in texts}, changed)
 
 

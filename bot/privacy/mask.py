@@ -112,11 +112,12 @@ def _known_pattern(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w@.]){re.escape(value)}(?![\w@]|\.\w)", re.IGNORECASE)
 
 
-def known_values(fields: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(value, token) pairs to replace from a draft's or the slots' form values,
-    longest first: the full name, then each of its words (people write "Kari")."""
+def known_values(*sources: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(value, token) pairs to replace from drafts', slots' or requests' form values
+    (any number of them), longest first: the full name, then each of its words
+    (people write "Kari")."""
     pairs: dict[str, str] = {}
-    for field, value in fields.items():
+    for field, value in (item for fields in sources for item in fields.items()):
         kind = PERSONAL_FIELDS.get(field.removeprefix("sr_"))
         if kind not in ("name", "company") or not isinstance(value, str):
             continue

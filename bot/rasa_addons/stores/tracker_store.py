@@ -49,8 +49,7 @@ def known_values(tracker: DialogueStateTracker) -> list[tuple[str, str]]:
     for event in tracker.events:  # every value: a second form may give another name
         if isinstance(event, SlotSet) and event.key in mask.PERSONAL_SLOTS and event.value:
             found.append({event.key: event.value})
-    pairs = dict(pair for values in found for pair in mask.known_values(values))
-    return sorted(pairs.items(), key=lambda p: -len(p[0]))  # the longest first
+    return mask.known_values(*found)
 
 
 def masked_event_data(data: dict[str, Any], known: Iterable[tuple[str, str]]) -> dict[str, Any]:

@@ -43,8 +43,7 @@ def form_values(sender: str, url: str) -> list[tuple[str, str]]:
             )
         ):
             values.append({"name": name, "company": company or ""})
-    pairs = dict(pair for found in values for pair in mask.known_values(found))
-    return sorted(pairs.items(), key=lambda p: -len(p[0]))
+    return mask.known_values(*values)
 
 
 @dataclass(frozen=True)
