@@ -21,7 +21,7 @@ batch and writes the decision onto the message; the actions answer from it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 MAX_PARTS = 4  # a longer message keeps its first parts (each part costs a parse)
@@ -151,6 +151,23 @@ def decide(
     chosen = chosen[:most]
     changed = not whole_confident or chosen != [whole.intent]
     return Decision(chosen, list(parts), {i: texts[i] for i in chosen if i in texts}, changed)
+
+
+def needs_full_reading(
+    whole: Reading, whole_confident: bool, part: Reading, *, floor: float, answerable: Iterable[str]
+) -> bool:
+    """Whether a part's first, cheap reading (the classifier's n-gram model, not sure
+    of it) must be made again with everything (the e5 embedding) before `decide`:
+    not where nothing a part says can change the answer (a sure reading of the
+    whole that no part overrides), not where the cheap reading is below `floor`
+    (measured: no such part of the tuning sets reached the bar to be answered with
+    everything; docs/decisions/pipeline.md, "Segments"), and not where it names
+    the sure whole's own topic (that topic is answered anyway)."""
+    if whole_confident and whole.intent not in set(answerable):
+        return False
+    if part.confidence < floor:
+        return False
+    return not (whole_confident and part.intent == whole.intent)
 
 
 # Intents answered outside the rule base's topics: a licence lookup, a paid-service form.

@@ -18,3 +18,10 @@ ONSITE = {
     "nb": "Kan en tekniker komme på besøk til kontoret vårt og hjelpe oss?",
     "sv": "Kan en tekniker komma till vårt kontor och hjälpa oss på plats?",
 }
+# Two questions in one message (answer contract, section 2a): disinfection, then
+# opening hours; each is answered, in the order asked.
+TWO_QUESTIONS = {
+    "en": "Can you remove a virus from my PC, and are you open on Saturdays?",
+    "nb": "Kan dere fjerne et virus fra PC-en min, og har dere åpent på lørdager?",
+    "sv": "Kan ni ta bort ett virus från min dator, och har ni öppet på lördagar?",
+}

@@ -7,17 +7,13 @@ from __future__ import annotations
 import pytest
 
 from bot.contract import LANGS
+from tests.conversation.questions import TWO_QUESTIONS
 from tests.servers import new_sender
 
 DISINFECTION = "rules:4.2.3"  # the first clause of each topic's answer
 AFTER_HOURS = "kb101732:2.5"
 ONSITE = "rules:4.2.5"
 
-TWO_QUESTIONS = {
-    "en": "Can you remove a virus from my PC, and are you open on Saturdays?",
-    "nb": "Kan dere fjerne et virus fra PC-en min, og har dere åpent på lørdager?",
-    "sv": "Kan ni ta bort ett virus från min dator, och har ni öppet på lördagar?",
-}
 CONTEXT_FIRST = {
     "en": (
         "We are a small accounting firm with twelve laptops and one of them started "

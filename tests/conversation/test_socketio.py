@@ -15,7 +15,7 @@ import socketio
 
 from bot.contract import LANGS
 from bot.messages import say
-from tests.conversation.questions import DISINFECTION, ONSITE
+from tests.conversation.questions import DISINFECTION, ONSITE, TWO_QUESTIONS
 
 WEBCHAT_KEYS = ({"text"}, {"text", "quick_replies"})  # what rasa-webchat 1.0 renders
 
@@ -120,6 +120,21 @@ def test_answer_with_text_buttons_and_payload_in_each_language(widget, lang):
     assert answer["verdict"] == "paid"
     assert answer["rule_ids"][0] == "rules:4.2.5"
     assert answer["lang"] == lang
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_two_questions_get_two_answers_each_with_its_payload(widget, lang):
+    w = widget(lang)
+    w.request_session()
+    replies = w.say(TWO_QUESTIONS[lang])
+    answers = [r["metadata"]["answer"] for r in replies if "answer" in r.get("metadata", {})]
+    # one payload per answer, in the order asked, each naming its part (section 2a)
+    assert [a["rule_ids"][0] for a in answers] == ["rules:4.2.3", "kb101732:2.5"], replies
+    assert all(a["lang"] == lang and a["segment"] in TWO_QUESTIONS[lang] for a in answers)
+    assert answers[0]["segment"] != answers[1]["segment"]
+    # each answer's text is in the message that carries its payload
+    carriers = [r for r in replies if "answer" in r.get("metadata", {})]
+    assert all(r["text"].strip() for r in carriers)
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -1,6 +1,7 @@
 """The cascade: the n-gram-only model answers alone when it is sure, and then
 the e5 embedding is never computed; otherwise the e5 features are computed and
-the full model decides. Trained here through Rasa's own tokenizer and
+the full model decides, except for a part of a message, whose full reading
+waits until the segment merger asks for it. Trained here through Rasa's own tokenizer and
 count-vectors featurizer and the real e5 model, on a few examples."""
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import segments
 from bot.rasa_addons.components.e5_featurizer import DEFERRED, E5Featurizer
-from bot.rasa_addons.components.linear_intent_classifier import LinearIntentClassifier
+from bot.rasa_addons.components.linear_intent_classifier import (
+    OPTIONAL,
+    REFINE,
+    LinearIntentClassifier,
+)
+from bot.rasa_addons.components.segments import PART_OF, SegmentMerger
 
 EXAMPLES = {
     "support_hours": [
@@ -108,3 +115,40 @@ def test_an_unsure_one_gets_the_embedding_and_the_full_model(pipeline):
     assert dense is not None and np.asarray(dense.features).shape == (1, 384)
     assert message.get(DEFERRED) is None
     assert message.get(INTENT)["name"] in EXAMPLES
+
+
+def optional_part(pipeline, text: str, whole_index: int = 0) -> Message:
+    part = Message(data={TEXT: text, PART_OF: whole_index, OPTIONAL: True})
+    for component in pipeline[:4]:
+        component.process([part])
+    return part
+
+
+def test_an_unsure_part_keeps_the_n_gram_reading_until_it_is_asked_for(pipeline):
+    counting = pipeline[4]
+    counting.texts.clear()
+    part = optional_part(pipeline, "xxq vvw")  # texts of their own: e5's cache is shared
+    assert counting.texts == []  # not sure, yet no embedding: a part may not need one
+    cheap = part.get(INTENT)
+    assert cheap["name"] in EXAMPLES and cheap["confidence"] < 0.8
+    part.get(REFINE)()
+    assert counting.texts == ["xxq vvw"]
+    assert part.get_dense_features(TEXT)[1] is not None and part.get(REFINE) is None
+    assert part.get(INTENT)["confidence"] != cheap["confidence"]  # the full model's
+
+
+@pytest.mark.parametrize(("floor", "embedded"), [(1.01, []), (0.0, ["xxq vvw 1"])])
+def test_the_merger_asks_for_a_parts_full_reading_only_where_it_can_matter(
+    pipeline, floor, embedded
+):
+    counting = pipeline[4]
+    text = embedded[0] if embedded else "xxq vvw 0"
+    whole = parse(pipeline, f"What are your opening hours? {text}")
+    part = optional_part(pipeline, text)
+    whole.set(INTENT, {"name": "nlu_fallback", "confidence": 0.3})  # as if it fell back
+    counting.texts.clear()
+    plan = segments.Plan(answerable=frozenset(EXAMPLES), last=frozenset())
+    merger = SegmentMerger({**SegmentMerger.get_default_config(), "floor": floor}, plan)
+    assert merger.process([whole, part]) == [whole]
+    assert counting.texts == embedded
+    assert whole.get("segments")["parts"][0]["text"] == text

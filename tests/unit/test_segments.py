@@ -173,3 +173,45 @@ def test_a_sure_whole_that_is_no_topic_is_never_overridden(intent):
     whole = Reading("Stop. What are your hours?", intent, 0.95)
     decision = _decide(whole, [Reading("hours", "scope_after_hours", 0.9)], confident=True)
     assert decision.intents == [intent] and not decision.changed
+
+
+@pytest.mark.parametrize(
+    ("whole", "confident", "part", "needed"),
+    [
+        # the whole falls back: a part of some weight may answer
+        (
+            Reading("w", "scope_after_hours", 0.2),
+            False,
+            Reading("p", "scope_after_hours", 0.5),
+            True,
+        ),
+        # below the floor: not even e5 lifts it to the bar (measured)
+        (
+            Reading("w", "scope_after_hours", 0.2),
+            False,
+            Reading("p", "scope_disinfection", 0.2),
+            False,
+        ),
+        # a sure whole: a part naming another topic may add a second answer
+        (
+            Reading("w", "scope_after_hours", 0.9),
+            True,
+            Reading("p", "scope_disinfection", 0.5),
+            True,
+        ),
+        # ... one naming the whole's own topic cannot
+        (
+            Reading("w", "scope_after_hours", 0.9),
+            True,
+            Reading("p", "scope_after_hours", 0.5),
+            False,
+        ),
+        # a sure "stop" is never overridden: no part matters
+        (Reading("w", "stop", 0.9), True, Reading("p", "scope_disinfection", 0.7), False),
+    ],
+)
+def test_a_part_is_read_again_with_everything_only_where_it_can_change_the_answer(
+    whole, confident, part, needed
+):
+    got = segments.needs_full_reading(whole, confident, part, floor=0.3, answerable=PLAN.answerable)
+    assert got is needed

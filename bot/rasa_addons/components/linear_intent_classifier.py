@@ -13,7 +13,10 @@ alone is trained beside the full one. At answer time it goes first, and when
 its top intent has at least that probability, that is the answer and the e5
 embedding is never computed (the e5 featurizer with `defer: true` leaves it to
 be asked for); otherwise the full model decides. Measured on both held-out
-sets: docs/decisions/pipeline.md, "The cascade".
+sets: docs/decisions/pipeline.md, "The cascade". A part of a message
+(OPTIONAL, set by the segmenter) keeps the n-gram reading even then, with a
+function to read it again with everything (REFINE): the segment merger calls it
+only where that part can change the answer.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from bot.nlu import last_fit, softmax_fit
 from bot.rasa_addons.components.e5_featurizer import DEFERRED
 
 _FILE = "linear_intent_classifier.npz"
+# A message marked OPTIONAL (a part of a message: components.segments) that the
+# n-gram model is not sure of keeps that model's reading, and REFINE holds a
+# function that reads it again with everything (the e5 embedding): the segment
+# merger calls it only where the part can change the answer.
+OPTIONAL = "full_reading_optional"
+REFINE = "full_reading"
 
 
 def sentence_features(message: Message, sparse: bool) -> Any:
@@ -220,20 +229,37 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             for i, row in enumerate(first):
                 if row.max() >= threshold:
                     rows[i] = row
+            for i, message in enumerate(messages):
+                if rows[i] is None and message.get(OPTIONAL):
+                    rows[i] = first[i]
+                    message.set(REFINE, lambda m=message: self._refine(m))
         rest = [i for i, row in enumerate(rows) if row is None]
-        for i in rest:  # the full model needs the e5 features: compute them if deferred
-            deferred = messages[i].get(DEFERRED)
-            if deferred is not None:
-                deferred()
         if rest:
-            full = self._probabilities(self._blocks([messages[i] for i in rest]))
+            full = self._full([messages[i] for i in rest])
             for i, row in zip(rest, full, strict=True):
                 rows[i] = row
-        classes = self._weights["classes"]
         for message, row in zip(messages, rows, strict=True):
             assert row is not None
-            order = np.argsort(-row)[: int(self.config["ranking_length"])]
-            ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in order]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set("intent_ranking", ranking, add_to_output=True)
+            self._set_reading(message, row)
         return messages
+
+    def _full(self, messages: list[Message]) -> np.ndarray:
+        """The full model's probabilities; it needs the e5 features: computed here if
+        deferred."""
+        for message in messages:
+            deferred = message.get(DEFERRED)
+            if deferred is not None:
+                deferred()
+        return self._probabilities(self._blocks(messages))
+
+    def _refine(self, message: Message) -> None:
+        message.set(REFINE, None)
+        self._set_reading(message, self._full([message])[0])
+
+    def _set_reading(self, message: Message, row: np.ndarray) -> None:
+        assert self._weights is not None
+        classes = self._weights["classes"]
+        order = np.argsort(-row)[: int(self.config["ranking_length"])]
+        ranking = [{"name": str(classes[i]), "confidence": float(row[i])} for i in order]
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set("intent_ranking", ranking, add_to_output=True)

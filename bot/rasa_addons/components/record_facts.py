@@ -19,6 +19,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.rasa_addons.components.segments import PART_OF
 from bot.records import facts
 from bot.service_requests import services as service_names
 
@@ -69,6 +70,8 @@ class RecordFactsExtractor(EntityExtractorMixin, GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
+            if message.get(PART_OF) is not None:
+                continue  # a part's entities are not read: the whole's are
             text = message.get(TEXT) or ""
             found = self._entities(text)
             if found:

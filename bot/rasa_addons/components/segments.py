@@ -28,6 +28,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import segments
+from bot.rasa_addons.components.linear_intent_classifier import OPTIONAL, REFINE
 
 PART_OF = "segment_of"  # on a part: the index of its whole in the batch (not output)
 OUTPUT = "segments"
@@ -52,7 +53,8 @@ class MessageSegmenter(GraphComponent):
             detected = message.get("language") or {}
             lang = detected.get("explicit") or detected.get("detected")
             for part in segments.split(message.get(TEXT) or "", lang):
-                batch.append(Message(data={TEXT: part, PART_OF: index}))
+                # the classifier's n-gram reading may do for a part (OPTIONAL)
+                batch.append(Message(data={TEXT: part, PART_OF: index, OPTIONAL: True}))
         return batch
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -74,8 +76,9 @@ class SegmentMerger(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         # threshold: the confidence a part needs to answer where the whole falls back;
         # second: to be answered beside another answer (docs/decisions/pipeline.md,
-        # "Segments"); most: how many questions of one message are answered
-        return {"threshold": 0.8, "second": 0.7, "most": 2}
+        # "Segments"); most: how many questions of one message are answered;
+        # floor: a part's n-gram reading below it is not read again with e5
+        return {"threshold": 0.8, "second": 0.7, "most": 2, "floor": 0.3}
 
     def __init__(self, config: dict[str, Any], plan: segments.Plan) -> None:
         self.config = config
@@ -104,11 +107,23 @@ class SegmentMerger(GraphComponent):
 
     def _merge(self, whole: Message, parts: list[Message]) -> None:
         intent = whole.get(INTENT) or {}
+        confident = intent.get(INTENT_NAME_KEY) != FALLBACK
+        reading = _reading(whole)
+        for part in parts:  # the full reading, only where the part can change the answer
+            refine = part.get(REFINE)
+            if refine is not None and segments.needs_full_reading(
+                reading,
+                confident,
+                _reading(part),
+                floor=float(self.config["floor"]),
+                answerable=self.plan.answerable,
+            ):
+                refine()
         readings = [_reading(p) for p in parts]
         decision = segments.decide(
-            _reading(whole),
+            reading,
             readings,
-            whole_confident=intent.get(INTENT_NAME_KEY) != FALLBACK,
+            whole_confident=confident,
             threshold=float(self.config["threshold"]),
             answerable=self.plan.answerable,
             last=self.plan.last,
