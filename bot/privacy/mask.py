@@ -57,11 +57,10 @@ _KEY_RUN = re.compile(
 _KEY_DASHED = re.compile(rf"(?<![{_A}-])[{_A}]+(?:-[{_A}]+){{2,}}(?![{_A}])")
 # Local parts as the form's e-mail check accepts them (RFC 5322 atext, dots,
 # letters of any script), or quoted; a domain of labels. A quote or backtick
-# before an address is read as quoting it, not as its first character.
+# first is read as quoting the address and kept (group 1).
 _ATEXT = r"\w!#$%&'*+/=?^`{|}~.\-\u2600-\u27bf\U0001f000-\U0001faff"
-_FIRST = r"\w!#$%&*+/=?^~\-\u2600-\u27bf\U0001f000-\U0001faff"
 _EMAIL = re.compile(
-    rf"(?:\"[^\"\n@]{{1,64}}\"|(?<![{_FIRST}])[{_FIRST}][{_ATEXT}]*)@((?:[\w-]+\.)+[\w-]+)"
+    rf"(?:(?<![{_ATEXT}])(['`]?)[{_ATEXT}]+|\"[^\"\n@]{{1,64}}\")@(?:[\w-]+\.)+[\w-]+"
 )
 # Phone numbers: 8-15 digits grouped by spaces, dashes or brackets, with a
 # leading + or 00; by dots (070.123.45.67); or an area code and a slash (070/123 45 67).
@@ -113,28 +112,36 @@ def _is_key(groups: list[str], separators: list[str]) -> bool:
     return any(separators) and not any(c.islower() for c in joined)
 
 
+def _key_window(groups: list[str], seps: list[str]) -> tuple[int, int] | None:
+    """Which groups of a run of 4-6 are the key: (first, count), or None. As the form
+    reads a key, its joins are all there or all absent; words run into a key are
+    left out when the key's joins set it apart (dashes, the words a space), else
+    hidden with it rather than a group of the key shown."""
+    consistent = len({bool(s) for s in seps}) == 1
+    if len(groups) == 4:
+        return (0, 4) if consistent and _is_key(groups, seps) else None
+    for first in range(len(groups) - 3):
+        inner, outer = seps[first : first + 3], seps[:first] + seps[first + 3 :]
+        dashed = all("-" in s or "_" in s for s in inner)
+        if dashed and all(s and s.strip() == "" for s in outer):
+            return first, 4
+    if all(seps) and _is_key(groups, seps):
+        return 0, len(groups)
+    return None
+
+
 def _key_spans(text: str) -> list[Span]:
     spans = []
     for match in _KEY_RUN.finditer(text):
         groups = re.findall(records.KEY_GROUP, match.group())
         seps = re.split(records.KEY_GROUP, match.group())[1:-1]
-        start, end = match.start(), match.end()
-        if len(groups) > 4:  # words run into a key: the key alone if its joins set it apart
-            for first in range(len(groups) - 3):
-                inner = seps[first : first + 3]
-                outer = seps[:first] + seps[first + 3 :]
-                kind = {("-" in s or "_" in s, bool(s)) for s in inner}
-                if (
-                    len(kind) == 1
-                    and all(s.strip() == "" and s for s in outer)
-                    and (kind != {(False, True)})
-                ):
-                    start += sum(5 + len(s) for s in seps[:first])
-                    end = start + sum(5 + len(s) for s in inner) + 5
-                    groups, seps = groups[first : first + 4], inner
-                    break
-        if _is_key(groups, seps):
-            spans.append((start, end, mask_key("-".join(groups))))
+        window = _key_window(groups, seps)
+        if window is None:
+            continue
+        first, count = window
+        start = match.start() + sum(5 + len(s) for s in seps[:first])
+        end = start + 5 * count + sum(len(s) for s in seps[first : first + count - 1])
+        spans.append((start, end, mask_key("-".join(groups[first : first + count]))))
     for match in _KEY_DASHED.finditer(text):
         groups = match.group().split("-")
         found = match.group()
@@ -149,7 +156,11 @@ def _key_spans(text: str) -> list[Span]:
 
 
 def _email_spans(text: str) -> list[Span]:
-    return [(m.start(), m.end(), mask_email(m.group(0))) for m in _EMAIL.finditer(text)]
+    spans = []
+    for m in _EMAIL.finditer(text):
+        quote = m.group(1) or ""
+        spans.append((m.start(), m.end(), quote + mask_email(m.group(0)[len(quote) :])))
+    return spans
 
 
 def _is_phone(match: re.Match[str], text: str) -> bool:
@@ -210,7 +221,7 @@ def mask_text(text: str, known: Iterable[tuple[str, str]] = ()) -> str:
         return text
     found, starts, ends = canonical_spans(text)
     spans: list[Span] = []
-    candidates = [*_key_spans(found), *_email_spans(found), *_phone_spans(found)]
+    candidates = [*_email_spans(found), *_key_spans(found), *_phone_spans(found)]
     for value, token in known:
         candidates += [(m.start(), m.end(), token) for m in _known_pattern(value).finditer(found)]
     for span in candidates:
