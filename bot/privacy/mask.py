@@ -1,11 +1,13 @@
 """The one masker: what is personal, and how each kind is hidden.
 
-Personal data in this project (and nothing else is treated as such):
+Personal data in this project (and nothing else is treated as such); how each
+format is found: docs/security-and-privacy.md, "How the masker reads text".
 
 - licence keys          -> only the last group: •••••-•••••-•••••-AB12C (records.mask_key)
 - e-mail addresses      -> first letter and domain: k***@example.no
 - phone numbers         -> [phone] (8-15 digits, international or Scandinavian
-                           grouping with spaces, dashes, brackets, a leading + or 00)
+                           grouping with spaces, dashes, brackets, dots or an area
+                           code and a slash, a leading + or 00)
 - names and companies   -> [name] / [company], only as typed into the request
                            form (a free-text name cannot be told from a word)
 
