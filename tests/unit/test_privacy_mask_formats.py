@@ -103,7 +103,9 @@ def phones(draw: st.DrawFn) -> str:
         return "+46 " + _grouped(digits[1:], (2, 3, 2, 2), sep)
     if style == "trunk":
         return "+46 (0)" + _grouped(digits[1:], (2, 3, 2, 2), " " if sep == "." else sep)
-    return _grouped(digits, draw(st.sampled_from(GROUPINGS[10])), sep)
+    sizes = draw(st.sampled_from(GROUPINGS[10]))
+    assume(not (sep == "." and len(sizes) == 2))  # "070.1234567" is a decimal number
+    return _grouped(digits, sizes, sep)
 
 
 LOCAL_CHARS = (
