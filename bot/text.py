@@ -86,3 +86,49 @@ def strip_controls(text: str, multiline: bool = False) -> str:
     """NFC, line ends as \\n, control characters removed, outer space trimmed."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     return "".join(ch for ch in text if not is_control(ch, multiline)).strip()
+
+
+# Every kind of space and dash as the one ASCII character, whatever a phone, a
+# document or a keyboard layout put there: the masker and the licence-key rule
+# both read text in this form (bot/privacy/mask.py, bot/records/keys.py).
+_SPACES = frozenset({"Zs", "Zl", "Zp"})
+
+
+def _canonical_char(ch: str) -> str:
+    if ch.isspace() or unicodedata.category(ch) in _SPACES:
+        return " "
+    if unicodedata.category(ch) == "Pd" or ch == "\u2212":  # minus sign
+        return "-"
+    if unicodedata.category(ch) == "Cf":  # zero-width spaces, soft hyphens, BOM, bidi marks
+        return ""
+    return ch
+
+
+def canonical_spans(text: str) -> tuple[str, list[int], list[int]]:
+    """The text in canonical form (NFKC, every space kind as " ", every dash kind
+    as "-", invisible format characters dropped), and for each of its characters
+    the start and end in `text` of what it came from, so that a span found in the
+    canonical form can be replaced in the text as written."""
+    if text.isascii():  # NFKC changes no ASCII character; only the spaces differ
+        canonical = "".join(" " if ch.isspace() else ch for ch in text)
+        return canonical, list(range(len(text))), list(range(1, len(text) + 1))
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i = 0
+    while i < len(text):
+        j = i + 1  # a character and the combining marks after it, normalised together
+        while j < len(text) and unicodedata.combining(text[j]):
+            j += 1
+        for ch in unicodedata.normalize("NFKC", text[i:j]):
+            for piece in _canonical_char(ch):
+                out.append(piece)
+                starts.append(i)
+                ends.append(j)
+        i = j
+    return "".join(out), starts, ends
+
+
+def canonical(text: str) -> str:
+    """NFKC, every space kind as " ", every dash kind as "-", format characters dropped."""
+    return canonical_spans(text)[0]

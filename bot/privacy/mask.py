@@ -1,11 +1,13 @@
 """The one masker: what is personal, and how each kind is hidden.
 
-Personal data in this project (and nothing else is treated as such):
+Personal data in this project (and nothing else is treated as such); how each
+format is found: docs/security-and-privacy.md, "How the masker reads text".
 
 - licence keys          -> only the last group: •••••-•••••-•••••-AB12C (records.mask_key)
 - e-mail addresses      -> first letter and domain: k***@example.no
 - phone numbers         -> [phone] (8-15 digits, international or Scandinavian
-                           grouping with spaces, dashes, brackets, a leading + or 00)
+                           grouping with spaces, dashes, brackets, dots or an area
+                           code and a slash, a leading + or 00)
 - names and companies   -> [name] / [company], only as typed into the request
                            form (a free-text name cannot be told from a word)
 
@@ -23,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot import records
+from bot.text import canonical, canonical_spans
 
 # slot -> kind: the one list of slots that hold personal data
 PERSONAL_SLOTS: dict[str, str] = {
@@ -40,23 +43,50 @@ PERSONAL_FIELDS: dict[str, str] = {
 TOKENS = {"name": "[name]", "company": "[company]", "phone": "[phone]", "email": "[e-mail]"}
 UNTOUCHED = {"", "-"}  # empty, and the form's "skip" (service_requests.SKIP)
 
-_DASH = "-\u2010-\u2015\u2212"  # inside a character class
 _A = "A-Za-z0-9"
-# Keys and attempts at one, dash-joined: 3-5 groups of 4-6 characters (checked
-# by _is_key); and 4 groups of 5 with spaces, dots or underscores between.
-_KEY_DASHED = re.compile(
-    rf"(?<![{_A}{_DASH}])[{_A}]{{4,6}}(?:[{_DASH}][{_A}]{{4,6}}){{2,4}}(?![{_A}]|[{_DASH}][{_A}])"
+# Every pattern below reads the canonical form of the text (bot.text.canonical:
+# NFKC, every space kind as " ", every dash kind as "-"); what it finds is
+# replaced in the text as written, which is otherwise left as it was.
+# Keys as the form accepts them (bot/records/keys.py: any run of spaces, dashes
+# or underscores between the groups, or none), or with single dots: a run of 4-6
+# groups of five, so that a five-letter word run into a key is hidden with it
+# rather than a group of the key shown (_key_spans decides).
+_KEY_RUN = re.compile(
+    rf"(?<![{_A}])(?<![{_A}][_-]){records.KEY_GROUP}"
+    rf"(?:(?:{records.KEY_SEPARATOR}|\.){records.KEY_GROUP}){{3,5}}(?![{_A}]|[_-][{_A}])"
 )
-_KEY_SPACED = re.compile(rf"(?<![{_A}])(?=([{_A}]{{5}}(?:[ _.]{{1,2}}[{_A}]{{5}}){{3}})(?![{_A}]))")
-_KEY_GLUED = re.compile(
-    rf"(?<![{_A}{_DASH}])(?=[{_A}]*\d)(?=[{_A}]*[A-Za-z])[{_A}]{{20}}(?![{_A}])"
+# Attempts at a key: 3 or more dash-joined groups of 2-7, three of them 4-6 long (_is_attempt).
+_KEY_DASHED = re.compile(rf"(?<![{_A}-])[{_A}]+(?:-[{_A}]+){{2,}}(?![{_A}])")
+# Local parts as the form's e-mail check accepts them (RFC 5322 atext, dots,
+# letters of any script), or quoted; a domain of labels. A quote or backtick
+# first is read as quoting the address and kept (group 1).
+_ATEXT = r"\w!#$%&'*+/=?^`{|}~.\-\u2600-\u27bf\U0001f000-\U0001faff"
+_EMAIL = re.compile(
+    rf"(?:(?<![{_ATEXT}])(['`]?)[{_ATEXT}]+|\"[^\"\n@]{{1,64}}\")@(?:[\w-]+\.)+[\w-]+"
 )
-_EMAIL = re.compile(r"(?<![\w.+-])([\w.+-]+)@((?:[\w-]+\.)+[\w-]{2,})", re.UNICODE)
-_PHONE = re.compile(r"(?<![\w+\-/.,])(?:\+|00)?\(?\d[\d \-\u2013()]{6,22}\d(?![\w\-/]|[.,]\d)")
-_DATE = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|\d{2}-\d{2}-\d{4})$")
-_YEARS = re.compile(r"^(?:19|20)\d{2}\s*[-\u2013]\s*(?:19|20)\d{2}$")
-_CURRENCY = re.compile(r"(?:kr|nok|sek|dkk|eur|usd|€|\$|£)", re.IGNORECASE)
+# Phone numbers: 8-15 digits grouped by spaces, dashes or brackets, with a
+# leading + or 00; by dots (070.123.45.67); or an area code and a slash (070/123 45 67).
+_NOT_BEFORE, _NOT_AFTER = r"(?<![\w+\-/.,])", r"(?![\w\-/]|[.,]\d)"
+_PHONES = (
+    re.compile(
+        rf"{_NOT_BEFORE}(?:(?:\+|00)\d{{1,3}} ?)?\d{{2,4}}(?:\.\d{{2,4}}){{2,4}}{_NOT_AFTER}"
+    ),
+    re.compile(rf"{_NOT_BEFORE}0\d{{1,4}} ?/ ?\d[\d \-]{{4,12}}\d{_NOT_AFTER}"),
+    re.compile(rf"{_NOT_BEFORE}(?:\+|00)?\(?\d[\d \-()]{{6,22}}\d{_NOT_AFTER}"),
+)
+_DATE = re.compile(
+    r"^(?:\d{4}-\d{2}-\d{2}|\d{2}-\d{2}-\d{4}|\d{1,2}[./]\d{1,2}[./](?:\d{2}|\d{4})"
+    r"|\d{4}[./]\d{1,2}[./]\d{1,2})$"
+)
+_YEARS = re.compile(r"^(?:19|20)\d{2}\s*-\s*(?:19|20)\d{2}$")
+# A price: "NOK 12 500 000", "12 345 678 kr", "12.500.000,-" (whole words: not "Kristian")
+_CURRENCY = r"(?:kr|kroner|krone|kronor|krona|nok|sek|dkk|eur|euro|usd|€|\$|£)"
+_PRICE_BEFORE = re.compile(rf"(?<![^\W\d_]){_CURRENCY}\.? ?$", re.IGNORECASE)
+_PRICE_AFTER = re.compile(rf" ?(?:{_CURRENCY}(?![^\W\d_])|,-)", re.IGNORECASE)
+_VERSION_BEFORE = re.compile(r"(?:\bv|version|versjon|versionen|build|bygg)\.? ?$", re.IGNORECASE)
 _MIN_KNOWN = 3  # shorter form values ("Bo", "AS") would mask ordinary words
+
+Span = tuple[int, int, str]  # start, end (in canonical text), replacement
 
 
 def mask_key(key: str) -> str:
@@ -66,34 +96,73 @@ def mask_key(key: str) -> str:
 
 def mask_email(address: str) -> str:
     """k***@example.no: the first character of the local part and the domain."""
-    local, _, domain = address.partition("@")
-    if not domain:
+    local, _, domain = address.rpartition("@")
+    if not local or not domain:
         return TOKENS["email"]
     return f"{local[:1]}***@{domain}"
 
 
-def _is_key(found: str) -> bool:
-    """4 groups of 5 is a key; other groupings only with a digit and a letter
-    (so "SR-2026-000042", "2026-04-07" and hyphenated words stay)."""
-    groups = re.split(f"[{_DASH}]", found)
-    if len(groups) == 4 and all(len(g) == 5 for g in groups):
+def _is_key(groups: list[str], separators: list[str]) -> bool:
+    """A run of groups of five is a key if it holds a digit, is joined by dashes
+    or underscores, or is written in capitals; four words of five letters
+    ("which about there would") are not."""
+    joined = "".join(groups)
+    if any(c.isdigit() for c in joined):
         return True
-    return any(c.isdigit() for c in found) and any(c.isalpha() for c in found)
+    if all("-" in s or "_" in s for s in separators):
+        return True
+    return any(separators) and not any(c.islower() for c in joined)
 
 
-def _mask_spaced_keys(text: str) -> str:
-    """Keys written "abcde 12345 fghij 67890": 4 groups of 5, at least two with a digit (four
-    five-letter words are not a key). Scanned at every start, since a sentence
-    may run into a key ("words abcde 12345 ...")."""
-    out, end = [], 0
-    for match in _KEY_SPACED.finditer(text):
-        start, found = match.start(), match.group(1)
-        groups = re.split(r"[ _.]+", found)
-        if start < end or sum(any(c.isdigit() for c in g) for g in groups) < 2:
+def _key_window(groups: list[str], seps: list[str]) -> tuple[int, int] | None:
+    """Which groups of a run of 4-6 are the key: (first, count), or None. As the form
+    reads a key, its joins are all there or all absent; words run into a key are
+    left out when the key's joins set it apart (dashes, the words a space), else
+    hidden with it rather than a group of the key shown."""
+    consistent = len({bool(s) for s in seps}) == 1
+    if len(groups) == 4:
+        return (0, 4) if consistent and _is_key(groups, seps) else None
+    for first in range(len(groups) - 3):
+        inner, outer = seps[first : first + 3], seps[:first] + seps[first + 3 :]
+        dashed = all("-" in s or "_" in s for s in inner)
+        if dashed and all(s and s.strip() == "" for s in outer):
+            return first, 4
+    if all(seps) and _is_key(groups, seps):
+        return 0, len(groups)
+    return None
+
+
+def _key_spans(text: str) -> list[Span]:
+    spans = []
+    for match in _KEY_RUN.finditer(text):
+        groups = re.findall(records.KEY_GROUP, match.group())
+        seps = re.split(records.KEY_GROUP, match.group())[1:-1]
+        window = _key_window(groups, seps)
+        if window is None:
             continue
-        out += [text[end:start], mask_key("-".join(groups))]
-        end = start + len(found)
-    return "".join(out) + text[end:]
+        first, count = window
+        start = match.start() + sum(5 + len(s) for s in seps[:first])
+        end = start + 5 * count + sum(len(s) for s in seps[first : first + count - 1])
+        spans.append((start, end, mask_key("-".join(groups[first : first + count]))))
+    for match in _KEY_DASHED.finditer(text):
+        groups = match.group().split("-")
+        found = match.group()
+        if (
+            all(2 <= len(g) <= 7 for g in groups)
+            and sum(4 <= len(g) <= 6 for g in groups) >= 3
+            and any(c.isdigit() for c in found)
+            and any(c.isalpha() for c in found)
+        ):
+            spans.append((match.start(), match.end(), mask_key(found)))
+    return spans
+
+
+def _email_spans(text: str) -> list[Span]:
+    spans = []
+    for m in _EMAIL.finditer(text):
+        quote = m.group(1) or ""
+        spans.append((m.start(), m.end(), quote + mask_email(m.group(0)[len(quote) :])))
+    return spans
 
 
 def _is_phone(match: re.Match[str], text: str) -> bool:
@@ -101,14 +170,28 @@ def _is_phone(match: re.Match[str], text: str) -> bool:
     digits = sum(ch.isdigit() for ch in found)
     if not 8 <= digits <= 15 or _DATE.match(found) or _YEARS.match(found):
         return False
-    before = text[max(0, match.start() - 5) : match.start()]
-    after = text[match.end() : match.end() + 5]
-    # a price: "NOK 12 500 000", "12 345 678 kr"
-    return not (_CURRENCY.search(before) or _CURRENCY.match(after.strip()))
+    before = text[max(0, match.start() - 12) : match.start()]
+    if _PRICE_BEFORE.search(before) or _PRICE_AFTER.match(text, match.end()):
+        return False
+    if "." in found:  # dotted: never after "version"; Norwegian 8 digits, else a 0 or + first
+        if _VERSION_BEFORE.search(before):
+            return False
+        return digits == 8 or found.startswith(("0", "+"))
+    return True
+
+
+def _phone_spans(text: str) -> list[Span]:
+    return [
+        (m.start(), m.end(), TOKENS["phone"])
+        for pattern in _PHONES
+        for m in pattern.finditer(text)
+        if _is_phone(m, text)
+    ]
 
 
 def _known_pattern(value: str) -> re.Pattern[str]:
     # whole words, not inside an address's domain (k***@nordmann.no stays readable)
+    value = canonical(value)
     return re.compile(rf"(?<![\w@.]){re.escape(value)}(?![\w@]|\.\w)", re.IGNORECASE)
 
 
@@ -121,7 +204,7 @@ def known_values(*sources: Mapping[str, Any]) -> list[tuple[str, str]]:
         kind = PERSONAL_FIELDS.get(field.removeprefix("sr_"))
         if kind not in ("name", "company") or not isinstance(value, str):
             continue
-        value = " ".join(value.split())
+        value = " ".join(canonical(value).split())
         if len(value) < _MIN_KNOWN or is_masked(value):
             continue
         pairs[value.casefold()] = TOKENS[kind]
@@ -133,19 +216,30 @@ def known_values(*sources: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def mask_text(text: str, known: Iterable[tuple[str, str]] = ()) -> str:
-    """The text with keys, e-mail addresses, phone numbers and known form values hidden."""
+    """The text with keys, e-mail addresses, phone numbers and known form values
+    hidden: each found in the canonical form, first come first kept (a key before
+    the address or phone number it overlaps), and replaced where it is written."""
     if not text:
         return text
-    text = _KEY_DASHED.sub(
-        lambda m: mask_key(m.group(0)) if _is_key(m.group(0)) else m.group(0), text
-    )
-    text = _KEY_GLUED.sub(lambda m: mask_key(m.group(0)), text)
-    text = _mask_spaced_keys(text)
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
-    text = _PHONE.sub(lambda m: TOKENS["phone"] if _is_phone(m, m.string) else m.group(0), text)
+    found, starts, ends = canonical_spans(text)
+    spans: list[Span] = []
+    candidates = [*_email_spans(found), *_key_spans(found), *_phone_spans(found)]
     for value, token in known:
-        text = _known_pattern(value).sub(token, text)
-    return text
+        candidates += [(m.start(), m.end(), token) for m in _known_pattern(value).finditer(found)]
+    for span in candidates:
+        if not any(_overlap(span, kept) for kept in spans):
+            spans.append(span)
+    if not spans:
+        return text
+    out, position = [], 0
+    for start, end, replacement in sorted(spans):
+        out += [text[position : starts[start]], replacement]
+        position = ends[end - 1]
+    return "".join(out) + text[position:]
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
 
 
 def is_masked(value: object) -> bool:

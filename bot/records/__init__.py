@@ -36,7 +36,7 @@ from bot.records.entitlements import (
     Entitlement,
     entitlement,
 )
-from bot.records.keys import KEY, mask_key, normalise_key
+from bot.records.keys import KEY, KEY_GROUP, KEY_SEPARATOR, is_key, mask_key, normalise_key
 from bot.records.lookup import (
     LicenceStatus,
     ProductRecord,
@@ -54,6 +54,8 @@ __all__ = [
     "END_OF_LIFE_SERVICE",
     "HOME_RULES",
     "KEY",
+    "KEY_GROUP",
+    "KEY_SEPARATOR",
     "SAMPLE_LICENCES",
     "SAMPLE_PRODUCTS",
     "Entitlement",
@@ -67,6 +69,7 @@ __all__ = [
     "find_products",
     "import_licences",
     "import_products",
+    "is_key",
     "lookup_licence",
     "lookup_version",
     "mask_key",

@@ -3,16 +3,26 @@
 A key is four groups of five letters or digits joined by "-", stored upper
 case. Keys are secrets: nothing shows one in full; `mask_key` keeps only the
 last group, so a customer or agent can still tell which key is meant.
+
+The one rule for how a key may be written (the request form, the lookups, the
+records import and the masker all read it here): in any case, with any run of
+spaces, dashes or underscores of any kind between the groups (or none at all:
+20 characters in a row), after Unicode NFKC (bot.text.canonical).
 """
 
 from __future__ import annotations
 
 import re
 
+from bot.text import canonical
+
 KEY = re.compile(r"^[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}$")  # a normalised, well-formed key
+# How a key may be written, in canonical text: groups of five, and between two
+# groups what the form accepts (normalise_key).
+KEY_GROUP = "[A-Za-z0-9]{5}"
+KEY_SEPARATOR = "[ _-]*"
 # Typographic dashes count as "-": a key pasted from a document or a phone often has them.
 _TYPOGRAPHIC_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2212"
-_DASHES = str.maketrans({c: "-" for c in _TYPOGRAPHIC_DASHES})
 _DASH = f"[-{_TYPOGRAPHIC_DASHES}]"
 _KEY_CHARS = "A-Za-z0-9"
 _KEY_IN_TEXT = re.compile(
@@ -31,8 +41,18 @@ _SPACED_ATTEMPT = re.compile(
 
 
 def normalise_key(key: str) -> str:
-    """Upper case, unicode dashes as '-', no surrounding space (not validated: see KEY)."""
-    return key.strip().translate(_DASHES).upper()
+    """The key as stored: canonical, upper case, any run of spaces, dashes or
+    underscores between the groups as one '-', 20 bare characters grouped in fives
+    (not validated: see KEY)."""
+    text = re.sub(r"[ _-]+", "-", canonical(key).upper()).strip("-")
+    if re.fullmatch(r"[A-Z0-9]{20}", text):
+        text = "-".join(text[i : i + 5] for i in range(0, 20, 5))
+    return text
+
+
+def is_key(text: str) -> bool:
+    """Whether the form accepts `text` as a licence key (well formed, not looked up)."""
+    return bool(KEY.match(normalise_key(text)))
 
 
 def mask_key(key: str) -> str:

@@ -136,16 +136,6 @@ def email_address(text: str) -> str | None:
     return checked.normalized
 
 
-def normalise_licence_key(text: str) -> str:
-    """Upper case, any dashes or spaces between the groups as '-', 20 bare characters
-    grouped in fives (not validated: see records.KEY)."""
-    key = records.normalise_key(text)
-    key = re.sub(r"[\s\-_]+", "-", key).strip("-")
-    if re.fullmatch(r"[A-Z0-9]{20}", key):
-        key = "-".join(key[i : i + 5] for i in range(0, 20, 5))
-    return key
-
-
 def clean(
     name: str, value: object, services: paid_services.Catalogue | None
 ) -> tuple[str | None, str | None]:
@@ -178,7 +168,7 @@ def clean(
             return service, None
         return None, "service_unknown"
     if name == "licence_key":
-        key = normalise_licence_key(text)
+        key = records.normalise_key(text)  # the one rule for how a key may be written
         return (key, None) if records.KEY.match(key) else (None, "key_malformed")
     if name == "description" and len(text) < MIN_DESCRIPTION:
         return None, "too_short"

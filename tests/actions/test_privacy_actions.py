@@ -11,7 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import lookup, service_request, service_request_prompts
 from bot import records, service_requests
 from bot.privacy import drafts
+from bot.service_requests import deferred
 from tests.actions.conftest import run, tracker
+from tests.privacy_formats import MESSAGES, leaks
 
 SENDER = "test-user"  # conftest.tracker's sender id
 KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"  # a sample licence (content/records/)
@@ -149,3 +151,16 @@ def test_run_keeps_a_key_rasa_extracted(monkeypatch) -> None:
     t = tracker("11.6", "inform", active_loop="version_form", slots={"licence_key": KEY})
     asyncio.run(lookup.ValidateVersionForm().run(CollectingDispatcher(), t, {}))
     assert drafts.get(SENDER)[drafts.LOOKUP_KEY] == KEY
+
+
+@pytest.mark.parametrize(("message", "secrets"), MESSAGES)
+def test_the_outbox_holds_no_format(message, secrets, tmp_path) -> None:
+    """A description with a key, phone number and address in any format, through the
+    form's own check, then deferred to the outbox as the action defers it."""
+    slot = validate("description", message)["sr_description"]
+    slots = {**MASKED_SLOTS, "sr_description": slot}
+    path = deferred.defer(SENDER, "en", slots, var_dir=tmp_path)
+    saved = path.read_text(encoding="utf-8")
+    assert leaks(message, secrets) == secrets
+    assert leaks(saved, secrets) == [] and "ZEB76" in saved
+    assert drafts.get(SENDER)["description"] == " ".join(message.split())  # the real one

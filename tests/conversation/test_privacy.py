@@ -4,11 +4,14 @@ store's database, while the filed request holds them in full."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import sqlalchemy as sa
 
 from bot import service_requests
+from bot.privacy import subject
+from tests.privacy_formats import MESSAGES, leaks
 
 KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"  # a sample licence (content/records/licences.csv)
 EMAIL = "kari.nordmann@fjordvik.no"
@@ -57,3 +60,39 @@ def test_the_tracker_store_keeps_no_personal_data_in_full(running_bot):
     for secret in (KEY, KEY.lower(), EMAIL, "912 34 567", "Kari Nordmann", "Fjordvik Regnskap"):
         assert secret not in stored, secret  # ...masked
     assert "ZEB76" in stored and "k***@fjordvik.no" in stored and "[phone]" in stored
+
+
+def stored_text(url: str, sender: str) -> str:
+    """The conversation's stored events, decoded (JSON escapes no character)."""
+    rows = [json.loads(row) for row in tracker_rows(url, sender)]
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def test_no_format_survives_in_the_tracker_store_or_the_export(running_bot):
+    """Keys, phone numbers and addresses in every format of tests/privacy_formats.py,
+    in en/nb/sv messages, through the servers."""
+    bot, sender = running_bot, uuid.uuid4().hex
+    for message, _secrets in MESSAGES:
+        assert bot.send(message, sender) is not None
+    stored = stored_text(bot.cfg.tracker_url, sender)
+    exported = json.dumps(
+        subject.export(sender, url=bot.cfg.database_url, tracker_url=bot.cfg.tracker_url),
+        ensure_ascii=False,
+    )
+    for message, secrets in MESSAGES:
+        assert "ZEB76" in stored and message.split()[0] in stored  # the messages are there...
+        assert leaks(stored, secrets) == [], message  # ...masked
+        assert leaks(exported, secrets) == [], message
+
+
+def test_a_name_typed_before_the_form_is_masked_in_earlier_events(running_bot):
+    bot, sender = running_bot, uuid.uuid4().hex
+    bot.ask("Hi, I'm Kari Nordmann from Acme Regnskap AS.", sender, lang="en")
+    bot.ask("We'd like to buy a remote session with one of your specialists", sender)
+    bot.ask("Kari Nordmann", sender)
+    bot.ask("kari@acme.no", sender)
+    bot.ask("Acme Regnskap AS", sender)
+    stored = stored_text(bot.cfg.tracker_url, sender)
+    assert "I'm [name] from [company]." in stored  # the first message, masked afterwards
+    for secret in ("Kari", "Nordmann", "Acme Regnskap"):
+        assert secret not in stored, secret

@@ -18,9 +18,10 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUtt
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.privacy import drafts
+from bot.privacy import drafts, subject
 from bot.rasa_addons.stores import tracker_store
 from bot.settings import PROJECT_DIR
+from tests.privacy_formats import MESSAGES, leaks
 
 T = TypeVar("T")
 KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"
@@ -122,3 +123,45 @@ def test_a_server_with_another_store_refuses_to_start(tmp_path, monkeypatch) -> 
     missing = EndpointConfig(type="bot.rasa_addons.no_such_module.Store")
     with pytest.raises(ImportError):
         rasa_stores.create_tracker_store(missing, DOMAIN)
+
+
+def test_a_name_typed_before_the_form_is_masked_once_the_form_knows_it(store) -> None:
+    early = "I'm Kari Nordmann from Acme AS, I want Incident Response"
+    tracker = DialogueStateTracker.from_events(
+        "early", [ActionExecuted("action_listen"), user(early)], slots=DOMAIN.slots
+    )
+    run(store.save(tracker))
+    assert any("Kari Nordmann" in row for row in stored(store))  # not known yet: as typed
+
+    tracker.update(BotUttered("What is your name?"))
+    tracker.update(user("Kari Nordmann"))
+    tracker.update(SlotSet("sr_name", "Kari Nordmann"))
+    tracker.update(SlotSet("sr_company", "Acme AS"))
+    run(store.save(tracker))
+    rows = stored(store)
+    assert len(rows) == len(tracker.events)  # rewritten in place, nothing added or lost
+    for secret in ("Kari", "Nordmann", "Acme"):
+        assert not any(secret in row for row in rows), secret
+    first = json.loads(rows[1])
+    assert first["text"] == "I'm [name] from [company], I want Incident Response"
+    assert first["parse_data"]["text"] == first["text"]
+
+
+def test_the_export_of_a_stored_conversation_holds_no_format(store, tmp_path) -> None:
+    """Every format of tests/privacy_formats.py saved through the store, then
+    `bot privacy export` of that conversation (bot.privacy.subject)."""
+    events = [ActionExecuted("action_listen")]
+    for message, _secrets in MESSAGES:
+        events += [UserUttered(message, {"name": "inform", "confidence": 1.0})]
+        events += [BotUttered(f"You wrote: {message}")]
+    tracker = DialogueStateTracker.from_events("formats", events, slots=DOMAIN.slots)
+    run(store.save(tracker))
+    exported = json.dumps(
+        subject.export("formats", tracker_url=str(store.engine.url)), ensure_ascii=False
+    )
+    assert len(json.loads(exported)["conversation"]) == len(events)
+    for message, secrets in MESSAGES:
+        assert leaks(message, secrets) == secrets
+        rows = [json.loads(row) for row in stored(store)]
+        assert leaks(json.dumps(rows, ensure_ascii=False), secrets) == []
+        assert leaks(exported, secrets) == []

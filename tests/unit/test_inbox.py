@@ -24,6 +24,7 @@ from bot.privacy import drafts, retention, subject
 from bot.runtime import processes, servers
 from bot.settings import PROJECT_DIR
 from bot.training import inbox, phrases
+from tests.privacy_formats import MESSAGES, leaks
 from tests.unit.helpers import run_cli
 from tests.unit.inbox_data import NOW, Conversation, make_nlu
 
@@ -218,6 +219,18 @@ def test_text_is_masked_with_the_conversations_form_values(url, nlu) -> None:
     everything = json.dumps([line.text for line in shown]) + json.dumps(entry.to_json())
     for secret in ("Kari", "Nordmann", "912 34 567", "kari.nordmann@", "ZRM6N"):
         assert secret not in everything
+
+
+@pytest.mark.parametrize(("message", "secrets"), MESSAGES)
+def test_no_format_survives_in_the_inbox(url, nlu, message, secrets) -> None:
+    """Stored unmasked (as by an older version): the inbox masks on its own."""
+    Conversation(url, "conv-formats").fallback(message, UNSURE)
+    sync(url, nlu)
+    (entry,) = inbox.list_entries(url=url)
+    shown = inbox.context(entry, url=url, tracker_url=url)
+    everything = json.dumps([[line.text for line in shown], entry.to_json()], ensure_ascii=False)
+    assert leaks(message, secrets) == secrets
+    assert leaks(everything, secrets) == [] and "ZEB76" in entry.text
 
 
 def test_forget_and_retention_cover_the_inbox(url, nlu) -> None:

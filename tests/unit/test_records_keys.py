@@ -14,7 +14,9 @@ from bot import records
     [
         ("AB12C-3DE45-F6G7H-8JK9L", "•••••-•••••-•••••-8JK9L"),
         ("ab12c-3de45-f6g7h-8jk9l", "•••••-•••••-•••••-8JK9L"),
-        ("AB12C3DE45F6G7H8JK9L", "•••••••••••••••8JK9L"),
+        ("AB12C3DE45F6G7H8JK9L", "•••••-•••••-•••••-8JK9L"),  # read as the form reads it
+        ("ab12c – 3de45\u00a0f6g7h__8jk9l", "•••••-•••••-•••••-8JK9L"),
+        ("AB12C3DE45F6G7H8JK9", "••••••••••••••H8JK9"),  # not a key: at most five shown
         ("AB12C-3DE45", "•••••-3DE45"),
         ("", ""),
     ],

@@ -10,7 +10,10 @@ refuses to serve with any other store, and
 `patches.strict_tracker_store_loading` turns that fallback into an error.
 
 Masking keeps the number of events: the SQL store appends only the events
-beyond the number already stored, so one event in is one event out. The events
+beyond the number already stored, so one event in is one event out. A name or
+company typed before the form asked for it ("I'm Kari Nordmann from Acme AS")
+was stored before it was known: when the form sets one, every event already
+stored for the conversation is masked again with it (`remask_stored`). The events
 of the current turn still hold the real values in memory (the actions need
 them within the turn); what is read back on the next turn is masked, which is
 why the request form keeps the real values in the request draft.
@@ -59,15 +62,42 @@ def masked_event_data(data: dict[str, Any], known: Iterable[tuple[str, str]]) ->
     return masked
 
 
+def names_a_person(events: Iterable[Any]) -> bool:
+    """Whether the events set a name or company slot to a real (unmasked) value."""
+    return any(
+        isinstance(event, SlotSet)
+        and mask.PERSONAL_SLOTS.get(event.key) in ("name", "company")
+        and isinstance(event.value, str)
+        and event.value.strip() not in mask.UNTOUCHED
+        and not mask.is_masked(event.value)
+        for event in events
+    )
+
+
 class MaskingSQLTrackerStore(rasa_stores.SQLTrackerStore):
     """SQLTrackerStore whose `save` stores each new event masked."""
+
+    def remask_stored(self, session: Any, sender_id: str, known: list[tuple[str, str]]) -> int:
+        """Mask the conversation's stored events again with `known`; how many changed."""
+        changed = 0
+        rows = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
+        for row in rows:
+            data = json.loads(row.data)
+            masked = masked_event_data(data, known)
+            if masked != data:
+                row.data = json.dumps(masked)
+                changed += 1
+        return changed
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)  # no event broker is configured here
         known = known_values(tracker)
         with self.session_scope() as session:
+            new = list(self._additional_events(session, tracker))
+            if known and names_a_person(new):  # typed earlier, known only now
+                self.remask_stored(session, tracker.sender_id, known)
             # Rasa's own save, with the data masked: only the events not stored yet
-            for event in self._additional_events(session, tracker):
+            for event in new:
                 data = masked_event_data(event.as_dict(), known)
                 intent = (data.get("parse_data") or {}).get("intent") or {}
                 session.add(
