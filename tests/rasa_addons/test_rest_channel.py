@@ -68,6 +68,7 @@ class Server:
 
 LIMITS = {
     "BOT_RATE_PER_CLIENT": str(PER_CLIENT),
+    "BOT_BURST_PER_CLIENT": str(PER_CLIENT),  # the whole minute at once: counted here
     "BOT_RATE_PER_SENDER": str(PER_SENDER),
     "BOT_MAX_MESSAGE_CHARS": "100",
     "BOT_MAX_BODY_BYTES": "2048",

@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 16 * 1024  # one engine.io packet; far above 1,000 characters of text
 RATE_PER_SECOND = 5.0  # token bucket per socket: sustained rate ...
 RATE_BURST = 10  # ... and burst
+DROP_AFTER = 0.2  # seconds between refusing a socket and closing its transport
 # A client may resume a session only with an id shaped like ours (uuid4 hex, or a
 # uuid with dashes): no short, guessable ids such as "1" or a user's name.
 RESUMABLE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -118,6 +119,11 @@ class SocketIOChannel(SocketIOInput):
             key = self._address(environ)
             if not await self._limits().client.open_socket(key, sid):
                 logger.info("socket.io: an address over %d open sockets; refused", self.cap)
+                # The refusal reaches the client first; then its transport is closed,
+                # so a refused socket holds nothing here (nor waits on a long-poll).
+                eio_sid = sio.manager.eio_sid_from_sid(sid, ns or "/")
+                if eio_sid is not None:
+                    sio.start_background_task(self._drop, eio_sid)
                 raise Refused(f"too many connections from this address: at most {self.cap}")
             self.addresses[sid] = key
             return True
@@ -205,11 +211,18 @@ class SocketIOChannel(SocketIOInput):
             self.app = SimpleNamespace(ctx=SimpleNamespace())
         return app_limits(self.app, self.cfg)
 
+    async def _drop(self, eio_sid: str) -> None:
+        assert self.sio is not None
+        await self.sio.sleep(DROP_AFTER)
+        await self.sio.eio.disconnect(eio_sid)
+
     def _address(self, environ: dict[str, Any]) -> str:
         """The limit key of the client that opened the socket (the handshake's peer,
         or a trusted proxy's X-Forwarded-For: bot/client_address.py)."""
         request = environ.get("sanic.request")
         if request is not None:
+            if self.app is None:  # before_server_start did not run (an embedding server)
+                self.app = request.app
             return client_key(request, self.cfg)
         return environ.get("REMOTE_ADDR") or "unknown"
 
