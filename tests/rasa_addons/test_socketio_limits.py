@@ -140,6 +140,9 @@ def running() -> Iterator[tuple[Server, Sanic]]:
         srv.received.append(message.text)
         await message.output_channel.send_response(message.sender_id, {"text": "echo"})
 
+    # Sanic rewrites some of its methods when an app starts; a second app in the
+    # same process (the other in-process channel tests) needs the originals kept.
+    Sanic.test_mode = True
     app = Sanic("test_socketio_limits")
     app.ctx.agent = SimpleNamespace(domain=SimpleNamespace(intents=[]), tracker_store=None)
     app.blueprint(RestChannel().blueprint(on_new_message), url_prefix="/webhooks/rest")
