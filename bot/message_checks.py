@@ -8,7 +8,9 @@ apply the same rules. Three decisions live here:
   1-64 characters of [A-Za-z0-9_.:-] (a missing sender used to become Rasa's
   "default", one conversation shared by every such client); `message` a
   non-empty string, control characters removed (NUL and lone surrogates break
-  trackers and JSON encoders); `metadata` absent or a shallow JSON object;
+  trackers and JSON encoders); `metadata` absent or a JSON object of the keys
+  clients send (`check_metadata`: `lang`, `detail`, strings, 1 KB at most: the
+  tracker store masks every string of it on the event loop when it saves);
 - `reply_language`: the language to refuse or cap a message in, without NLU;
 - `intent_allowed`: a "/intent{...}" payload skips NLU and can set slots
   directly, so it is taken only when it is a button the bot itself offered in
@@ -33,7 +35,10 @@ from bot.text import strip_controls
 
 SENDER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 SENDER_RULE = "1-64 characters of A-Z, a-z, 0-9, _ . : -"
-MAX_METADATA_DEPTH = 4
+# What clients put in metadata: the page's language (the chat page, rasa-webchat's
+# callers, REST clients) and `bot ask --full`'s "detail": "full" (actions/conversation.py).
+METADATA_KEYS = ("lang", "detail")
+MAX_METADATA_BYTES = 1024  # as UTF-8 JSON; a language code and a word need a few dozen
 DETECT_PREFIX = 200  # characters: enough to tell en/nb/sv, cheap on any length
 INTENT_PREFIX = "/"
 BARE_INTENT = re.compile(r"/([A-Za-z_][A-Za-z0-9_]{0,99})")
@@ -70,12 +75,28 @@ def valid_sender(value: object) -> bool:
     return isinstance(value, str) and SENDER.fullmatch(value) is not None
 
 
-def _depth(value: object, limit: int) -> int:
-    """Nesting depth of a JSON value, counting no further than limit + 1."""
-    if limit < 0 or not isinstance(value, (dict, list)):
-        return 0
-    items = value.values() if isinstance(value, dict) else value
-    return 1 + max((_depth(v, limit - 1) for v in items), default=0)
+def check_metadata(metadata: object) -> dict[str, Any] | None:
+    """A message's metadata if a client may send it (absent: None), else Refused
+    (400) saying what is wrong. Shared by REST and socket.io."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise Refused(400, "metadata must be a JSON object")
+    try:  # "\ud800" is valid JSON but no valid text: refuse it before it is stored
+        size = len(json.dumps(metadata, ensure_ascii=False).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise Refused(400, "metadata holds invalid Unicode") from None
+    except (TypeError, ValueError, RecursionError):
+        raise Refused(400, "metadata must be plain JSON") from None
+    if size > MAX_METADATA_BYTES:
+        raise Refused(400, f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+    allowed = ", ".join(METADATA_KEYS)
+    for key, value in metadata.items():
+        if key not in METADATA_KEYS:
+            raise Refused(400, f"metadata may hold only {allowed}; {key!r} is not one of them")
+        if value is not None and not isinstance(value, str):
+            raise Refused(400, f"metadata.{key} must be a string")
+    return metadata
 
 
 def load_object(
@@ -112,16 +133,7 @@ def parse(raw: bytes, max_bytes: int, max_chars: int) -> Message:
         raise Refused(400, "message is required")
     if not isinstance(text, str):
         raise Refused(400, "message must be a string")
-    metadata = body.get("metadata")
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise Refused(400, "metadata must be a JSON object")
-        if _depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
-            raise Refused(400, f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep")
-        try:  # "\ud800" is valid JSON but no valid text: refuse it before it is stored
-            json.dumps(metadata, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            raise Refused(400, "metadata holds invalid Unicode") from None
+    metadata = check_metadata(body.get("metadata"))
     too_long = len(text) > max_chars
     cleaned = strip_controls(text[: 2 * DETECT_PREFIX] if too_long else text, multiline=True)
     if not cleaned and not too_long:

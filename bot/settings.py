@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.client_address import parse_networks
+
 PROJECT_DIR = Path(os.environ.get("BOT_PROJECT_DIR", Path(__file__).resolve().parents[1]))
 # What the bot says and knows (rule base, messages, word lists, routing, sample
 # records): read at answer time, so an edit here needs no retraining.
@@ -45,7 +47,7 @@ class Settings:
     max_message_chars: int  # longer messages are answered at once, never parsed
     max_body_bytes: int  # larger request bodies get 413
     rate_per_sender: int  # messages a minute, one conversation
-    rate_per_client: int  # requests a minute, one client address
+    rate_per_client: int  # requests a minute, one client address (REST, chat routes, socket.io)
     action_timeout: float  # seconds Rasa waits for the action server
     retention_days: int  # conversations, feedback and inbox older than this are deleted; 0: kept
     # The trainers' inbox (bot/training/inbox/)
@@ -67,6 +69,16 @@ class Settings:
     # retrains and evaluations run in a warm process that stays this long after its
     # last job (BOT_RETRAIN_WARM_SECONDS); 0: a fresh process each time
     retrain_warm_seconds: int = 900
+    # One client address across every channel and replica (bot/address_limits.py)
+    burst_per_client: int = 10  # of rate_per_client, at once (BOT_BURST_PER_CLIENT)
+    sockets_per_client: int = 20  # open socket.io connections (BOT_SOCKETS_PER_CLIENT)
+    # X-Forwarded-For is read only from these peers (BOT_TRUSTED_PROXIES): addresses
+    # or CIDR networks; (): never (bot/client_address.py)
+    trusted_proxies: tuple[str, ...] = ()
+    # the limits in Redis, shared by replicas (BOT_LIMITS_REDIS_URL, else the lock
+    # store's BOT_LOCK_STORE_URL); "": in the process
+    limits_redis_url: str = ""
+    limits_prefix: str = "bot:limits:"  # their keys (BOT_LIMITS_PREFIX)
 
     @property
     def action_endpoint(self) -> str:
@@ -147,6 +159,16 @@ def _origins() -> tuple[str, ...]:
     return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
 
 
+def _proxies() -> tuple[str, ...]:
+    raw = os.environ.get("BOT_TRUSTED_PROXIES", "")
+    proxies = tuple(p.strip() for p in raw.split(",") if p.strip())
+    try:
+        parse_networks(proxies)
+    except ValueError as exc:
+        raise SystemExit(f"BOT_TRUSTED_PROXIES: {exc}") from None
+    return proxies
+
+
 def load() -> Settings:
     """Read the settings now (tests change the environment between runs)."""
     var_dir = Path(os.environ.get("BOT_VAR_DIR", PROJECT_DIR / "var"))
@@ -190,6 +212,14 @@ def load() -> Settings:
         lock_store_prefix=os.environ.get("BOT_LOCK_STORE_PREFIX", "").strip() or "bot:lock:",
         actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
         retrain_warm_seconds=_int("BOT_RETRAIN_WARM_SECONDS", 900),
+        burst_per_client=_int("BOT_BURST_PER_CLIENT", 10, minimum=1),
+        sockets_per_client=_int("BOT_SOCKETS_PER_CLIENT", 20, minimum=1),
+        trusted_proxies=_proxies(),
+        limits_redis_url=(
+            os.environ.get("BOT_LIMITS_REDIS_URL", "").strip()
+            or os.environ.get("BOT_LOCK_STORE_URL", "").strip()
+        ),
+        limits_prefix=os.environ.get("BOT_LIMITS_PREFIX", "").strip() or "bot:limits:",
     )
 
 

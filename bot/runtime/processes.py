@@ -84,6 +84,10 @@ def rasa_env(cfg: Settings) -> dict[str, str]:
         )
         if lock.password:  # in the environment, never in a file or on a command line
             env["BOT_LOCK_STORE_PASSWORD"] = lock.password
+    # The per-address limits in Redis too, so replicas share them (bot/address_limits.py)
+    limits_url = cfg.limits_redis_url or cfg.lock_store_url
+    if limits_url:
+        env.update(BOT_LIMITS_REDIS_URL=limits_url, BOT_LIMITS_PREFIX=cfg.limits_prefix)
     return env
 
 

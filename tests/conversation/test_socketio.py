@@ -266,7 +266,7 @@ def test_a_payload_over_the_size_limit_is_not_processed(widget, running_bot):
     assert answer_of(other.say(DISINFECTION["en"]))["verdict"] == "excluded"
 
 
-def test_a_flood_is_told_to_slow_down(widget):
+def test_a_flood_is_told_its_messages_were_not_read(widget):
     w = widget("sv")
     w.request_session()
     # Two bursts of 12 (polling sends what is queued in one request; engine.io
@@ -275,16 +275,52 @@ def test_a_flood_is_told_to_slow_down(widget):
         for _ in range(12):
             w.send("hej")
         time.sleep(0.3)
-    slow_down = {"text": say("slow_down", "sv")}
+    not_read = say("too_many_messages", "sv", seconds=1)
     slow = answered = 0
     while answered < 10:  # the accepted ones queue for the conversation's lock
         replies = w.replies(first=60, quiet=0.5)
         assert replies, f"{answered} answered, {slow} told to slow down"
-        slow += replies.count(slow_down)
-        answered += len(replies) - replies.count(slow_down)
+        told = sum(r == {"text": not_read} for r in replies)
+        slow += told
+        answered += len(replies) - told
     assert slow >= 5  # a burst of 10 passes, then 5 a second
     time.sleep(1.0)  # the bucket refills
     assert answer_of(w.say(DISINFECTION["sv"]))["lang"] == "sv"
+
+
+def test_one_address_cannot_open_many_sockets(running_bot):
+    """BOT_SOCKETS_PER_CLIENT (20, the default: the test servers keep it) sockets
+    from 127.0.0.1, whatever X-Forwarded-For they send; then refused, with the
+    reason. Sockets of earlier tests may still be closing, so 'at most'."""
+    cap = running_bot.cfg.sockets_per_client
+    clients, refusals = [], []
+    for i in range(cap + 5):
+        client = socketio.Client(reconnection=False)
+        refused: list = []
+        client.on("connect_error", refused.append)
+        # wait=False: a refused client's connect() would wait on its long-poll
+        client.connect(
+            running_bot.url,
+            transports=["polling"],
+            headers={"X-Forwarded-For": f"198.51.100.{i}"},  # not trusted: ignored
+            wait=False,
+        )
+        deadline = time.monotonic() + 10
+        while "/" not in client.namespaces and not refused:
+            assert time.monotonic() < deadline, "neither connected nor refused"
+            time.sleep(0.02)
+        clients.append(client)
+        refusals += refused
+    try:
+        assert cap - 3 <= len(clients) - len(refusals) <= cap
+        assert len(refusals) >= 5
+        assert all("too many connections from this address" in str(r) for r in refusals)
+    finally:
+        # The server hears each goodbye at once; the client's own thread may then
+        # wait on its long-poll, so it is not joined.
+        for client in clients:
+            threading.Thread(target=client.disconnect, daemon=True).start()
+        time.sleep(2)  # the tests after this one open sockets of their own
 
 
 def test_an_origin_not_allowed_is_refused(widget, running_bot):

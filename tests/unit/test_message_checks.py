@@ -81,7 +81,9 @@ def test_too_large():
         ({"sender": "a", "message": " \x00\u202e "}, "message is empty"),
         ({"sender": "a", "message": "hi", "metadata": "nb"}, "metadata must be a JSON object"),
         ({"sender": "a", "message": "hi", "metadata": [1]}, "metadata must be a JSON object"),
-        ({"sender": "a", "message": "hi", "metadata": {"a": [[[[[1]]]]]}}, "nested"),
+        ({"sender": "a", "message": "hi", "metadata": {"a": [[[[[1]]]]]}}, "may hold only"),
+        ({"sender": "a", "message": "hi", "metadata": {"lang": ["sv"]}}, "must be a string"),
+        ({"sender": "a", "message": "hi", "metadata": {"lang": "x" * 1100}}, "larger than 1024"),
     ],
 )
 def test_refused_with_a_reason(body, words):

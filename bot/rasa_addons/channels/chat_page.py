@@ -215,7 +215,7 @@ class ChatChannel(InputChannel):
 
         @chat.route("/session", methods=["POST"])
         async def session(request: Request) -> HTTPResponse:
-            wait = limits(request, self.cfg).client.hit(client_key(request))
+            wait = await limits(request, self.cfg).client.spend(client_key(request, self.cfg))
             if wait:
                 return too_many(wait)
             sender = secrets.token_urlsafe(SESSION_BYTES)
@@ -224,7 +224,7 @@ class ChatChannel(InputChannel):
         @chat.route("/feedback", methods=["POST"])
         async def post_feedback(request: Request) -> HTTPResponse:
             guard = limits(request, self.cfg)
-            wait = guard.client.hit(client_key(request))
+            wait = await guard.client.spend(client_key(request, self.cfg))
             if wait:
                 return too_many(wait)
             try:

@@ -5,7 +5,10 @@ name is still "rest", so the URL stays POST /webhooks/rest/webhook with
 {"sender": ID, "message": TEXT, "metadata": {...}} and the reply is the list
 of bot messages (answer-contract.md §4). What it adds to Rasa's RestInput:
 
-- 429 + Retry-After per client address and per sender (bot/limits.py);
+- 429 + Retry-After per client address and per sender (bot/limits.py); the
+  address's bucket is shared with the chat routes and socket.io, and with the
+  other replicas through Redis (bot/address_limits.py); the address is the
+  peer, or X-Forwarded-For only from a trusted proxy (bot/client_address.py);
 - 413 for a body over settings.max_body_bytes, 400 + {"error": ...} for a body
   that is not a JSON object with a valid sender, a string message and object
   metadata (bot/message_checks.py), where Rasa answered 500 or used sender "default";
@@ -32,7 +35,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import message_checks, messages, settings
+from bot import address_limits, client_address, message_checks, messages, settings
+from bot.address_limits import AddressLimits
 from bot.limits import RateLimiter, retry_after
 
 logger = logging.getLogger(__name__)
@@ -42,31 +46,39 @@ RECENT_BOT_MESSAGES = 10  # buttons still on screen a few turns up stay valid
 
 @dataclass(frozen=True)
 class Limits:
-    """One set per server: the client bucket is shared by every route that spends it."""
+    """One set per server: the client bucket is shared by every route and channel
+    that spends it (REST, the chat and trainer routes, socket.io messages)."""
 
-    client: RateLimiter  # requests a minute, one client address (every POST route)
+    client: AddressLimits  # requests a minute and open sockets, one client address
     sender: RateLimiter  # messages a minute, one conversation
     feedback: RateLimiter  # feedback a minute, one conversation
 
 
-def limits(request: Request, cfg: settings.Settings) -> Limits:
+def app_limits(app: Any, cfg: settings.Settings) -> Limits:
     """The server's limits, made on first use from the settings."""
-    found = getattr(request.app.ctx, "bot_limits", None)
+    found = getattr(app.ctx, "bot_limits", None)
     if found is None:
         found = Limits(
-            client=RateLimiter(cfg.rate_per_client),
+            client=address_limits.for_settings(cfg),
             sender=RateLimiter(cfg.rate_per_sender),
             feedback=RateLimiter(cfg.rate_per_sender),
         )
-        request.app.ctx.bot_limits = found
+        app.ctx.bot_limits = found
     return found
 
 
-def client_key(request: Request) -> str:
-    """The peer's address. remote_addr is set only when Sanic is told to trust a
-    proxy (SANIC_PROXIES_COUNT / SANIC_REAL_IP_HEADER), so a client cannot pick
-    its own key with X-Forwarded-For."""
-    return request.remote_addr or request.ip or "unknown"
+def limits(request: Request, cfg: settings.Settings) -> Limits:
+    return app_limits(request.app, cfg)
+
+
+def client_key(request: Request, cfg: settings.Settings) -> str:
+    """The key of the client's limits: the TCP peer's address, or the address a
+    trusted proxy (cfg.trusted_proxies) put in X-Forwarded-For; IPv6 by /64.
+    Sanic's remote_addr is not used: it believes any peer's header once
+    SANIC_PROXIES_COUNT is set."""
+    forwarded = ",".join(request.headers.getall("x-forwarded-for", []))
+    address = client_address.client_ip(request.ip, forwarded, cfg.trusted_proxies)
+    return client_address.limit_key(address)
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> HTTPResponse:
@@ -124,7 +136,7 @@ class RestChannel(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             cfg = self.cfg
             guard = limits(request, cfg)
-            wait = guard.client.hit(client_key(request))
+            wait = await guard.client.spend(client_key(request, cfg))
             if wait:
                 return too_many(wait)
             try:

@@ -6,20 +6,18 @@ with the keys of Rasa's `socketio:`. What differs from rasa.core.channels.socket
 
 - Rooms are really joined: `enter_room` is a coroutine since python-socketio
   5.10, and Rasa does not await it, so with session_persistence no reply arrived.
-- One `bot_uttered` per bot message: {"text", "quick_replies"?, "metadata"?}, the
-  custom JSON (the contract's {"answer": ...}) under `metadata`. rasa-webchat
-  strips `metadata` before it picks a renderer and drops a message with any other
-  extra key; Rasa spread the custom JSON into `emit(**payload)` (a TypeError that
-  lost the turn). Only `quick_replies`, never `buttons` too: webchat renders
-  buttons only for exactly two keys, text and one of them.
-- A turn's messages are emitted after the turn (the tracker is saved by then),
-  so a custom-only message can join the text message before or after it.
+- What it sends is shaped for the widgets: bot/rasa_addons/channels/webchat_output.py.
 - The session id is bound to the socket at session_request; an event's own
   `session_id` is ignored (holding someone's id does not get their replies).
 - `customData.language` (rasa-webchat) is the page's language, like the chat
   page's `metadata.lang`; both are validated to en/nb/sv.
 - Limits: allowed origins (BOT_ALLOWED_ORIGINS), message length
-  (BOT_MAX_MESSAGE_CHARS), payload size, and a per-socket rate limit.
+  (BOT_MAX_MESSAGE_CHARS), payload size, metadata (the REST channel's rules:
+  bot.message_checks.check_metadata), a per-socket rate limit, and per client
+  address (bot/address_limits.py, shared with REST and, through Redis, with the
+  other replicas): open sockets (BOT_SOCKETS_PER_CLIENT; more are refused at
+  connect with a reason) and messages (the REST channel's bucket). A message
+  over a limit is answered with what was wrong and never reaches Rasa.
 """
 
 from __future__ import annotations
@@ -29,21 +27,23 @@ import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage, decode_bearer_token
-from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sanic_cors.core import SANIC_CORS_EVALUATED
 from socketio import AsyncServer
+from socketio.exceptions import ConnectionRefusedError as Refused
 
 from bot import language, message_checks, settings
-from bot.contract import LANGS
-from bot.limits import RateLimiter
+from bot.limits import RateLimiter, retry_after
 from bot.messages import say
-from bot.rasa_addons.channels.rest import conversation
+from bot.rasa_addons.channels.rest import Limits, app_limits, client_key, conversation
+from bot.rasa_addons.channels.webchat_output import WebchatOutput
 from bot.text import strip_controls
 
 logger = logging.getLogger(__name__)
@@ -51,86 +51,10 @@ logger = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 16 * 1024  # one engine.io packet; far above 1,000 characters of text
 RATE_PER_SECOND = 5.0  # token bucket per socket: sustained rate ...
 RATE_BURST = 10  # ... and burst
+DROP_AFTER = 0.2  # seconds between refusing a socket and closing its transport
 # A client may resume a session only with an id shaped like ours (uuid4 hex, or a
 # uuid with dashes): no short, guessable ids such as "1" or a user's name.
 RESUMABLE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-def widget_messages(message: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rasa's bot message as the bot_uttered events a standard widget renders."""
-    shaped: dict[str, Any] = {}
-    if message.get("text"):
-        # Widgets render text as Markdown, which joins single lines (our bullet
-        # lists); a trailing double space keeps the line break, and is invisible.
-        shaped["text"] = message["text"].replace("\n", "  \n")
-    buttons = message.get("buttons") or message.get("quick_replies")
-    if buttons:
-        shaped.setdefault("text", "")
-        shaped["quick_replies"] = [
-            {"content_type": "text", "title": b.get("title"), "payload": b.get("payload")}
-            for b in buttons
-        ]
-    custom = message.get("custom")
-    if custom:
-        shaped["metadata"] = custom if isinstance(custom, dict) else {"custom": custom}
-    out = [shaped] if shaped else []
-    if message.get("image"):
-        out.append({"attachment": {"type": "image", "payload": {"src": message["image"]}}})
-    if message.get("attachment"):
-        out.append({"attachment": message["attachment"]})
-    for element in message.get("elements") or []:
-        payload = {"template_type": "generic", "elements": element}
-        out.append({"attachment": {"type": "template", "payload": payload}})
-    return out
-
-
-def merge_turn(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A custom-only message joins the text message before it (or else after it)
-    of the same turn; webchat would show `String(undefined)` for it alone."""
-    merged: list[dict[str, Any]] = []
-    waiting: list[dict[str, Any]] = []  # metadata with no free text message before it
-    for message in messages:
-        if set(message) == {"metadata"}:
-            last = merged[-1] if merged else {}
-            if "text" in last and "metadata" not in last:
-                last["metadata"] = message["metadata"]
-            else:
-                waiting.append(message["metadata"])
-            continue
-        if waiting and "text" in message and "metadata" not in message:
-            message["metadata"] = waiting.pop(0)
-        merged.append(message)
-    return merged + [{"text": "", "metadata": metadata} for metadata in waiting]
-
-
-class WebchatOutput(SocketIOOutput):
-    """Collects a turn's messages; `flush` emits them. Outside a turn (messages the
-    HTTP API triggers), `buffered=False` emits each message at once."""
-
-    def __init__(self, sio: AsyncServer, event: str, namespace: str | None, buffered: bool):
-        super().__init__(sio, event)
-        self.namespace = namespace
-        self.pending: list[tuple[str, dict[str, Any]]] | None = [] if buffered else None
-        self.lang: str | None = None  # the language of the last answer sent
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        shaped = widget_messages(message)
-        if self.pending is None:
-            await self._emit(recipient_id, merge_turn(shaped))
-        else:
-            self.pending += [(recipient_id, m) for m in shaped]
-
-    async def flush(self) -> None:
-        pending, self.pending = self.pending or [], []
-        for recipient in dict.fromkeys(r for r, _ in pending):
-            await self._emit(recipient, merge_turn([m for r, m in pending if r == recipient]))
-
-    async def _emit(self, room: str, messages: list[dict[str, Any]]) -> None:
-        for message in messages:
-            answer = message.get("metadata", {}).get("answer")
-            if isinstance(answer, dict) and answer.get("lang") in LANGS:
-                self.lang = answer["lang"]
-            await self.sio.emit(self.bot_message_evt, message, room=room, namespace=self.namespace)
 
 
 class _Blueprint(SocketBlueprint):
@@ -152,10 +76,11 @@ class SocketIOChannel(SocketIOInput):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        cfg = settings.load()
+        cfg = self.cfg = settings.load()
         self.allowed_origins = list(cfg.allowed_origins) or None  # None: same origin
         self.max_chars = cfg.max_message_chars
         self.sessions: dict[str, str] = {}  # socket id -> its session id
+        self.addresses: dict[str, str] = {}  # socket id -> its client's limit key
         # per socket, the same token buckets as the REST channel (bot/limits.py)
         self.app: Any = None  # the Sanic app, once the server starts
         self.limiter = RateLimiter(RATE_PER_SECOND * 60, burst=RATE_BURST)
@@ -187,15 +112,29 @@ class SocketIOChannel(SocketIOInput):
 
         @sio.on("connect", namespace=ns)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
-            if not self.jwt_key:
-                return True
-            token = (auth or {}).get("token") if isinstance(auth, dict) else None
-            return bool(token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm))
+            if self.jwt_key:
+                token = (auth or {}).get("token") if isinstance(auth, dict) else None
+                if not (token and decode_bearer_token(token, self.jwt_key, self.jwt_algorithm)):
+                    return False
+            key = self._address(environ)
+            if not await self._limits().client.open_socket(key, sid):
+                logger.info("socket.io: an address over %d open sockets; refused", self.cap)
+                # The refusal reaches the client first; then its transport is closed,
+                # so a refused socket holds nothing here (nor waits on a long-poll).
+                eio_sid = sio.manager.eio_sid_from_sid(sid, ns or "/")
+                if eio_sid is not None:
+                    sio.start_background_task(self._drop, eio_sid)
+                raise Refused(f"too many connections from this address: at most {self.cap}")
+            self.addresses[sid] = key
+            return True
 
         @sio.on("disconnect", namespace=ns)
         async def disconnect(sid: str, *_: Any) -> None:
             for state in (self.sessions, self.explicit_lang, self.reply_lang):
                 state.pop(sid, None)
+            key = self.addresses.pop(sid, None)
+            if key is not None:
+                await self._limits().client.close_socket(key, sid)
 
         @sio.on("session_request", namespace=ns)
         async def session_request(sid: str, data: Any = None) -> None:
@@ -221,8 +160,17 @@ class SocketIOChannel(SocketIOInput):
                 return
             text = strip_controls(data.get("message", ""), multiline=True)
             self._remember_language(sid, data)
-            if self.limiter.hit(sid):
-                await self._say(sid, "slow_down")
+            wait = self.limiter.hit(sid) or await self._limits().client.spend(
+                self.addresses.get(sid, "unknown")
+            )
+            if wait:  # what REST answers with 429: this message is not read
+                await self._say(sid, "too_many_messages", text, seconds=retry_after(wait))
+                return
+            try:
+                metadata = self._metadata(sid, data)
+            except message_checks.Refused as exc:
+                logger.info("socket.io %s: metadata refused (%s)", sid, exc)
+                await self._say(sid, "metadata_refused", text, reason=str(exc))
                 return
             if len(text) > self.max_chars:
                 await self._say(sid, "message_too_long", text, limit=self._number(sid, text))
@@ -240,7 +188,7 @@ class SocketIOChannel(SocketIOInput):
                 output,
                 sender_id,
                 input_channel=self.name(),
-                metadata=self._metadata(sid, data),
+                metadata=metadata,
             )
             try:
                 await on_new_message(message)
@@ -250,6 +198,33 @@ class SocketIOChannel(SocketIOInput):
                 self.reply_lang[sid] = output.lang
 
         return webhook
+
+    # ------------------------------------------------------------ limits
+
+    @property
+    def cap(self) -> int:
+        return self.cfg.sockets_per_client
+
+    def _limits(self) -> Limits:
+        """The server's limits, which the REST channel spends too (one app per server)."""
+        if self.app is None:  # never started by Sanic: limits of its own
+            self.app = SimpleNamespace(ctx=SimpleNamespace())
+        return app_limits(self.app, self.cfg)
+
+    async def _drop(self, eio_sid: str) -> None:
+        assert self.sio is not None
+        await self.sio.sleep(DROP_AFTER)
+        await self.sio.eio.disconnect(eio_sid)
+
+    def _address(self, environ: dict[str, Any]) -> str:
+        """The limit key of the client that opened the socket (the handshake's peer,
+        or a trusted proxy's X-Forwarded-For: bot/client_address.py)."""
+        request = environ.get("sanic.request")
+        if request is not None:
+            if self.app is None:  # before_server_start did not run (an embedding server)
+                self.app = request.app
+            return client_key(request, self.cfg)
+        return environ.get("REMOTE_ADDR") or "unknown"
 
     # ------------------------------------------------------------ sessions
 
@@ -293,14 +268,21 @@ class SocketIOChannel(SocketIOInput):
         if isinstance(raw, str):
             try:
                 raw = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raw = None
         return dict(raw) if isinstance(raw, dict) else {}
 
     def _metadata(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        """The client's metadata with `lang` valid or absent; customData.language
+        """The client's metadata, checked as the REST channel checks it (else
+        message_checks.Refused), with `lang` valid or absent; customData.language
         (this event's, or the one the socket sent before) stands in for it."""
-        metadata = self._raw_metadata(data)
+        raw = data.get(self.metadata_key or "metadata")
+        if isinstance(raw, str):  # a JSON string, as some widgets send it
+            try:
+                raw = json.loads(raw)
+            except (ValueError, RecursionError):
+                raise message_checks.Refused(400, "metadata must be a JSON object") from None
+        metadata = dict(message_checks.check_metadata(raw) or {})
         metadata.pop("lang", None)
         lang = self._event_language(data) or self.explicit_lang.get(sid)
         return {**metadata, "lang": lang} if lang else metadata

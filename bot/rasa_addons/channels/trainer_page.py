@@ -232,7 +232,7 @@ class TrainerChannel(InputChannel):
     def name(cls) -> str:
         return "trainer"
 
-    def _refused(self, request: Request) -> HTTPResponse | None:
+    async def _refused(self, request: Request) -> HTTPResponse | None:
         """None if the request carries the trainer token; else the answer to give."""
         token = secrets.trainer_token(self.cfg)
         if not token:
@@ -241,7 +241,7 @@ class TrainerChannel(InputChannel):
         if scheme.lower() == "bearer" and given.strip():
             if secrets.same_token(given.strip(), token):
                 return None
-        wait = limits(request, self.cfg).client.hit(client_key(request))
+        wait = await limits(request, self.cfg).client.spend(client_key(request, self.cfg))
         if wait:
             return too_many(wait)
         return error(
@@ -254,7 +254,7 @@ class TrainerChannel(InputChannel):
         """The token check, then the handler; expected failures become clear 4xx."""
 
         async def guarded(request: Request, **kwargs: Any) -> HTTPResponse:
-            refused = self._refused(request)
+            refused = await self._refused(request)
             if refused is not None:
                 return refused
             try:

@@ -102,9 +102,11 @@ class Cluster:
 
     def _replica_env(self, port: int) -> dict[str, str]:
         env = processes.rasa_env(self._replica_cfg(port))
-        # The client address from HAProxy's X-Forwarded-For (the last entry):
-        # rate limits per client stay per client, not per balancer.
-        env["SANIC_PROXIES_COUNT"] = "1"
+        # The client address from HAProxy's X-Forwarded-For (the last entry), read
+        # only when the peer is HAProxy, which reaches the replicas over loopback:
+        # limits stay per client, not per balancer (bot/client_address.py).
+        env.pop("SANIC_PROXIES_COUNT", None)
+        env["BOT_TRUSTED_PROXIES"] = "127.0.0.1,::1"
         # e5's OpenMP threads: the machine's cores shared among the replicas (two
         # replicas with two threads each on two cores would fight for them),
         # unless the environment chooses
