@@ -103,15 +103,16 @@ def mask_email(address: str) -> str:
 
 
 def _is_key(groups: list[str], separators: list[str]) -> bool:
-    """A run of groups of five is a key if it holds a digit, is joined by dashes
-    or underscores, or is written in capitals; four words of five letters
-    ("which about there would") are not."""
+    """A run of groups of five is a key if it is joined by dashes or underscores,
+    is written in capitals and digits, or has digits in two groups or more (a key
+    typed in small letters: 97 % of random keys do); four words of five letters
+    ("which about there would") are not, nor "about 12000 users using"."""
     joined = "".join(groups)
-    if any(c.isdigit() for c in joined):
-        return True
     if all("-" in s or "_" in s for s in separators):
         return True
-    return any(separators) and not any(c.islower() for c in joined)
+    if not any(c.islower() for c in joined) and (any(separators) or any(map(str.isdigit, joined))):
+        return True
+    return sum(any(c.isdigit() for c in g) for g in groups) >= 2
 
 
 def _key_window(groups: list[str], seps: list[str]) -> tuple[int, int] | None:

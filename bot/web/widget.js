@@ -38,6 +38,7 @@
       product: "Product", status: "Status", supportEnds: "Support ends", licence: "Licence",
       welcome: "Hi! Ask me what Kaspersky support covers, for example “Can you disinfect my PC?” or “Is my version still supported?”",
       notSent: "Not sent – the connection was lost. Please send it again.",
+      tooMany: "Not sent – too many messages at once. Please send it again in {s} s.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     },
     nb: {
@@ -52,6 +53,7 @@
       product: "Produkt", status: "Status", supportEnds: "Støtte slutter", licence: "Lisens",
       welcome: "Hei! Spør meg hva Kaspersky-støtten dekker, for eksempel «Kan dere fjerne virus fra PC-en min?» eller «Er versjonen min fortsatt støttet?»",
       notSent: "Ikke sendt – forbindelsen ble brutt. Send meldingen på nytt.",
+      tooMany: "Ikke sendt – for mange meldinger på en gang. Send den igjen om {s} s.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     },
     sv: {
@@ -66,6 +68,7 @@
       product: "Produkt", status: "Status", supportEnds: "Supporten upphör", licence: "Licens",
       welcome: "Hej! Fråga mig vad Kasperskys support täcker, till exempel ”Kan ni ta bort virus från min dator?” eller ”Stöds min version fortfarande?”",
       notSent: "Inte skickat – anslutningen bröts. Skicka det igen.",
+      tooMany: "Inte skickat – för många meddelanden på en gång. Skicka det igen om {s} s.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     }
   };
@@ -207,7 +210,11 @@
       opts.body = JSON.stringify(body);
     }
     return fetch(server + path, opts).then(function (r) {
-      if (!r.ok) { var e = new Error("HTTP " + r.status); e.status = r.status; throw e; }
+      if (!r.ok) {
+        var e = new Error("HTTP " + r.status); e.status = r.status;
+        e.retryAfter = parseInt(r.headers.get("Retry-After") || "", 10) || 0;
+        throw e;
+      }
       return r.status === 204 ? null : r.json();
     });
   }
@@ -363,7 +370,8 @@
       return el("div", {class: "ssc-msg ssc-user" + (entry.failed ? " ssc-failed" : "")}, [
         el("span", {class: "ssc-visually-hidden", text: t("you") + ": "}),
         el("span", {class: "ssc-text", text: entry.text}),
-        entry.failed ? el("span", {class: "ssc-note", text: t("notSent")}) : null
+        entry.failed ? el("span", {class: "ssc-note", text: entry.retryAfter
+          ? t("tooMany").replace("{s}", String(entry.retryAfter)) : t("notSent")}) : null
       ]);
     }
     return renderBotTurn(entry);
@@ -573,12 +581,19 @@
         var active = document.activeElement;
         if (!active || active === document.body || root.contains(active)) input.focus();
       })
-      .catch(function () {
-        userEntry.failed = true; save();
+      .catch(function (e) {
+        userEntry.failed = true;
+        // Over the rate limit the server is there: say when to send it again, give
+        // the text back to the input, and stay online (no reconnecting banner).
+        var limited = e && e.status === 429;
+        if (limited) userEntry.retryAfter = Math.max(1, e.retryAfter || 1);
+        save();
         var failedNode = renderEntry(userEntry);
         log.replaceChild(failedNode, userNode);
         setBusy(false);
-        goOffline();
+        if (!limited) { goOffline(); return; }
+        if (!input.value) input.value = shown.charAt(0) === "/" ? "" : shown;
+        input.focus();
       });
   }
 

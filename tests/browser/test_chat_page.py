@@ -120,6 +120,31 @@ def test_fallback_offers_topics_as_buttons(new_page, chat_url):
     assert last_answer(page)["verdict"] != "fallback"
 
 
+def test_over_the_rate_limit_it_says_when_to_send_again_and_keeps_the_text(new_page, chat_url):
+    page = open_chat(new_page, chat_url)
+    question = QUESTIONS["en"]
+    # the REST channel's answer over the per-address limit (bot/rasa_addons/channels/rest.py)
+    refusal = {
+        "status": 429,
+        "headers": {"Retry-After": "7", "Content-Type": "application/json"},
+        "body": '{"error": "too many requests: try again in 7 s"}',
+    }
+    page.route("**/webhooks/rest/webhook", lambda route: route.fulfill(**refusal))
+    box = page.locator("#ssc-input")
+    box.fill(question)
+    box.press("Enter")
+    failed = page.locator(".ssc-user.ssc-failed")
+    expect(failed).to_contain_text("too many messages at once")
+    expect(failed).to_contain_text("again in 7 s")
+    expect(page.locator(".ssc-banner")).to_be_hidden()  # still online: not "reconnecting"
+    expect(box).to_have_value(question)  # nothing the user typed is lost
+    expect(box).to_be_enabled()
+    page.unroute("**/webhooks/rest/webhook")
+    box.press("Enter")
+    expect(page.locator(ANSWER)).to_have_count(1)
+    assert last_answer(page)["rule_ids"][0] == "rules:4.2.3"
+
+
 @pytest.mark.parametrize("lang", ["en", "nb", "sv"])
 def test_answers_in_the_chosen_language(new_page, chat_url, docs_dir, lang):
     page = open_chat(new_page, chat_url)
