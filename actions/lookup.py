@@ -12,7 +12,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import forms, service_request
+from actions import forms, rule_then_lookup, service_request
 from actions.conversation import reply_language, send, wants_full
 from bot import answers, form_input, records, rulebase
 from bot.messages import say
@@ -241,7 +241,8 @@ class AnswerLicence(Action):
             gave_up = int(tracker.get_slot("bad_key_tries") or 0) >= MAX_BAD_KEYS
             text = say("bad_key_final" if gave_up else "lookup_no_key", lang)
             dispatcher.utter_message(text=text, buttons=buttons)
-            return _reset()
+            # "Check without a key" stands as an offer: its button starts the version lookup
+            return _reset() + [SlotSet(rule_then_lookup.OFFER_SLOT, rule_then_lookup.VERSION_OFFER)]
         found = records.entitlement(key=key)
         reply = answers.entitlement_answer(
             rulebase.current(), found, lang, full=wants_full(tracker)

@@ -2,8 +2,10 @@
 
 A version or licence question is answered with the rule it rests on (the
 topic's answer from the rule base, cited). The records lookup starts at once
-only when the message gives the facts (a product, a version, a licence key) or
-comes from a button the bot offered; otherwise the reply offers it:
+only when the message gives the facts (a product, a version, a licence key), or
+answers an offer of it (yes, or the offer's button), or is the licence check's
+button; otherwise the reply offers it (a suggestion button to the version topic
+too gets the rule first):
 
 - "Are old versions supported?", "Is my version still supported?": the rule,
   then "tell me the product and version and I'll check" with the form's first
@@ -56,7 +58,7 @@ def _facts(tracker: Tracker) -> set[str]:
 
 
 def _from_button(tracker: Tracker) -> bool:
-    """A payload ("/check_licence"): the user chose the lookup from an offer."""
+    """A payload ("/check_licence"): the user chose the licence check."""
     return (tracker.latest_message.get("text") or "").startswith("/")
 
 
@@ -73,7 +75,8 @@ def offered_lookup(tracker: Tracker, take_text: bool = False) -> list[dict[str, 
     of a misspelt name)."""
     if tracker.get_slot(OFFER_SLOT) != VERSION_OFFER:
         return None
-    if _facts(tracker) or _intent(tracker) == "affirm":
+    # yes, the facts, or the offer's own button ("Check without a key") or question
+    if _facts(tracker) or _intent(tracker) in ("affirm", VERSION_QUESTION):
         return [*clear_offer(), FollowupAction("version_form")]
     text = (tracker.latest_message.get("text") or "").strip()
     if take_text and text and not text.startswith("/"):
@@ -93,7 +96,9 @@ class RuleThenLookup(Action):
         if followup:  # the answer to "tell me the product and version"
             return followup
         facts = _facts(tracker)
-        if intent == VERSION_QUESTION and (facts or _from_button(tracker)):
+        # A version question's button with no lookup offered (a fallback's suggestion)
+        # gets the rule first, as the typed question does.
+        if intent == VERSION_QUESTION and facts:
             return [*clear_offer(), FollowupAction("version_form")]
         if intent in (CHECK_LICENCE, LICENCE_RULE) and "licence_key" in facts:
             return [*clear_offer(), FollowupAction("licence_form")]

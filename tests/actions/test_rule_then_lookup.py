@@ -58,8 +58,16 @@ def test_a_version_question_with_facts_goes_to_the_lookup(entities):
 def test_the_offered_button_starts_the_form_without_the_rule_again():
     ran = run(RuleThenLookup(), tracker("/check_licence", "check_licence"))
     assert ran.messages == [] and followups(ran.events) == ["licence_form"]
-    ran = run(RuleThenLookup(), tracker("/scope_version_support", "scope_version_support"))
+    offered = {"lookup_offer": "version"}  # "Check without a key" after the licence step
+    button = tracker("/scope_version_support", "scope_version_support", slots=offered)
+    ran = run(RuleThenLookup(), button)
     assert ran.messages == [] and followups(ran.events) == ["version_form"]
+
+
+def test_a_suggestion_button_to_the_version_topic_gets_the_rule_first():
+    ran = run(RuleThenLookup(), tracker("/scope_version_support", "scope_version_support"))
+    assert ran.answer["rule_ids"] == ["rules:4.3.2", "kb101732:1.2"]
+    assert followups(ran.events) == []  # the lookup is offered, not started
 
 
 @pytest.mark.parametrize("lang", LANGS)

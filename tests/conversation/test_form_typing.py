@@ -197,3 +197,6 @@ def test_licence_lookup_question_then_skip_the_key(running_bot, lang):
     assert [b["payload"] for b in reply.buttons] == ["/stop", "/scope_version_support"]
     tracker = running_bot.get(f"/conversations/{sender}/tracker")
     assert not (tracker.get("active_loop") or {}).get("name")
+    # "Check without a key": the version lookup starts at once (offered, not suggested)
+    reply = running_bot.ask("/scope_version_support", sender, lang=lang)
+    assert asks(reply, "ask_product", lang) and len(reply.messages) == 1

@@ -82,6 +82,22 @@ def test_a_version_question_without_facts_gets_the_rule_then_the_offer(running_b
 
 
 @pytest.mark.parametrize("lang", LANGS)
+def test_a_suggestion_button_to_a_lookup_topic_gives_the_rule_first(running_bot, lang):
+    # "Is my version still supported?" offered among a fallback's suggestions: its
+    # button sends the intent's payload, with the page's language
+    sender = new_sender()
+    reply = running_bot.ask("/scope_version_support", sender, lang=lang)
+    assert reply.answer == {
+        "rule_ids": ["rules:4.3.2", "kb101732:1.2"],
+        "verdict": "conditional",
+        "lang": lang,
+    }
+    offer = f"{messages.say('lookup_offer_version', lang)} {messages.say('ask_product', lang)}"
+    assert [m["text"] for m in reply.messages if "text" in m][-1] == offer  # asked once
+    assert active_loop(running_bot, sender) is None  # the rule, not the bare form
+
+
+@pytest.mark.parametrize("lang", LANGS)
 def test_naming_the_product_after_the_offer_runs_the_lookup(running_bot, lang):
     sender = new_sender()
     running_bot.ask(VERSION_RULE[lang], sender)
