@@ -44,15 +44,29 @@ _ALSO = {
     "nb": r"også|ogsa|ogsaa|dessuten",
     "sv": r"också|ocksa|dessutom",
 }
+# "and" with no comma starts a second question only before a question word
+# ("... installer and where is the manual?"), not before a verb it joins
+_ASKS = {
+    "en": r"what|how|when|where|which|who|why|is\s+there|are\s+there",
+    "nb": r"hva|hvordan|når|nar|naar|hvor|hvilke|hvilken|hvem|hvorfor|finnes",
+    "sv": r"vad|hur|när|nar|var|vilka|vilken|vem|varför|varfor|finns",
+}
 _CLAUSE_CUES = {
     lang: (
         rf",\s+(?:{_AND[lang]})\s+"
         rf"|\s+(?:{_AND[lang]})\s+(?:{_ALSO[lang]})\s+"
         rf"|,?\s+(?:{_ALSO[lang]}),?\s+(?=(?:{_QUESTION_START[lang]})\b)"
+        rf"|\s+(?:{_AND[lang]})\s+(?=(?:{_ASKS[lang]})\b)"
     )
     for lang in _AND
 }
 _CUES = {lang: re.compile(cue, re.IGNORECASE) for lang, cue in _CLAUSE_CUES.items()}
+# A part's leading "And", "Also:" says it follows another; the classifier needs
+# only the question after it.
+_LEADS = {
+    lang: re.compile(rf"^(?:(?:{_AND[lang]}|{_ALSO[lang]})[,:]?\s+)+", re.IGNORECASE)
+    for lang in _AND
+}
 
 
 def split(text: str, lang: str | None = None) -> list[str]:
@@ -63,12 +77,17 @@ def split(text: str, lang: str | None = None) -> list[str]:
     if len(text) > MAX_CHARS or text.lstrip().startswith("/"):
         return []
     cues = [_CUES[lang]] if lang in _CUES else list(_CUES.values())
+    leads = [_LEADS[lang]] if lang in _LEADS else list(_LEADS.values())
     parts: list[str] = []
     for sentence in _SENTENCE.split(text.strip()):
         pieces = [sentence]
         for cue in cues:
             pieces = [p for piece in pieces for p in cue.split(piece)]
-        parts += [p.strip(" ,;") for p in pieces if p and p.strip(" ,;")]
+        for piece in pieces:
+            for lead in leads:
+                piece = lead.sub("", piece.strip(" ,;"))
+            if piece.strip(" ,;"):
+                parts.append(piece.strip(" ,;"))
     parts = [p for p in parts if len(p.split()) >= MIN_WORDS]
     return parts[:MAX_PARTS] if len(parts) > 1 else []
 

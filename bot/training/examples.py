@@ -25,6 +25,9 @@ EVAL_SETS = (
     # written blind on 7 December in the style a chat widget receives (context first,
     # two questions at once, fragments, nb/sv without æøå/åäö): bench.dialogue's set
     PROJECT_DIR / "eval" / "heldout_realistic.csv",
+    # written blind on 7 December, two questions per message mostly: for tuning the
+    # segments' bars (bench.segments), so that the realistic set stays untuned
+    PROJECT_DIR / "eval" / "heldout_two_questions.csv",
 )
 
 

@@ -41,6 +41,23 @@ PLAN = segments.Plan(
             "en",
             ["Version 11.2 is old.", "Is it supported?"],
         ),
+        # "and" before a question word splits without a comma
+        (
+            "Where is the installer and is there a manual?",
+            "en",
+            ["Where is the installer", "is there a manual?"],
+        ),
+        (
+            "vad ingar i supporten och var finns guiderna",
+            "sv",
+            ["vad ingar i supporten", "var finns guiderna"],
+        ),
+        # a part's leading "Og", "Også:" goes: the question is what follows
+        (
+            "Hva gjør Emotet? Og kan dere rense PC-en? Også: er Avast greit?",
+            "nb",
+            ["Hva gjør Emotet?", "kan dere rense PC-en?", "er Avast greit?"],
+        ),
     ],
 )
 def test_a_message_splits_at_sentences_lines_and_clause_cues(text, lang, parts):
