@@ -28,6 +28,7 @@ from rasa.core.channels.channel import UserMessage
 from requests.adapters import HTTPAdapter
 from sanic import Sanic
 
+from bot import language
 from bot.messages import say
 from bot.rasa_addons.channels.chat_page import ChatChannel
 from bot.rasa_addons.channels.rest import RestChannel
@@ -276,3 +277,20 @@ def test_metadata_over_the_bound_is_refused_with_a_clear_message(server, metadat
     w.send("hej", metadata={"lang": "sv", "detail": "full"})
     assert w.reply() == {"text": "echo"}
     assert server.post({"sender": "m2", "message": "hej", "metadata": {"lang": "nb"}})[0] == 200
+
+
+def test_a_socket_refused_again_and_again_costs_one_language_detection(server, monkeypatch):
+    detected: list[str] = []
+    real = language.detect
+
+    def counting(text: str):
+        detected.append(text)
+        return real(text)
+
+    monkeypatch.setattr(language, "detect", counting)
+    w = server.widget()
+    for n in range(6):  # the burst, then refusals, all in Swedish
+        w.send(f"Kan ni ta bort viruset från min dator nummer {n}?")
+        w.reply()
+    assert len(server.received) < 6  # some were refused ...
+    assert len(detected) == 1  # ... and each refusal's language came from the first

@@ -86,6 +86,9 @@ class SocketIOChannel(SocketIOInput):
         self.limiter = RateLimiter(RATE_PER_SECOND * 60, burst=RATE_BURST)
         self.explicit_lang: dict[str, str] = {}  # socket id -> the page's language
         self.reply_lang: dict[str, str] = {}  # socket id -> language of the last answer
+        # socket id -> the language detected for the channel's own replies, once: a
+        # socket refused again and again must not cost a detection each time
+        self.detected_lang: dict[str, str] = {}
 
     def get_output_channel(self) -> WebchatOutput | None:
         if self.sio is None:
@@ -130,7 +133,7 @@ class SocketIOChannel(SocketIOInput):
 
         @sio.on("disconnect", namespace=ns)
         async def disconnect(sid: str, *_: Any) -> None:
-            for state in (self.sessions, self.explicit_lang, self.reply_lang):
+            for state in (self.sessions, self.explicit_lang, self.reply_lang, self.detected_lang):
                 state.pop(sid, None)
             key = self.addresses.pop(sid, None)
             if key is not None:
@@ -290,10 +293,15 @@ class SocketIOChannel(SocketIOInput):
     def _user_language(self, sid: str, text: str = "") -> str:
         """For the channel's own replies: the page's choice, else the last answer's
         language, else a detection of the message (its start is enough), else English."""
-        known = self.explicit_lang.get(sid) or self.reply_lang.get(sid)
+        known = (
+            self.explicit_lang.get(sid) or self.reply_lang.get(sid) or self.detected_lang.get(sid)
+        )
         if known:
             return known
-        return language.detect(text[:300]).lang if text.strip() else "en"
+        if not text.strip():
+            return "en"
+        self.detected_lang[sid] = language.detect(text[:300]).lang
+        return self.detected_lang[sid]
 
     def _number(self, sid: str, text: str) -> str:
         grouped = f"{self.max_chars:,}"
