@@ -50,6 +50,27 @@ def ensure(var_dir: Path, environ: dict[str, str] | None = None) -> list[tuple[s
     return created
 
 
+MIN_LENGTH = 32  # a generated token is 43 characters
+# what example files and tutorials put where a secret goes: refused at start
+PLACEHOLDERS = ("change-me", "changeme", "secret", "password", "token", "example", "xxx")
+
+
+def weak(cfg: Settings) -> list[str]:
+    """One line per secret that is set but could be guessed: shorter than MIN_LENGTH
+    or a placeholder (deploy/k8s/secret.example.yaml's CHANGE-ME). Names, never values."""
+    problems = []
+    for field_name, env_name in SECRETS.items():
+        value = getattr(cfg, field_name)
+        if not value:
+            continue
+        folded = value.strip().lower()
+        if any(folded.startswith(p) for p in PLACEHOLDERS):
+            problems.append(f"{env_name} is a placeholder: set a random value")
+        elif len(value.strip()) < MIN_LENGTH:
+            problems.append(f"{env_name} is shorter than {MIN_LENGTH} characters")
+    return problems
+
+
 def complete(cfg: Settings) -> tuple[Settings, list[tuple[str, Path]]]:
     """`cfg` with every secret set: `ensure`, then the files for what was missing."""
     created = ensure(cfg.var_dir)

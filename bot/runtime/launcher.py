@@ -29,6 +29,7 @@ from bot.runtime.servers import (
     InboxSyncer,
     Servers,
     ensure_secrets,
+    refuse_weak_secrets,
     serve,
     stop_on_sigterm,
     sync_inbox,
@@ -90,6 +91,7 @@ def serve_one(kind: str) -> None:
         return
     if not (cfg.api_token and cfg.actions_token):
         raise LaunchError("set BOT_API_TOKEN and BOT_ACTIONS_TOKEN (every replica needs the same)")
+    refuse_weak_secrets(cfg)
     if kind == "rasa":  # a directory: Rasa serves the newest model in it
         cmd = rasa_server_command(cfg, cfg.models_dir)
     elif kind == "actions":

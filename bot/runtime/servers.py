@@ -33,7 +33,19 @@ def ensure_secrets(cfg: Settings) -> Settings:
     cfg, created = secrets.complete(cfg)
     for env_name, path in created:  # where, never what
         step(f"generated {env_name} in {path} (owner-only; set {env_name} to use your own)")
+    refuse_weak_secrets(cfg)
     return cfg
+
+
+def refuse_weak_secrets(cfg: Settings) -> None:
+    """Stop before any server starts when a secret could be guessed
+    (`python -c "import secrets; print(secrets.token_urlsafe(32))"` makes a good one)."""
+    problems = secrets.weak(cfg)
+    if problems:
+        raise LaunchError(
+            "; ".join(problems) + " (e.g. python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')"
+        )
 
 
 @dataclass

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
+import os
 import stat
+import subprocess
+import sys
 import time
+
+import pytest
 
 from bot import secrets, settings
 
@@ -95,3 +101,35 @@ def test_complete_fills_what_the_settings_lack(tmp_path, monkeypatch):
     assert [name for name, _ in created] == NAMES[1:]
     assert cfg.actions_token == (tmp_path / "secrets" / "bot_actions_token").read_text().strip()
     assert cfg.trainer_token and cfg.trainer_token != cfg.actions_token
+
+
+def test_a_placeholder_or_short_secret_is_named_never_shown():
+    cfg = dataclasses.replace(
+        settings.load(), api_token="CHANGE-ME", actions_token="short", trainer_token="k" * 43
+    )
+    assert secrets.weak(cfg) == [
+        "BOT_API_TOKEN is a placeholder: set a random value",
+        "BOT_ACTIONS_TOKEN is shorter than 32 characters",
+    ]
+
+
+@pytest.mark.process
+def test_a_container_server_refuses_a_placeholder_secret_at_start(tmp_path):
+    # deploy/k8s/secret.example.yaml applied as it is: `bot serve` stops before serving
+    env = {
+        **os.environ,
+        "BOT_API_TOKEN": "CHANGE-ME",
+        "BOT_ACTIONS_TOKEN": "CHANGE-ME",
+        "BOT_VAR_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "rasa"],
+        cwd=settings.PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "BOT_API_TOKEN is a placeholder" in done.stdout + done.stderr
+    assert "CHANGE-ME" not in done.stdout + done.stderr  # named, never shown
