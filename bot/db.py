@@ -8,6 +8,7 @@ SQLite by default; PostgreSQL (or anything SQLAlchemy speaks) by URL.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,8 +81,10 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
 def engine_for(url: str) -> Engine:
     """One engine per URL for the life of the process (engines pool connections)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # created owner-only, whatever the caller's umask: it holds conversations
+        os.close(os.open(parsed.database, os.O_CREAT | os.O_RDWR, 0o600))
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)

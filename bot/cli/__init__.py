@@ -44,9 +44,11 @@ bot/cli/training.py   retrain, eval
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bot.cli import ask, inbox, launch, privacy, records, requests, rules, training
+from bot.runtime.processes import PRIVATE_UMASK, private_var_dir
 
 __all__ = ["main", "parser"]
 
@@ -76,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     one-line message (exit 1).
     """
     args = parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)  # what any command creates under var/ is its owner's only
+    private_var_dir()
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

@@ -24,6 +24,9 @@ from bot.runtime import ports
 from bot.settings import PROJECT_DIR, Settings
 
 # The `rasa` command, with this project's patches to Rasa applied first.
+# Files the servers and the bot command create (databases, logs, models, caches):
+# owner-only, in an owner-only var/ (docs/security-and-privacy.md, "Personal data")
+PRIVATE_UMASK = 0o077
 RASA = (sys.executable, "-m", "bot.rasa_addons.entry.rasa_cli")
 
 # `rasa run` with the API secret read from the environment (not the command line).
@@ -132,13 +135,31 @@ def check_ports_free(cfg: Settings) -> None:
             raise LaunchError(f"{ports.describe_holder(port)}; stop it or set {name}")
 
 
+def private_var_dir(cfg: Settings | None = None) -> None:
+    """var/ (BOT_VAR_DIR) owner-only: made so, or made so if an earlier run left it
+    open (its databases, logs and secrets are nobody else's to read)."""
+    from bot import settings
+
+    var_dir = (cfg or settings.load()).var_dir
+    try:
+        var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if var_dir.stat().st_mode & 0o077:
+            os.chmod(var_dir, 0o700)
+    except OSError:  # not ours to change (a mounted volume): the command says what fails
+        pass
+
+
 def spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path | None) -> subprocess.Popen:
     """A server as a child in its own process group (stopped with everything it
     started); its output to `log_dir/<name>.log`, or to ours without one."""
     out = None
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        out = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 (kept open for the child)
+        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = log_dir / f"{name}.log"
+        # owner-only: a log may hold what a message said (masked, but still theirs)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.chmod(path, 0o600)  # one created before this rule
+        out = os.fdopen(fd, "ab")  # noqa: SIM115 (kept open for the child)
     return subprocess.Popen(
         cmd,
         cwd=PROJECT_DIR,
@@ -146,6 +167,7 @@ def spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path | None) 
         stdout=out,
         stderr=subprocess.STDOUT if out else None,
         start_new_session=True,
+        umask=PRIVATE_UMASK,  # the databases and files a server creates: owner-only
     )
 
 

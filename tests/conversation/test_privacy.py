@@ -5,6 +5,7 @@ store's database, while the filed request holds them in full."""
 from __future__ import annotations
 
 import json
+import stat
 import uuid
 
 import sqlalchemy as sa
@@ -96,3 +97,13 @@ def test_a_name_typed_before_the_form_is_masked_in_earlier_events(running_bot):
     assert "I'm [name] from [company]." in stored  # the first message, masked afterwards
     for secret in ("Kari", "Nordmann", "Acme Regnskap"):
         assert secret not in stored, secret
+
+
+def test_the_servers_databases_and_logs_are_owner_only(running_bot):
+    running_bot.ask("Can you disinfect my PC?")  # the tracker store has written
+    paths = [p for p in running_bot.servers.log_dir.glob("*.log")]
+    paths += [p for p in running_bot.cfg.var_dir.glob("*.db")]
+    assert any(p.suffix == ".log" for p in paths) and any(p.suffix == ".db" for p in paths)
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in paths), [
+        (p.name, oct(p.stat().st_mode)) for p in paths
+    ]

@@ -133,3 +133,26 @@ def test_a_container_server_refuses_a_placeholder_secret_at_start(tmp_path):
     assert done.returncode != 0
     assert "BOT_API_TOKEN is a placeholder" in done.stdout + done.stderr
     assert "CHANGE-ME" not in done.stdout + done.stderr  # named, never shown
+
+
+@pytest.mark.process
+def test_var_and_what_the_bot_command_creates_there_are_owner_only(tmp_path):
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)  # left open by an earlier version
+    env = {**os.environ, "BOT_VAR_DIR": str(var)}
+    env.pop("BOT_DATABASE_URL", None)  # the default: var/bot.db
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "rulebase", "load"],
+        cwd=settings.PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    created = [p for p in var.rglob("*") if p.is_file()]
+    assert any(p.name == "bot.db" for p in created), created
+    assert all(stat.S_IMODE(p.stat().st_mode) & 0o077 == 0 for p in created), [
+        (p.name, oct(p.stat().st_mode)) for p in created
+    ]
