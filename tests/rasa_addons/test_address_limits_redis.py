@@ -16,6 +16,7 @@ import redis
 
 from bot.address_limits import RedisAddressLimits
 from bot.runtime import processes
+from tests.aio import run_apart
 
 REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -52,7 +53,7 @@ def test_two_replicas_share_one_bucket_per_address(prefix):
             await a.close()
             await b.close()
 
-    waits, other, again = asyncio.run(run())
+    waits, other, again = run_apart(run())
     assert waits[:4] == [0.0] * 4  # the burst, across both replicas
     assert all(0.5 < w <= 1.0 for w in waits[4:]), waits  # then 1 a second, not 2
     assert other == 0.0 and again == 0.0
@@ -77,7 +78,7 @@ def test_two_replicas_share_the_socket_cap(prefix):
             await a.close()
             await b.close()
 
-    assert asyncio.run(run()) == [True, True, True, False, False, True, True]
+    assert run_apart(run()) == [True, True, True, False, False, True, True]
 
 
 def test_a_dead_replicas_sockets_stop_counting_a_live_ones_do_not(prefix):
@@ -96,7 +97,7 @@ def test_a_dead_replicas_sockets_stop_counting_a_live_ones_do_not(prefix):
             for limits in (live, dead, other):
                 await limits.close()
 
-    assert asyncio.run(run()) == (False, True, False)
+    assert run_apart(run()) == (False, True, False)
 
 
 def test_without_redis_each_process_counts_alone(caplog):
@@ -112,7 +113,7 @@ def test_without_redis_each_process_counts_alone(caplog):
         finally:
             await limits.close()
 
-    waits, opened = asyncio.run(run())
+    waits, opened = run_apart(run())
     assert waits[:2] == [0.0, 0.0] and waits[2] > 0
     assert opened == [True, False]
     warnings = [r for r in caplog.records if "Redis does not answer" in r.getMessage()]

@@ -9,7 +9,6 @@ redis://127.0.0.1:6379/0; .ci/run starts it).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import multiprocessing
 import os
 import uuid
@@ -22,16 +21,10 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
 from bot.rasa_addons.stores.lock_store import AtomicRedisLockStore
+from tests.aio import run_apart
 
 REDIS_URL = os.environ.get("BOT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TICKETS_EACH = 400
-
-
-def run_apart(coro):
-    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an
-    event loop running in this thread for the whole session."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def _store(prefix: str) -> AtomicRedisLockStore:

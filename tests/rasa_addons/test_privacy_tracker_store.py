@@ -3,12 +3,8 @@ number of events is kept, and that Rasa cannot fall back to an unmasked store.""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -21,9 +17,9 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.privacy import drafts, subject
 from bot.rasa_addons.stores import tracker_store
 from bot.settings import PROJECT_DIR
+from tests.aio import run_apart
 from tests.privacy_formats import MESSAGES, leaks
 
-T = TypeVar("T")
 KEY = "ZRM6N-TL7VJ-Q26X8-ZEB76"
 EMAIL = "kari.nordmann@example.no"
 PHONE = "+47 912 34 567"
@@ -43,13 +39,6 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tracker_store.Mask
     monkeypatch.setenv("BOT_DATABASE_URL", f"sqlite:///{tmp_path / 'bot.db'}")
     url = f"sqlite:///{tmp_path / 'tracker.db'}"
     return tracker_store.MaskingSQLTrackerStore(domain=DOMAIN, host=url, dialect="sqlite")
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to its end on a loop of its own, in a thread of its own: an
-    earlier test in the same process may have left this thread's loop marked running."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result(timeout=60)
 
 
 def stored(store: tracker_store.MaskingSQLTrackerStore) -> list[str]:
@@ -78,7 +67,7 @@ def test_every_event_is_stored_masked_and_none_is_lost(store) -> None:
         ],
         slots=DOMAIN.slots,
     )
-    run(store.save(tracker))
+    run_apart(store.save(tracker))
     rows = stored(store)
     assert len(rows) == len(tracker.events)
     for secret in SECRETS:
@@ -87,12 +76,12 @@ def test_every_event_is_stored_masked_and_none_is_lost(store) -> None:
 
     tracker.update(SlotSet("sr_description", f"ring {PHONE}"))
     tracker.update(ActionExecuted("action_listen"))
-    run(store.save(tracker))
+    run_apart(store.save(tracker))
     rows = stored(store)
     assert len(rows) == len(tracker.events)  # only the two new events were appended
     assert json.loads(rows[-2])["value"] == "ring [phone]"
 
-    back = run(store.retrieve("kari"))
+    back = run_apart(store.retrieve("kari"))
     assert back is not None and back.get_slot("sr_email") == "k***@example.no"
     assert back.get_slot("licence_key") == "•••••-•••••-•••••-ZEB76"
 
@@ -130,14 +119,14 @@ def test_a_name_typed_before_the_form_is_masked_once_the_form_knows_it(store) ->
     tracker = DialogueStateTracker.from_events(
         "early", [ActionExecuted("action_listen"), user(early)], slots=DOMAIN.slots
     )
-    run(store.save(tracker))
+    run_apart(store.save(tracker))
     assert any("Kari Nordmann" in row for row in stored(store))  # not known yet: as typed
 
     tracker.update(BotUttered("What is your name?"))
     tracker.update(user("Kari Nordmann"))
     tracker.update(SlotSet("sr_name", "Kari Nordmann"))
     tracker.update(SlotSet("sr_company", "Acme AS"))
-    run(store.save(tracker))
+    run_apart(store.save(tracker))
     rows = stored(store)
     assert len(rows) == len(tracker.events)  # rewritten in place, nothing added or lost
     for secret in ("Kari", "Nordmann", "Acme"):
@@ -155,7 +144,7 @@ def test_the_export_of_a_stored_conversation_holds_no_format(store, tmp_path) ->
         events += [UserUttered(message, {"name": "inform", "confidence": 1.0})]
         events += [BotUttered(f"You wrote: {message}")]
     tracker = DialogueStateTracker.from_events("formats", events, slots=DOMAIN.slots)
-    run(store.save(tracker))
+    run_apart(store.save(tracker))
     exported = json.dumps(
         subject.export("formats", tracker_url=str(store.engine.url)), ensure_ascii=False
     )

@@ -3,13 +3,12 @@ bot/address_limits.py's in-process limits (the Redis ones: tests/rasa_addons).""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bot import settings
 from bot.address_limits import MemoryAddressLimits, for_settings
 from bot.client_address import client_ip, limit_key, parse_networks
+from tests.aio import run_apart
 
 PROXY = ("127.0.0.1", "10.0.0.0/8")
 
@@ -86,10 +85,10 @@ def test_memory_limits_a_small_burst_then_the_rate():
     async def run() -> list[float]:
         return [await limits.spend("a") for _ in range(4)] + [await limits.spend("b")]
 
-    waits = asyncio.run(run())
+    waits = run_apart(run())
     assert waits[:3] == [0.0] * 3 and waits[3] == pytest.approx(1.0) and waits[4] == 0.0
     clock.now += 1.0
-    assert asyncio.run(limits.spend("a")) == 0.0
+    assert run_apart(limits.spend("a")) == 0.0
 
 
 def test_memory_limits_cap_open_sockets_per_address():
@@ -104,5 +103,5 @@ def test_memory_limits_cap_open_sockets_per_address():
         await limits.close_socket("a", "nope")  # closing an unknown socket: nothing
         return got
 
-    assert asyncio.run(run()) == [True, True, False, True, True, True]
+    assert run_apart(run()) == [True, True, False, True, True, True]
     assert limits.sockets == {"a": {"s2", "s3"}, "b": {"s4"}}
