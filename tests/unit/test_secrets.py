@@ -113,6 +113,18 @@ def test_a_placeholder_or_short_secret_is_named_never_shown():
     ]
 
 
+def bot_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The `bot` command in a process of its own, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=settings.PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 @pytest.mark.process
 def test_a_container_server_refuses_a_placeholder_secret_at_start(tmp_path):
     # deploy/k8s/secret.example.yaml applied as it is: `bot serve` stops before serving
@@ -122,14 +134,7 @@ def test_a_container_server_refuses_a_placeholder_secret_at_start(tmp_path):
         "BOT_ACTIONS_TOKEN": "CHANGE-ME",
         "BOT_VAR_DIR": str(tmp_path),
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve", "rasa"],
-        cwd=settings.PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = bot_command(["serve", "rasa"], env)
     assert done.returncode != 0
     assert "BOT_API_TOKEN is a placeholder" in done.stdout + done.stderr
     assert "CHANGE-ME" not in done.stdout + done.stderr  # named, never shown
@@ -141,14 +146,7 @@ def test_var_and_what_the_bot_command_creates_there_are_owner_only(tmp_path):
     var.mkdir(mode=0o755)  # left open by an earlier version
     env = {**os.environ, "BOT_VAR_DIR": str(var)}
     env.pop("BOT_DATABASE_URL", None)  # the default: var/bot.db
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "rulebase", "load"],
-        cwd=settings.PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = bot_command(["rulebase", "load"], env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert stat.S_IMODE(var.stat().st_mode) == 0o700
     created = [p for p in var.rglob("*") if p.is_file()]
