@@ -8,9 +8,11 @@ stored then). `list_feedback` reads them back, newest last.
 What is checked: `rating` is up or down; `lang` is en, nb or sv; `rule_ids` is a
 list of clause ids that exist in the current rule base (empty for a fallback);
 `verdict` is a contract verdict (answer-contract.md §2) or absent; `sender` is
-given. Texts are NFC-normalised, stripped of surrounding space and of control
-characters (newlines and tabs stay), then held to their limits: question 2000,
-answer 8000, comment 1000 characters.
+given. The channel stores feedback only on an answer the bot gave in that
+conversation (`matching_turn`), with that turn's question and answer. Texts are
+NFC-normalised, stripped of surrounding space and of control characters
+(newlines and tabs stay), then held to their limits: question 2000, answer
+8000, comment 1000 characters.
 """
 
 from __future__ import annotations
@@ -36,6 +38,55 @@ MAX_RULE_IDS = 50
 
 class FeedbackInvalid(ValueError):
     """The feedback was refused; the message says why (safe to show to the page)."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answer the bot gave in a conversation, as the tracker store holds it."""
+
+    question: str  # the user's message it answered, or its part (masked, as stored)
+    answer: str  # the bot's text before its payload
+    rule_ids: tuple[str, ...]
+    verdict: str | None
+
+
+def answered_turns(events: Sequence[dict]) -> list[Turn]:
+    """The answers in a conversation's events (tracker "user" and "bot" events as
+    dicts), oldest first: each bot message carrying a contract payload, with the
+    user's message before it (or the part it answers: answer-contract.md §2a) and
+    the bot's texts since that message or the last answer."""
+    turns: list[Turn] = []
+    question, texts = "", list[str]()
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            question, texts = str(event.get("text") or ""), []
+        elif kind == "bot":
+            if event.get("text"):
+                texts.append(str(event["text"]))
+            data = event.get("data")
+            custom = data.get("custom") if isinstance(data, dict) else None
+            answer = custom.get("answer") if isinstance(custom, dict) else None
+            if isinstance(answer, dict):
+                ids = tuple(str(i) for i in answer.get("rule_ids") or [])
+                verdict = answer.get("verdict")
+                asked = answer.get("segment")  # the part of the message it answers
+                asked = asked if isinstance(asked, str) and asked else question
+                turns.append(Turn(asked, "\n".join(texts), ids, verdict))
+                texts = []
+    return turns
+
+
+def matching_turn(turns: Sequence[Turn], rule_ids: object, verdict: object) -> Turn:
+    """The latest answer of the conversation the page's feedback is about (same
+    clauses, and the same verdict when given). FeedbackInvalid when there is none:
+    feedback counts only on an answer the bot really gave in that conversation, so
+    that nobody can put a question of their own into the trainers' inbox."""
+    ids = tuple(rule_ids) if isinstance(rule_ids, list | tuple) else None
+    for turn in reversed(turns):
+        if turn.rule_ids == ids and (verdict is None or turn.verdict == verdict):
+            return turn
+    raise FeedbackInvalid("no such answer in this conversation")
 
 
 @dataclass(frozen=True)

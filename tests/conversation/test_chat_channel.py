@@ -82,15 +82,17 @@ def test_labels(running_bot):
     assert get_json(running_bot, f"{CHAT}/labels?lang=xx")[0] == 400
 
 
-def test_feedback_is_stored(running_bot):
+def test_feedback_is_stored_with_the_conversations_own_question_and_answer(running_bot):
     sender = uuid.uuid4().hex
+    reply = running_bot.ask("Will one of your technicians come to our office?", sender)
+    given = reply.answer
     body = {
         "sender": sender,
         "rating": "down",
-        "question": "Can you tune my PC?",
-        "answer": "Performance tuning is not part of standard support.",
-        "rule_ids": ["rules:4.2.3"],
-        "verdict": "paid",
+        "question": "something else the page claims was asked",
+        "answer": "and an answer the bot never gave",
+        "rule_ids": given["rule_ids"],
+        "verdict": given["verdict"],
         "lang": "en",
         "comment": "too short",
     }
@@ -101,7 +103,27 @@ def test_feedback_is_stored(running_bot):
     assert len(stored) == 1
     entry = stored[0]
     assert (entry.sender, entry.rating, entry.comment) == (sender, "down", "too short")
-    assert entry.rule_ids == ("rules:4.2.3",) and entry.verdict == "paid"
+    assert entry.rule_ids == tuple(given["rule_ids"]) and entry.verdict == given["verdict"]
+    # what the trainers will read is what was asked and answered, not what the page said
+    assert entry.question == "Will one of your technicians come to our office?"
+    assert entry.answer and entry.answer in reply.text
+
+
+def test_feedback_on_an_answer_never_given_is_refused(running_bot):
+    # thumbs-down with a question of one's own: a way to fill the trainers' inbox
+    asked = uuid.uuid4().hex
+    running_bot.ask("Will one of your technicians come to our office?", asked)
+    body = {"rating": "down", "question": "buy cheap pills", "answer": "a", "lang": "en"}
+    for sender, rule_ids in ((asked, ["rules:4.2.3"]), (uuid.uuid4().hex, ["rules:4.2.5"])):
+        status, _, raw = request(
+            running_bot,
+            "POST",
+            f"{CHAT}/feedback",
+            {**body, "sender": sender, "rule_ids": rule_ids},
+        )
+        assert status == 400 and json.loads(raw)["error"] == "no such answer in this conversation"
+    stored = feedback.list_feedback(url=running_bot.cfg.database_url)
+    assert not [e for e in stored if e.question == "buy cheap pills"]
 
 
 @pytest.mark.parametrize(
@@ -109,14 +131,15 @@ def test_feedback_is_stored(running_bot):
     [
         {"rating": "meh"},
         {"lang": "de"},
-        {"rule_ids": ["rules:99.9"]},
         {"comment": "x" * 1001},
         {"sender": None},
     ],
 )
 def test_bad_feedback_is_refused(running_bot, body):
     sender = uuid.uuid4().hex
+    given = running_bot.ask("Will one of your technicians come to our office?", sender).answer
     good = {"sender": sender, "rating": "up", "question": "q", "answer": "a", "lang": "en"}
+    good.update(rule_ids=given["rule_ids"], verdict=given["verdict"])
     status, _, raw = request(running_bot, "POST", f"{CHAT}/feedback", {**good, **body})
     assert status == 400, raw
     assert json.loads(raw)["error"]

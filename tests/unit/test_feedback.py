@@ -117,3 +117,33 @@ def test_personal_data_in_feedback_is_stored_masked(database_url):
     for secret in ("ZRM6N-TL7VJ-Q26X8", "kari.nordmann@example.no", "912 34 567"):
         assert secret not in stored
     assert "ZEB76" in entry.question  # the key's last group, as everywhere
+
+
+def test_the_turns_of_a_conversation_and_the_one_feedback_is_about():
+    events = [
+        {"event": "user", "text": "Can you remove a virus, and are you open on Saturdays?"},
+        {"event": "bot", "text": "No, disinfection is excluded."},
+        {
+            "event": "bot",
+            "data": {"custom": {"answer": {"rule_ids": ["a"], "verdict": "excluded"}}},
+        },
+        {"event": "bot", "text": "Support is open on weekdays."},
+        {
+            "event": "bot",
+            "data": {
+                "custom": {
+                    "answer": {"rule_ids": ["b"], "verdict": "excluded", "segment": "open on Sat?"}
+                }
+            },
+        },
+        {"event": "user", "text": "thanks"},
+        {"event": "bot", "text": "You're welcome."},  # no payload: nothing to rate
+    ]
+    first, second = feedback.answered_turns(events)
+    assert first.question.startswith("Can you remove") and first.answer.startswith("No,")
+    assert (second.question, second.answer) == ("open on Sat?", "Support is open on weekdays.")
+    assert feedback.matching_turn([first, second], ["b"], None) == second
+    assert feedback.matching_turn([first, second], ["a"], "excluded") == first
+    for rule_ids, verdict in ((["a"], "paid"), (["c"], None), ("a", None)):
+        with pytest.raises(feedback.FeedbackInvalid, match="no such answer"):
+            feedback.matching_turn([first, second], rule_ids, verdict)

@@ -48,7 +48,7 @@ from sanic.response import HTTPResponse
 
 from bot import answers, feedback, message_checks, messages, rulebase, settings
 from bot.contract import ANSWER_VERDICTS, LANGS, LICENCE_STATUSES, LOOKUP_STATUSES
-from bot.rasa_addons.channels.rest import client_key, limits, too_many
+from bot.rasa_addons.channels.rest import client_key, limits, stored_answers, too_many
 from bot.settings import PROJECT_DIR
 
 logger = logging.getLogger(__name__)
@@ -244,6 +244,16 @@ class ChatChannel(InputChannel):
             if values["lang"] is None:
                 values["lang"] = "en"
             try:
+                # the question and answer stored are the conversation's own, not the page's
+                turn = feedback.matching_turn(
+                    await stored_answers(request.app, values["sender"]),
+                    values["rule_ids"],
+                    values["verdict"],
+                )
+                values.update(
+                    question=turn.question[: feedback.MAX_QUESTION],
+                    answer=turn.answer[: feedback.MAX_ANSWER],
+                )
                 new_id = await asyncio.to_thread(lambda: feedback.record(**values))
             except feedback.FeedbackInvalid as exc:
                 return _error(400, str(exc))

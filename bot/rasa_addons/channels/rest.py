@@ -35,7 +35,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import address_limits, client_address, message_checks, messages, settings
+from bot import address_limits, client_address, feedback, message_checks, messages, settings
 from bot.address_limits import AddressLimits
 from bot.limits import RateLimiter, retry_after
 
@@ -113,6 +113,22 @@ async def conversation(app: Any, sender: str) -> tuple[list[str], list[str], str
     bot_events = [e.as_dict() for e in tracker.events if getattr(e, "type_name", "") == "bot"]
     offered = message_checks.offered_payloads(bot_events[-RECENT_BOT_MESSAGES:])
     return offered, intents, tracker.get_slot("language")
+
+
+async def stored_answers(app: Any, sender: object) -> list[feedback.Turn]:
+    """The answers the bot gave in the conversation `sender` names (bot.feedback);
+    [] when there is none, or no tracker store to ask."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    if not isinstance(sender, str) or not sender or agent is None or not agent.tracker_store:
+        return []
+    try:
+        tracker = await agent.tracker_store.retrieve(sender[: feedback.MAX_SENDER])
+    except Exception as exc:  # noqa: BLE001 - no conversation: no answer to rate
+        logger.warning("sender %s: tracker not read (%s)", sender, type(exc).__name__)
+        return []
+    if tracker is None:
+        return []
+    return feedback.answered_turns([e.as_dict() for e in tracker.events])
 
 
 class RestChannel(InputChannel):
