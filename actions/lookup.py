@@ -263,4 +263,6 @@ class Stop(Action):
         events = send(dispatcher, answers.Reply(text=text, lang=lang, verdict="info"))
         events += [SlotSet(slot, None) for slot in service_request.SLOTS]
         drafts.delete(tracker.sender_id)  # nothing the forms collected is kept
-        return events + _reset() + [SlotSet("requested_slot", None), ActiveLoop(None)]
+        # and no lookup offer stands after "stop": a later "yes" is not taken as one
+        stopped = [SlotSet("requested_slot", None), ActiveLoop(None)]
+        return events + _reset() + rule_then_lookup.clear_offer() + stopped

@@ -75,12 +75,14 @@ redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 """
-# KEYS: sockets' keys; ARGV[1] ttl ms, then one member per key: still open.
+# KEYS: sockets' keys; ARGV[1] ttl ms, then one member per key: still open. Added
+# if missing (after a Redis restart, or sockets opened while it was down), so they
+# count again; one closed while a refresh was on its way lingers one ttl at most.
 REFRESH = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, 'XX', now, ARGV[i + 1])
+  redis.call('ZADD', key, now, ARGV[i + 1])
   redis.call('PEXPIRE', key, tonumber(ARGV[1]))
 end
 return #KEYS

@@ -35,6 +35,8 @@ def parse_ip(text: str | None) -> IPAddress | None:
     if not text:
         return None
     text = text.strip().removeprefix("[").split("]")[0].split("%")[0]
+    if text.count(":") == 1:  # "203.0.113.9:51234": an IPv4 address with its port
+        text = text.split(":")[0]
     try:
         address = ipaddress.ip_address(text)
     except ValueError:

@@ -85,6 +85,11 @@ def engine_for(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # created owner-only, whatever the caller's umask: it holds conversations
         os.close(os.open(parsed.database, os.O_CREAT | os.O_RDWR, 0o600))
+        try:  # and one made before this rule, or by another tool: owner-only too
+            if os.stat(parsed.database).st_mode & 0o077:
+                os.chmod(parsed.database, 0o600)
+        except PermissionError:  # not ours to change: the operator's choice
+            pass
     engine = create_engine(url, future=True, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)

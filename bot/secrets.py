@@ -51,6 +51,7 @@ def ensure(var_dir: Path, environ: dict[str, str] | None = None) -> list[tuple[s
 
 
 MIN_LENGTH = 32  # a generated token is 43 characters
+MIN_DISTINCT = 12  # "aaaa…" is long, not random; 43 random url-safe characters have ~30
 # what example files and tutorials put where a secret goes: refused at start
 PLACEHOLDERS = ("change-me", "changeme", "secret", "password", "token", "example", "xxx")
 
@@ -64,10 +65,15 @@ def weak(cfg: Settings) -> list[str]:
         if not value:
             continue
         folded = value.strip().lower()
-        if any(folded.startswith(p) for p in PLACEHOLDERS):
+        # starts as a placeholder, or says "change me" anywhere ("my-CHANGE-ME-secret");
+        # short words only at the start: a random token may hold "xxx" (1 in 6,000)
+        unjoined = folded.replace("-", "").replace("_", "")
+        if any(folded.startswith(p) for p in PLACEHOLDERS) or "changeme" in unjoined:
             problems.append(f"{env_name} is a placeholder: set a random value")
         elif len(value.strip()) < MIN_LENGTH:
             problems.append(f"{env_name} is shorter than {MIN_LENGTH} characters")
+        elif len(set(value.strip())) < MIN_DISTINCT:
+            problems.append(f"{env_name} repeats a few characters: set a random value")
     return problems
 
 

@@ -9,6 +9,7 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions.clarify import Clarify
+from actions.lookup import Stop
 from actions.rule_then_lookup import RuleThenLookup
 from actions.scope import AnswerScope
 from actions.small_talk import SmallTalk
@@ -120,3 +121,14 @@ def test_after_the_offer_anything_else_is_answered_and_the_offer_ends():
     # without an offer, a product in a question is just part of the question
     t = with_entities(tracker("KES crashes", "scope_software_bugs"), product="KES")
     assert followups(run(AnswerScope(), t).events) == []
+
+
+def test_stop_withdraws_a_standing_offer_so_a_later_yes_starts_nothing():
+    offered = {"lookup_offer": "version"}  # "Check without a key", then "Stop"
+    stopped = run(Stop(), tracker("/stop", "stop", slots=offered))
+    assert {"event": "slot", "name": "lookup_offer", "value": None} in [
+        {k: e.get(k) for k in ("event", "name", "value")} for e in stopped.events
+    ]
+    # with the offer gone, the version button gets the rule first again
+    ran = run(RuleThenLookup(), tracker("/scope_version_support", "scope_version_support"))
+    assert ran.answer["rule_ids"][0] == "rules:4.3.2" and followups(ran.events) == []

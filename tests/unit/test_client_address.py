@@ -3,9 +3,11 @@ bot/address_limits.py's in-process limits (the Redis ones: tests/rasa_addons).""
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
-from bot import settings
+from bot import client_address, settings
 from bot.address_limits import MemoryAddressLimits, for_settings
 from bot.client_address import client_ip, limit_key, parse_networks
 from tests.aio import run_apart
@@ -105,3 +107,9 @@ def test_memory_limits_cap_open_sockets_per_address():
 
     assert run_apart(run()) == [True, True, False, True, True, True]
     assert limits.sockets == {"a": {"s2", "s3"}, "b": {"s4"}}
+
+
+def test_a_forwarded_address_with_its_port_is_the_clients():
+    # some proxies append "address:port": the client, not the proxy, is keyed
+    assert client_address.parse_ip("203.0.113.9:51234") == ipaddress.ip_address("203.0.113.9")
+    assert client_address.parse_ip("[2001:db8::1]:443") == ipaddress.ip_address("2001:db8::1")

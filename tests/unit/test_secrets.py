@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets as random_secrets
 import stat
 import subprocess
 import sys
@@ -105,12 +106,26 @@ def test_complete_fills_what_the_settings_lack(tmp_path, monkeypatch):
 
 def test_a_placeholder_or_short_secret_is_named_never_shown():
     cfg = dataclasses.replace(
-        settings.load(), api_token="CHANGE-ME", actions_token="short", trainer_token="k" * 43
+        settings.load(),
+        api_token="CHANGE-ME",
+        actions_token="short",
+        trainer_token=random_secrets.token_urlsafe(32),
     )
     assert secrets.weak(cfg) == [
         "BOT_API_TOKEN is a placeholder: set a random value",
         "BOT_ACTIONS_TOKEN is shorter than 32 characters",
     ]
+    cfg = dataclasses.replace(
+        cfg, api_token="my-Change_Me-secret-" + "0" * 20, actions_token="a" * 40
+    )
+    assert secrets.weak(cfg) == [
+        "BOT_API_TOKEN is a placeholder: set a random value",
+        "BOT_ACTIONS_TOKEN repeats a few characters: set a random value",
+    ]
+    # what `make run` generates passes (43 random url-safe characters)
+    for _ in range(2000):
+        token = random_secrets.token_urlsafe(secrets.TOKEN_BYTES)
+        assert not secrets.weak(dataclasses.replace(cfg, api_token=token, actions_token=token))
 
 
 def bot_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -128,6 +128,12 @@ class SocketIOChannel(SocketIOInput):
                 if eio_sid is not None:
                     sio.start_background_task(self._drop, eio_sid)
                 raise Refused(f"too many connections from this address: at most {self.cap}")
+            # Gone while the limits were asked (a hang-up mid-connect): socket.io then
+            # calls no disconnect handler, so the socket is released here or never.
+            eio_sid = sio.manager.eio_sid_from_sid(sid, ns or "/")
+            if eio_sid is None or eio_sid not in sio.environ:
+                await self._limits().client.close_socket(key, sid)
+                return False
             self.addresses[sid] = key
             return True
 
