@@ -66,7 +66,10 @@ _EMAIL = re.compile(
 )
 # Phone numbers: 8-15 digits grouped by spaces, dashes or brackets, with a
 # leading + or 00; by dots (070.123.45.67); or an area code and a slash (070/123 45 67).
-_NOT_BEFORE, _NOT_AFTER = r"(?<![\w+\-/.,])", r"(?![\w\-/]|[.,]\d)"
+# Not inside a word or a longer number; a dot before is fine after a letter
+# ("tlf.91234567"), a dash after is fine before a letter ("…567-jobb"), and a
+# slash may join two numbers ("22334455/91234567").
+_NOT_BEFORE, _NOT_AFTER = r"(?<![\w+\-,])(?<!\d\.)", r"(?!\w|[-.,]\d)"
 _PHONES = (
     re.compile(
         rf"{_NOT_BEFORE}(?:(?:\+|00)\d{{1,3}} ?)?\d{{2,4}}(?:\.\d{{2,4}}){{2,4}}{_NOT_AFTER}"
@@ -166,10 +169,22 @@ def _email_spans(text: str) -> list[Span]:
     return spans
 
 
+# Where a run of more than 15 digits holds two numbers: " - ", a slash, a bracket,
+# a date after, or a space beside a whole 8-digit number ("91234567 98765432").
+_TWO_NUMBERS = re.compile(
+    r"\s+-\s+|\s*/\s*|\s+(?=\()|\s+(?=\d{4}-\d{2}-\d{2})|(?<=\d{8})\s+|\s+(?=\d{8})"
+)
+# Counts and sums written in thousands ("12 000 000 brukere"). An IPv4 address is
+# masked: 22.12.34.56 is a Norwegian number written with dots, too.
+_THOUSANDS = re.compile(r"^\d{1,3}(?: \d{3})+$")
+
+
 def _is_phone(match: re.Match[str], text: str) -> bool:
     found = match.group(0).strip()
     digits = sum(ch.isdigit() for ch in found)
     if not 8 <= digits <= 15 or _DATE.match(found) or _YEARS.match(found):
+        return False
+    if _THOUSANDS.match(found):
         return False
     before = text[max(0, match.start() - 12) : match.start()]
     if _PRICE_BEFORE.search(before) or _PRICE_AFTER.match(text, match.end()):
@@ -182,12 +197,27 @@ def _is_phone(match: re.Match[str], text: str) -> bool:
 
 
 def _phone_spans(text: str) -> list[Span]:
-    return [
-        (m.start(), m.end(), TOKENS["phone"])
-        for pattern in _PHONES
-        for m in pattern.finditer(text)
-        if _is_phone(m, text)
-    ]
+    spans = []
+    for pattern in _PHONES:
+        for m in pattern.finditer(text):
+            if _is_phone(m, text):
+                spans.append((m.start(), m.end(), TOKENS["phone"]))
+            elif sum(ch.isdigit() for ch in m.group(0)) > 15:  # two numbers side by side?
+                spans += _pieces(pattern, m, text)
+    return spans
+
+
+def _pieces(pattern: re.Pattern[str], match: re.Match[str], text: str) -> list[Span]:
+    """The phone numbers in a run too long to be one, split where two numbers meet."""
+    found, start, spans = match.group(0), match.start(), []
+    at = 0
+    for cut in [*_TWO_NUMBERS.finditer(found), None]:
+        end = cut.start() if cut else len(found)
+        piece = pattern.fullmatch(text, start + at, start + end)
+        if piece and _is_phone(piece, text):
+            spans.append((piece.start(), piece.end(), TOKENS["phone"]))
+        at = cut.end() if cut else at
+    return spans
 
 
 def _known_pattern(value: str) -> re.Pattern[str]:

@@ -216,6 +216,15 @@ def test_versions_dates_references_and_prices_stay(sentence, version, date, ref,
         # words of five with one number among them are what the customer asked
         ("We have about 12000 users using KES 11", "We have about 12000 users using KES 11"),
         ("key zrm6n tl7vj q26x8 zeb76", "key •••••-•••••-•••••-ZEB76"),  # small letters, digits
+        # two numbers side by side, and numbers between words' punctuation
+        ("numbers 91234567 98765432", "numbers [phone] [phone]"),
+        ("call 912 34 567 - 987 65 432", "call [phone] - [phone]"),
+        ("ring 91 23 45 67 2026-01-15", "ring [phone] 2026-01-15"),
+        ("tlf 22334455/91234567", "tlf [phone]/[phone]"),
+        ("912 34 567-jobb, Tlf.nr.91234567", "[phone]-jobb, Tlf.nr.[phone]"),
+        ("912 34 567 (22 33 44 55 jobb)", "[phone] [phone] jobb)"),
+        # counts in thousands are what the customer asked about
+        ("vi har 12 000 000 brukere", "vi har 12 000 000 brukere"),
     ],
 )
 def test_formats_named_in_the_issue(text: str, masked: str) -> None:
