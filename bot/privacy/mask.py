@@ -158,7 +158,22 @@ def _key_spans(text: str) -> list[Span]:
             and any(c.isalpha() for c in found)
         ):
             spans.append((match.start(), match.end(), mask_key(found)))
+        else:  # a key dash-joined to a word ("…-67890-lisensen", "licensekey-ABCDE-…")
+            spans += _key_inside(groups, match.start())
     return spans
+
+
+def _key_inside(groups: list[str], start: int) -> list[Span]:
+    """Four dash-joined groups of five, with a digit, inside a longer dash-joined run."""
+    offsets = [start]
+    for group in groups[:-1]:
+        offsets.append(offsets[-1] + len(group) + 1)
+    for first in range(len(groups) - 3):
+        window = groups[first : first + 4]
+        if all(len(g) == 5 for g in window) and any(c.isdigit() for c in "".join(window)):
+            begin = offsets[first]
+            return [(begin, begin + 23, mask_key("-".join(window)))]
+    return []
 
 
 def _email_spans(text: str) -> list[Span]:

@@ -223,6 +223,9 @@ def test_versions_dates_references_and_prices_stay(sentence, version, date, ref,
         ("tlf 22334455/91234567", "tlf [phone]/[phone]"),
         ("912 34 567-jobb, Tlf.nr.91234567", "[phone]-jobb, Tlf.nr.[phone]"),
         ("912 34 567 (22 33 44 55 jobb)", "[phone] [phone] jobb)"),
+        # a key dash-joined to a word
+        ("ABCDE-12345-FGHIJ-67890-lisensen", "•••••-•••••-•••••-67890-lisensen"),
+        ("licensekey-ABCDE-12345-FGHIJ-67890 ok", "licensekey-•••••-•••••-•••••-67890 ok"),
         # counts in thousands are what the customer asked about
         ("vi har 12 000 000 brukere", "vi har 12 000 000 brukere"),
     ],
