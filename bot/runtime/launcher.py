@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 from bot import settings
 from bot.privacy import retention
@@ -102,6 +103,23 @@ def serve_one(kind: str) -> None:
     os.execvpe(cmd[0], cmd, rasa_env(cfg))
 
 
+def shell_command(cfg: Settings, model: Path, port: int) -> list[str]:
+    """`rasa shell` on `port`. Its own server is Rasa's stock REST channel, with none
+    of our limits: it listens on this machine only."""
+    return [
+        *RASA,
+        "shell",
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints_file(cfg)),
+        "--port",
+        str(port),
+        "--interface",
+        "127.0.0.1",
+    ]
+
+
 def shell() -> None:
     """rasa shell against the same model, action server and tracker store."""
     cfg = ensure_secrets(settings.load())
@@ -114,16 +132,7 @@ def shell() -> None:
     if pulls_models(cfg) and helper:  # no running set-up: this model is the live one
         model_server.activate(cfg, model)
     port = cfg.rasa_port + 1 if answers(f"http://127.0.0.1:{cfg.rasa_port}/") else cfg.rasa_port
-    cmd = [
-        *RASA,
-        "shell",
-        "--model",
-        str(model),
-        "--endpoints",
-        str(endpoints_file(cfg)),
-        "--port",
-        str(port),
-    ]
+    cmd = shell_command(cfg, model, port)
     try:
         subprocess.run(cmd, cwd=PROJECT_DIR, env=rasa_env(cfg))
     except KeyboardInterrupt:
