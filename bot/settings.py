@@ -50,6 +50,7 @@ class Settings:
     rate_per_client: int  # requests a minute, one client address (REST, chat routes, socket.io)
     action_timeout: float  # seconds Rasa waits for the action server
     retention_days: int  # conversations, feedback and inbox older than this are deleted; 0: kept
+    retention_every_seconds: int  # the action server purges this often (and at its start)
     # The trainers' inbox (bot/training/inbox/)
     inbox_confidence: float  # answers below this confidence go to the inbox
     inbox_sync_seconds: (
@@ -196,6 +197,7 @@ def load() -> Settings:
         rate_per_client=_int("BOT_RATE_PER_CLIENT", 120, minimum=1),
         action_timeout=float(_int("BOT_ACTION_TIMEOUT", 10, minimum=1)),
         retention_days=_int("BOT_RETENTION_DAYS", 90),
+        retention_every_seconds=_int("BOT_RETENTION_EVERY_SECONDS", 6 * 3600, minimum=1),
         inbox_confidence=_fraction("BOT_INBOX_CONFIDENCE", 0.6),
         inbox_sync_seconds=_int("BOT_INBOX_SYNC_SECONDS", 60),
         cluster_rasa=_int("BOT_CLUSTER_RASA", 2, minimum=1),

@@ -5,12 +5,17 @@
 feedback given before it, request drafts not touched since, and the trainers'
 inbox occurrences seen before it (an entry left with none goes too). Filed service
 requests are kept: the team works from them (`bot privacy forget` anonymises
-one person's). `bot privacy purge` runs it; `purge_at_start` is the launcher's call.
+one person's). `bot privacy purge` runs it; `purge_at_start` is the launcher's call,
+and `start_purger` the action server's (every BOT_RETENTION_EVERY_SECONDS, from its
+start), so that a container deployment purges too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -19,6 +24,7 @@ from bot import db, settings
 from bot.privacy import drafts
 from bot.tracker_events import EVENTS, tracker_engine
 
+logger = logging.getLogger(__name__)
 _BATCH = 500  # senders per DELETE (SQLite allows 999 bound parameters)
 
 
@@ -89,3 +95,23 @@ def purge_at_start(cfg: settings.Settings) -> str:
         return "retention: kept (BOT_RETENTION_DAYS=0)"
     done = purge(cfg.retention_days, url=cfg.database_url, tracker_url=cfg.tracker_url)
     return f"retention {cfg.retention_days} days: {done.summary()}"
+
+
+def start_purger(cfg: settings.Settings) -> threading.Thread | None:
+    """A daemon thread that purges now and every cfg.retention_every_seconds, for
+    good (each replica may: a purge deletes only what is past the limit); None when
+    everything is kept."""
+    if cfg.retention_days <= 0:
+        return None
+
+    def loop() -> None:
+        while True:
+            try:
+                logger.info(purge_at_start(cfg))
+            except Exception:  # noqa: BLE001 - the next round tries again; say why
+                logger.exception("retention: the purge failed")
+            time.sleep(cfg.retention_every_seconds)
+
+    thread = threading.Thread(target=loop, name="retention", daemon=True)
+    thread.start()
+    return thread

@@ -14,6 +14,9 @@ launcher) runs `python -m rasa_sdk` with, through the SDK's plugin hook
   the database again (the engine pings pooled connections);
 - a request confirmed while the database was down waits in var/outbox/ and
   is filed by a background thread when it is back (bot.service_requests.deferred);
+- retention: conversations, feedback, drafts and inbox occurrences past
+  BOT_RETENTION_DAYS purged at start and every BOT_RETENTION_EVERY_SECONDS
+  (bot.privacy.retention.start_purger);
 - `GET /model`: the live model for Rasa's `models:` endpoint (ETag, 304 when
   unchanged; bot/runtime/model_server.py), behind the same token;
 - any other error: one log line and a generic JSON error. The SDK's own handler
@@ -163,6 +166,11 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
         from bot.service_requests import deferred
 
         deferred.start_drainer()
+        # retention in every shape, containers included (not only at `make run`)
+        from bot import settings
+        from bot.privacy import retention
+
+        retention.start_purger(settings.load())
 
     app.register_middleware(check_token, "request")
     app.register_listener(warm_lookups, "before_server_start")
