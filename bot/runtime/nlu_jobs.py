@@ -24,6 +24,7 @@ from bot.settings import PROJECT_DIR, Settings
 
 WORKER = (sys.executable, "-m", "bot.rasa_addons.entry.nlu_worker")
 START_TIMEOUT = 180.0  # importing Rasa on a busy machine
+STOP_TIMEOUT = 30.0  # its last thread ends, the socket's name is free
 
 
 class WorkerFailed(Exception):
@@ -149,10 +150,17 @@ def _exchange(conn: socket.socket, argv: list[str], out: TextIO) -> dict[str, An
 def shutdown(cfg: Settings) -> bool:
     """Stop the worker of these settings, if one runs (`bot run` does so when it
     stops); True if one did."""
-    conn = _connect(worker_name(cfg))
+    name = worker_name(cfg)
+    conn = _connect(name)
     if conn is None:
         return False
     with conn, conn.makefile("rb") as stream:
         conn.sendall(b'{"stop": true}\n')
         stream.readline()
+    # Until its name is free: a job sent meanwhile would reach the exiting worker
+    # and be reset (then run in a new process, seconds slower).
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while (still := _connect(name)) is not None and time.monotonic() < deadline:
+        still.close()
+        time.sleep(0.1)
     return True
