@@ -8,11 +8,8 @@ checks the rest on the real servers."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
-import os
-import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -25,6 +22,7 @@ from sanic import Sanic
 from bot.rasa_addons.channels.chat_page import ChatChannel
 from bot.rasa_addons.channels.rest import RestChannel
 from bot.runtime import processes
+from tests.aio import environment, serving
 
 PER_CLIENT = 40
 PER_SENDER = 5
@@ -78,52 +76,25 @@ LIMITS = {
 @pytest.fixture(scope="module")
 def running() -> Iterator[tuple[Server, Sanic]]:
     """One server for the module (Sanic apps are not cheap to start and stop)."""
-    saved = {k: os.environ.get(k) for k in LIMITS}
-    os.environ.update(LIMITS)
-    srv = Server(processes.free_port())
+    with environment(LIMITS):
+        srv = Server(processes.free_port())
 
-    async def on_new_message(message: UserMessage) -> None:
-        srv.received.append(message.text)
-        await message.output_channel.send_text_message(message.sender_id, "echo")
+        async def on_new_message(message: UserMessage) -> None:
+            srv.received.append(message.text)
+            await message.output_channel.send_text_message(message.sender_id, "echo")
 
-    # Sanic rewrites some of its methods when an app starts; a second app in the
-    # same process (the other in-process channel tests) needs the originals kept.
-    Sanic.test_mode = True
-    app = Sanic("test_rest_channel")
-    app.ctx.agent = SimpleNamespace(
-        domain=SimpleNamespace(intents=["scope_licence", "request_service", "restart"]),
-        tracker_store=Store(),
-    )
-    app.blueprint(RestChannel().blueprint(on_new_message), url_prefix="/webhooks/rest")
-    app.blueprint(ChatChannel().blueprint(on_new_message), url_prefix="/webhooks/chat")
-    loop = asyncio.new_event_loop()
-    holder: dict = {}
-
-    async def run() -> None:
-        holder["server"] = await app.create_server(
-            host="127.0.0.1", port=srv.port, return_asyncio_server=True, access_log=False
+        # Sanic rewrites some of its methods when an app starts; a second app in the
+        # same process (the other in-process channel tests) needs the originals kept.
+        Sanic.test_mode = True
+        app = Sanic("test_rest_channel")
+        app.ctx.agent = SimpleNamespace(
+            domain=SimpleNamespace(intents=["scope_licence", "request_service", "restart"]),
+            tracker_store=Store(),
         )
-        await holder["server"].startup()
-        await holder["server"].start_serving()
-
-    async def stop() -> None:
-        await holder["server"].close()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        asyncio.run_coroutine_threadsafe(run(), loop).result(30)
-        yield srv, app
-    finally:
-        if "server" in holder:
-            asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        app.blueprint(RestChannel().blueprint(on_new_message), url_prefix="/webhooks/rest")
+        app.blueprint(ChatChannel().blueprint(on_new_message), url_prefix="/webhooks/chat")
+        with serving(app, srv.port):
+            yield srv, app
 
 
 @pytest.fixture

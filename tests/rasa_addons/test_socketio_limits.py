@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import queue
 import threading
 import time
@@ -36,7 +35,7 @@ from bot.rasa_addons.channels.chat_page import ChatChannel
 from bot.rasa_addons.channels.rest import Limits, RestChannel
 from bot.rasa_addons.channels.socketio import SocketIOChannel
 from bot.runtime import processes
-from tests.aio import run_apart
+from tests.aio import environment, run_apart, serving
 
 BURST = 4
 SOCKETS = 3
@@ -132,55 +131,24 @@ class Server:
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[tuple[Server, Sanic]]:
-    saved = {k: os.environ.get(k) for k in LIMITS}
-    for key, value in LIMITS.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    srv = Server(processes.free_port())
+    with environment(LIMITS):
+        srv = Server(processes.free_port())
 
-    async def on_new_message(message: UserMessage) -> None:
-        srv.received.append(message.text)
-        await message.output_channel.send_response(message.sender_id, {"text": "echo"})
+        async def on_new_message(message: UserMessage) -> None:
+            srv.received.append(message.text)
+            await message.output_channel.send_response(message.sender_id, {"text": "echo"})
 
-    # Sanic rewrites some of its methods when an app starts; a second app in the
-    # same process (the other in-process channel tests) needs the originals kept.
-    Sanic.test_mode = True
-    app = Sanic("test_socketio_limits")
-    app.ctx.agent = SimpleNamespace(domain=SimpleNamespace(intents=[]), tracker_store=None)
-    app.blueprint(RestChannel().blueprint(on_new_message), url_prefix="/webhooks/rest")
-    app.blueprint(ChatChannel().blueprint(on_new_message), url_prefix="/webhooks/chat")
-    sockets = SocketIOChannel(session_persistence=True, metadata_key="metadata")
-    app.blueprint(sockets.blueprint(on_new_message), url_prefix="/webhooks/socketio")
-    loop = asyncio.new_event_loop()
-    holder: dict = {}
-
-    async def run() -> None:
-        holder["server"] = await app.create_server(
-            host="127.0.0.1", port=srv.port, return_asyncio_server=True, access_log=False
-        )
-        await holder["server"].startup()
-        await holder["server"].start_serving()
-
-    async def stop(server) -> None:
-        await server.close()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        asyncio.run_coroutine_threadsafe(run(), loop).result(30)
-        yield srv, app
-    finally:
-        if "server" in holder:
-            asyncio.run_coroutine_threadsafe(stop(holder["server"]), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        # Sanic rewrites some of its methods when an app starts; a second app in the
+        # same process (the other in-process channel tests) needs the originals kept.
+        Sanic.test_mode = True
+        app = Sanic("test_socketio_limits")
+        app.ctx.agent = SimpleNamespace(domain=SimpleNamespace(intents=[]), tracker_store=None)
+        app.blueprint(RestChannel().blueprint(on_new_message), url_prefix="/webhooks/rest")
+        app.blueprint(ChatChannel().blueprint(on_new_message), url_prefix="/webhooks/chat")
+        sockets = SocketIOChannel(session_persistence=True, metadata_key="metadata")
+        app.blueprint(sockets.blueprint(on_new_message), url_prefix="/webhooks/socketio")
+        with serving(app, srv.port):
+            yield srv, app
 
 
 @pytest.fixture
