@@ -18,7 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import forms
 from actions.conversation import reply_language, send
-from bot import answers, db, form_input, records, rulebase, service_requests
+from bot import answers, db, form_input, message_checks, records, rulebase, service_requests
 from bot.messages import say
 from bot.privacy import drafts, mask
 from bot.service_requests import FIELDS, SKIP, deferred
@@ -109,6 +109,20 @@ class ValidateServiceRequestForm(FormValidationAction):
         (bot.form_input): a question (answered, then the step again), a button's
         title typed, "skip", send, or stop (asked first once anything was given)."""
         turn = forms.turn(tracker, FORM)
+        if turn.step is None and not message_checks.private_sender(tracker.sender_id):
+            # whoever sends the same id next would see the summary and could send it
+            lang = reply_language(tracker)
+            reply = answers.Reply(
+                text=say("sr_private_conversation", lang), lang=lang, verdict="info"
+            )
+            return (
+                send(dispatcher, reply)
+                + reset_slots()
+                + [
+                    SlotSet("requested_slot", None),
+                    ActiveLoop(None),
+                ]
+            )
         if turn.step is None:  # the form is starting: its trigger message is no answer
             return await super().run(dispatcher, tracker, domain)
         given = _given_values(tracker)

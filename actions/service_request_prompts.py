@@ -17,8 +17,9 @@ from actions.service_request import (
     form_values,
     service_name,
 )
-from bot import records, rulebase
+from bot import rulebase
 from bot.messages import say
+from bot.privacy import partial
 from bot.service_requests import SKIP
 
 
@@ -100,11 +101,10 @@ class AskConfirmed(Action):
         none = say("sr_none", lang)
         values, _lost = form_values(tracker)  # what the user typed, from the draft
 
-        def shown(field: str) -> str:
+        def shown(field: str) -> str:  # in part: whoever writes next sees it too
             value = values[field]
-            return none if value is None else str(value)
+            return none if value is None else partial.shown(field, str(value))
 
-        key = values["licence_key"]
         text = say(
             "sr_summary",
             lang,
@@ -113,7 +113,7 @@ class AskConfirmed(Action):
             email=shown("email"),
             company=shown("company"),
             country=country_in(tracker.get_slot("sr_country"), lang) or none,
-            key=records.mask_key(key) if key else none,
+            key=shown("licence_key"),
             description=shown("description"),
         )
         buttons = [

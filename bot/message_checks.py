@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,42 @@ class Message:
 
 def valid_sender(value: object) -> bool:
     return isinstance(value, str) and SENDER.fullmatch(value) is not None
+
+
+PRIVATE_SENDER_CHARS = 16  # the chat page's ids are 24, rasa-webchat's uuids 36
+PRIVATE_SENDER_DISTINCT = 8  # a random 16 has ~13; "aaaa…" or "abababab…" has 1-2
+PRIVATE_SENDER_RULE = "16 or more characters, letters and digits mixed, as a random id is"
+
+
+def private_sender(sender: str) -> bool:
+    """Whether a conversation id looks too random for anyone else to guess.
+
+    REST takes any valid id (answer-contract.md §4), and the id is all that
+    names a conversation: whoever sends "me" continues the conversation "me".
+    A paid-service request holds a name and an e-mail address, so the form
+    runs only in a conversation whose id passes this (actions/service_request.py).
+    Randomness cannot be proven from one string; this refuses what is surely
+    not random: short ids, names and counters without digits or letters, and
+    ids of a few characters repeated."""
+    return (
+        len(sender) >= PRIVATE_SENDER_CHARS
+        and len(set(sender)) >= PRIVATE_SENDER_DISTINCT
+        and any(c.isdigit() for c in sender)
+        and any(c.isalpha() for c in sender)
+    )
+
+
+NEW_SENDER_BYTES = 18  # 144 random bits: 24 characters of token_urlsafe
+
+
+def new_sender() -> str:
+    """A conversation id no client guesses (the chat page's session, a socket
+    that never asked for one); drawn again in the rare case (1 in 60) it lacks
+    a digit, so that every id issued here can hold a request."""
+    while True:
+        sender = secrets.token_urlsafe(NEW_SENDER_BYTES)
+        if private_sender(sender):
+            return sender
 
 
 def check_metadata(metadata: object) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""The three secrets: generated once into var/secrets/, and the API's bearer tokens.
+"""The four secrets: generated once into var/secrets/, and the API's bearer tokens.
 
 `ensure` is what `make run` does for a secret the environment does not set: a
 random token in var/secrets/<env name lowercased>, readable by its owner only
@@ -94,6 +94,7 @@ def complete(cfg: Settings) -> tuple[Settings, list[tuple[str, Path]]]:
         api_token=value(cfg.api_token, SECRETS["api_token"]),
         actions_token=value(cfg.actions_token, SECRETS["actions_token"]),
         trainer_token=value(cfg.trainer_token, SECRETS["trainer_token"]),
+        agent_token=value(cfg.agent_token, SECRETS["agent_token"]),
     )
     return filled, created
 
@@ -142,6 +143,12 @@ def trainer_token(cfg: Settings) -> str | None:
     """BOT_TRAINER_TOKEN as it is now (environment, else var/secrets/): read at each
     request, so a token written or removed takes effect without a restart."""
     return secret(SECRETS["trainer_token"], cfg.var_dir)
+
+
+def agent_token(cfg: Settings) -> str | None:
+    """BOT_AGENT_TOKEN as it is now, read as trainer_token is: it opens only
+    /webhooks/agent/parse, so an agent's shell never holds BOT_API_TOKEN."""
+    return secret(SECRETS["agent_token"], cfg.var_dir)
 
 
 def same_token(given: str, expected: str) -> bool:

@@ -42,6 +42,7 @@ class Settings:
     api_token: str | None = field(repr=False)  # Rasa's HTTP API (BOT_API_TOKEN)
     actions_token: str | None = field(repr=False)  # Rasa -> action server (BOT_ACTIONS_TOKEN)
     trainer_token: str | None = field(repr=False)  # the trainers' tools (BOT_TRAINER_TOKEN)
+    agent_token: str | None = field(repr=False)  # `bot ask`'s NLU reading (BOT_AGENT_TOKEN)
     # What a public website may send
     allowed_origins: tuple[str, ...]  # CORS and socket.io (BOT_ALLOWED_ORIGINS); (): same origin
     max_message_chars: int  # longer messages are answered at once, never parsed
@@ -123,6 +124,7 @@ SECRETS = {  # setting -> environment variable, and the file name under var/secr
     "api_token": "BOT_API_TOKEN",
     "actions_token": "BOT_ACTIONS_TOKEN",
     "trainer_token": "BOT_TRAINER_TOKEN",
+    "agent_token": "BOT_AGENT_TOKEN",
 }
 
 
@@ -190,6 +192,7 @@ def load() -> Settings:
         api_token=secret("BOT_API_TOKEN", var_dir),
         actions_token=secret("BOT_ACTIONS_TOKEN", var_dir),
         trainer_token=secret("BOT_TRAINER_TOKEN", var_dir),
+        agent_token=secret("BOT_AGENT_TOKEN", var_dir),
         allowed_origins=_origins(),
         max_message_chars=_int("BOT_MAX_MESSAGE_CHARS", 1000, minimum=1),
         max_body_bytes=_int("BOT_MAX_BODY_BYTES", 64 * 1024, minimum=1024),

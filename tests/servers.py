@@ -120,6 +120,7 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         "BOT_API_TOKEN": random_secrets.token_urlsafe(32),
         "BOT_ACTIONS_TOKEN": random_secrets.token_urlsafe(32),
         "BOT_TRAINER_TOKEN": random_secrets.token_urlsafe(32),
+        "BOT_AGENT_TOKEN": random_secrets.token_urlsafe(32),
         # Every test talks from 127.0.0.1: one client for the whole session, so
         # its bucket is raised; the per-sender limit (30 a minute) stays real.
         "BOT_RATE_PER_CLIENT": "1000000",

@@ -2,8 +2,10 @@
 
 For support agents checking answers from a shell. It talks to the Rasa server that
 `make run` started, over HTTP only (standard library), so it needs no model and does
-not import Rasa: NLU details come from `POST /model/parse`, the reply (and the answer
-payload of the answer contract (answer-contract.md, section 2)) from the REST channel.
+not import Rasa: NLU details come from `POST /webhooks/agent/parse` (behind
+BOT_AGENT_TOKEN, which opens nothing else: bot/rasa_addons/channels/agent.py),
+the reply (and the answer payload of the answer contract (answer-contract.md,
+section 2)) from the REST channel.
 
 `ask` and `ask_file` are the client; `_command` and `register` the command line.
 """
@@ -26,6 +28,7 @@ from typing import Any, TextIO
 from bot import secrets, settings
 from bot.contract import LANGS
 
+PARSE = "/webhooks/agent/parse"  # the NLU's reading, behind BOT_AGENT_TOKEN
 TIMEOUT = 60  # seconds; the first message after start-up can be slow
 WIDTH = 100  # columns of the plain reply
 PROGRESS_FROM = 20  # lines; shorter files finish before progress would help
@@ -61,13 +64,11 @@ def _post(base: str, path: str, body: dict, headers: dict[str, str] | None = Non
     except urllib.error.HTTPError as exc:
         # checked before URLError, its base class: the server is up but refused
         hint = ""
-        if exc.code in (401, 403):  # the HTTP API wants a JWT signed with BOT_API_TOKEN
+        if exc.code in (401, 503) and path == PARSE:
             hint = (
-                " (the HTTP API needs BOT_API_TOKEN: set it, or run where `make run` "
-                "wrote var/secrets/bot_api_token)"
+                " (it needs the agent token: set BOT_AGENT_TOKEN as on the server, or run "
+                "where `make run` wrote var/secrets/bot_agent_token)"
             )
-        elif exc.code == 404:  # /model/parse exists only with --enable-api
-            hint = " (is it started with --enable-api, as `make run` does?)"
         raise AskError(
             f"The assistant at {base} answered {path} with HTTP {exc.code}{hint}."
         ) from None
@@ -107,8 +108,10 @@ def ask(
         raise AskError("The question is empty.")
     cfg = settings.load()
     base = base or cfg.rasa_url
-    # the HTTP API (model/parse) needs the token; the REST channel is public
-    parsed = _post(base, "/model/parse", {"text": question}, secrets.api_headers(cfg))
+    # the reading needs the agent token (never BOT_API_TOKEN); the REST channel is public
+    token = secrets.agent_token(cfg)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    parsed = _post(base, PARSE, {"text": question}, headers)
     body: dict[str, Any] = {"sender": f"bot-ask-{uuid.uuid4().hex}", "message": question}
     metadata: dict[str, str] = {"lang": lang} if lang else {}
     if full:

@@ -82,7 +82,9 @@ def api_routes(sender: str, model: Path) -> list[tuple[str, str, object]]:
 # ---------------------------------------------------------------- Rasa's HTTP API
 
 
-@pytest.mark.parametrize("credentials", ["none", "query token", "wrong secret", "garbage"])
+@pytest.mark.parametrize(
+    "credentials", ["none", "query token", "wrong secret", "garbage", "agent token", "agent jwt"]
+)
 def test_the_http_api_refuses_requests_without_a_valid_token(
     running_bot, sender, model, credentials
 ):
@@ -94,6 +96,10 @@ def test_the_http_api_refuses_requests_without_a_valid_token(
         headers = bearer(secrets.bearer("not-the-secret-" + api))
     elif credentials == "garbage":
         headers = bearer("abc.def.ghi")
+    elif credentials == "agent token":  # it opens /webhooks/agent/parse, nothing else
+        headers = bearer(running_bot.cfg.agent_token or "")
+    elif credentials == "agent jwt":
+        headers = bearer(secrets.bearer(running_bot.cfg.agent_token or ""))
     before = running_bot.get(f"/conversations/{sender}/tracker")["events"]
     for method, path, body in api_routes(sender, model):
         answer = call(running_bot.url + path + query, method, body, headers)
@@ -123,6 +129,57 @@ def test_an_expired_token_is_refused(running_bot):
     # sanic-jwt allows 180 s of clock skew (its `leeway`): ten minutes is expired
     expired = secrets.bearer(running_bot.cfg.api_token, lifetime=-600)
     assert call(running_bot.url + "/status", headers=bearer(expired)).status == 401
+
+
+# ---------------------------------------------------------------- the agents' route
+
+AGENT_PARSE = "/webhooks/agent/parse"
+
+
+def test_the_agent_token_reads_a_question_as_the_api_does(running_bot):
+    question = {"text": DISINFECTION["nb"]}
+    mine = call(
+        running_bot.url + AGENT_PARSE, "POST", question, bearer(running_bot.cfg.agent_token)
+    )
+    assert mine.status == 200, mine.body[:200]
+    api = call(
+        running_bot.url + "/model/parse",
+        "POST",
+        question,
+        bearer(secrets.bearer(running_bot.cfg.api_token)),
+    )
+    for key in ("text", "intent", "intent_ranking", "entities", "language", "segments"):
+        assert mine.json()[key] == api.json()[key], key
+    assert mine.json()["intent"]["name"] == "scope_disinfection"
+
+
+@pytest.mark.parametrize("credentials", ["none", "wrong", "api jwt", "trainer token"])
+def test_the_agent_route_refuses_any_other_credential(running_bot, credentials):
+    headers = {
+        "none": {},
+        "wrong": bearer("x" * 43),
+        "api jwt": bearer(secrets.bearer(running_bot.cfg.api_token)),
+        "trainer token": bearer(running_bot.cfg.trainer_token),
+    }[credentials]
+    answer = call(running_bot.url + AGENT_PARSE, "POST", {"text": "hei"}, headers)
+    assert answer.status == 401
+    assert answer.headers["www-authenticate"] == 'Bearer realm="agent"'
+    assert "agent token" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"text": "x" * 1001}, 413, "over 1000 characters"),
+        ({"text": "   "}, 400, "text is empty"),
+        ({"text": 5}, 400, "text is required"),
+        ({"message": "hei"}, 400, "text is required"),
+        (["hei"], 400, "expected a JSON object"),
+    ],
+)
+def test_the_agent_route_says_what_is_wrong_with_a_body(running_bot, body, status, says):
+    answer = call(running_bot.url + AGENT_PARSE, "POST", body, bearer(running_bot.cfg.agent_token))
+    assert answer.status == status and says in answer.json()["error"]
 
 
 @pytest.mark.parametrize("path", ["/", "/version"])

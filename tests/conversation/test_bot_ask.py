@@ -209,3 +209,21 @@ def test_full_gives_the_wording_of_every_cited_clause(running_bot):
         assert wording in full_reply, cid
         assert wording not in short_reply, cid
     assert json.loads(short.stdout)["rule_ids"] == json.loads(full.stdout)["rule_ids"]
+
+
+def test_an_agent_needs_only_the_agent_token(running_bot):
+    # BOT_API_TOKEN signs admin tokens (replace the model, read every conversation):
+    # an agent's shell has the agent token alone
+    env = {k: v for k, v in os.environ.items() if k != "BOT_API_TOKEN"}
+    done = bot_ask("--json", DISINFECTION["en"], env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["intent"] == "scope_disinfection" and result["verdict"] == "excluded"
+
+
+def test_a_wrong_agent_token_is_one_clear_line(running_bot):
+    env = {**os.environ, "BOT_AGENT_TOKEN": "w" * 20 + "rong-agent-token-0123456789"}
+    done = bot_ask(DISINFECTION["en"], env=env)
+    assert done.returncode != 0
+    assert "answered /webhooks/agent/parse with HTTP 401" in done.stderr
+    assert "BOT_AGENT_TOKEN" in done.stderr and "Traceback" not in done.stderr

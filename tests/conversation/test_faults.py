@@ -281,7 +281,7 @@ def test_sigterm_stops_both_servers_and_frees_their_ports(tmp_path, model):
     assert ports.is_free("127.0.0.1", rasa_port) and ports.is_free("127.0.0.1", actions_port)
     output = "".join(lines)
     # the secrets were generated, said where, and never printed
-    for name in ("bot_api_token", "bot_actions_token", "bot_trainer_token"):
+    for name in ("bot_api_token", "bot_actions_token", "bot_trainer_token", "bot_agent_token"):
         path = tmp_path / "var" / "secrets" / name
         assert oct(path.stat().st_mode & 0o777) == "0o600"
         assert f"generated {name.upper()} in {path}" in output

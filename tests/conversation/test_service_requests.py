@@ -47,7 +47,11 @@ def requests_of(sender: str, url: str) -> list:
 def test_filed_end_to_end(running_bot, lang):
     sender = uuid.uuid4().hex
     summary = filled_up_to_summary(running_bot, sender, lang)
-    assert "kari@example.no" in summary.text and "Fjordvik Regnskap AS" in summary.text
+    # each value in part: whoever writes next with this id sees the summary too
+    assert "Ka•• No••••••" in summary.text and "ka•••@example.no" in summary.text
+    assert "Fj•••••• Re•••••• AS" in summary.text
+    for whole in ("Kari", "Nordmann", "kari@", "Fjordvik", "Regnskap"):
+        assert whole not in summary.text
     assert [b["payload"] for b in summary.buttons] == ["/affirm", "/deny", "/stop"]
     reply = running_bot.ask(YES[lang], sender)
     payload = [m["custom"]["service_request"] for m in reply.messages if "custom" in m][0]
@@ -73,7 +77,7 @@ def test_a_field_corrected_before_sending(running_bot, lang):
     filled_up_to_summary(running_bot, sender, lang, email="kari@example.no")
     running_bot.ask(CHANGE_EMAIL[lang], sender)  # asks for the e-mail again
     summary = running_bot.ask("kari.nordmann@fjordvik.no", sender)
-    assert "kari.nordmann@fjordvik.no" in summary.text
+    assert "ka•••@fjordvik.no" in summary.text and "example.no" not in summary.text
     running_bot.ask(YES[lang], sender)
     (stored,) = requests_of(sender, running_bot.cfg.database_url)
     assert stored.email == "kari.nordmann@fjordvik.no"
@@ -112,6 +116,20 @@ def test_doubled_confirmation_files_once(running_bot, lang):
     running_bot.ask(YES[lang], sender)
     running_bot.ask(YES[lang], sender)
     assert len(requests_of(sender, running_bot.cfg.database_url)) == 1
+
+
+@pytest.mark.parametrize("sender", ["me", "test-conversation", "aaaaaaaa11111111"])
+def test_a_guessable_conversation_id_takes_no_request(running_bot, sender):
+    # REST takes any id; whoever sends "me" next continues "me": no personal data there
+    reply = running_bot.ask(START["en"], sender)
+    assert "can't take a request in this conversation" in reply.text
+    assert reply.answer["verdict"] == "info"
+    running_bot.ask("Kari Nordmann", sender)  # no form asked for it: not taken as a name
+    tracker = running_bot.get(f"/conversations/{sender}/tracker")
+    assert not (tracker.get("active_loop") or {}).get("name")
+    assert all(tracker["slots"][f"sr_{f}"] is None for f in service_requests.FIELDS)
+    assert running_bot.ask(YES["en"], sender)  # nothing to send
+    assert requests_of(sender, running_bot.cfg.database_url) == []
 
 
 def test_a_paid_answer_offers_the_request(running_bot):

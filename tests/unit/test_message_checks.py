@@ -168,3 +168,29 @@ def test_the_api_nlu_routes_and_their_text_cap():
     assert not message_checks.text_too_long({"text": "x" * 10}, 10)
     for body in ({"text": 5}, {"q": "x" * 11}, ["x" * 11], None):
         assert not message_checks.text_too_long(body, 10)  # Rasa's own checks answer these
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["me", "a", "conv-1", "test-conversation", "aaaaaaaaaaaaaaaa1", "1234567890123456", "abab" * 8],
+)
+def test_a_guessable_conversation_id_is_not_private(sender):
+    assert not message_checks.private_sender(sender)
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "3f2b9c0e7d1a4b6c8e5f0a1b2c3d4e5f",
+        "2c6a8b4e-1f3d-4e5a-9b7c-0d1e2f3a4b5c",
+        "bot-ask-9f8e7d6c5b4a",
+    ],
+)
+def test_a_random_conversation_id_is_private(sender):
+    assert message_checks.private_sender(sender)
+
+
+def test_every_issued_id_is_valid_and_private():
+    issued = {message_checks.new_sender() for _ in range(2000)}
+    assert len(issued) == 2000  # 1 in 60 lacks a digit when first drawn: drawn again
+    assert all(message_checks.valid_sender(s) and message_checks.private_sender(s) for s in issued)

@@ -18,7 +18,7 @@ import pytest
 
 from bot import secrets, settings
 
-NAMES = ["BOT_API_TOKEN", "BOT_ACTIONS_TOKEN", "BOT_TRAINER_TOKEN"]
+NAMES = ["BOT_API_TOKEN", "BOT_ACTIONS_TOKEN", "BOT_TRAINER_TOKEN", "BOT_AGENT_TOKEN"]
 
 
 def test_ensure_creates_each_missing_secret_private_and_random(tmp_path):
@@ -31,7 +31,7 @@ def test_ensure_creates_each_missing_secret_private_and_random(tmp_path):
         value = path.read_text().strip()
         assert len(value) >= 43  # token_urlsafe(32)
         values.add(value)
-    assert len(values) == 3
+    assert len(values) == len(NAMES)
     assert stat.S_IMODE((tmp_path / "secrets").stat().st_mode) == 0o700
     assert not [p for p in (tmp_path / "secrets").iterdir() if p.name.startswith(".")]
 
@@ -44,7 +44,7 @@ def test_ensure_keeps_existing_files_and_skips_what_the_environment_sets(tmp_pat
 
     other = tmp_path / "other"
     created = secrets.ensure(other, environ={"BOT_API_TOKEN": "from-env"})
-    assert [name for name, _ in created] == ["BOT_ACTIONS_TOKEN", "BOT_TRAINER_TOKEN"]
+    assert [name for name, _ in created] == NAMES[1:]
     assert not (other / "secrets" / "bot_api_token").exists()
 
 
@@ -52,7 +52,7 @@ def test_ensure_replaces_an_empty_file(tmp_path):
     path = tmp_path / "secrets" / "bot_api_token"
     path.parent.mkdir()
     path.write_text("")
-    created = secrets.ensure(tmp_path, environ={"BOT_ACTIONS_TOKEN": "x", "BOT_TRAINER_TOKEN": "y"})
+    created = secrets.ensure(tmp_path, environ={name: "x" for name in NAMES[1:]})
     assert created == [("BOT_API_TOKEN", path)]
     assert path.read_text().strip()
 
@@ -102,6 +102,7 @@ def test_complete_fills_what_the_settings_lack(tmp_path, monkeypatch):
     assert [name for name, _ in created] == NAMES[1:]
     assert cfg.actions_token == (tmp_path / "secrets" / "bot_actions_token").read_text().strip()
     assert cfg.trainer_token and cfg.trainer_token != cfg.actions_token
+    assert cfg.agent_token and cfg.agent_token not in (cfg.trainer_token, cfg.api_token)
 
 
 def test_a_placeholder_or_short_secret_is_named_never_shown():

@@ -36,7 +36,6 @@ import asyncio
 import hashlib
 import logging
 import mimetypes
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 WEB_DIR = PROJECT_DIR / "bot" / "web"
 PLACEHOLDER = "<!doctype html><title>Chat</title><p>The chat page is not installed (bot/web/).</p>"
-SESSION_BYTES = 18  # 144 random bits: 24 characters of token_urlsafe
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "application/javascript; charset=utf-8",
@@ -218,7 +216,7 @@ class ChatChannel(InputChannel):
             wait = await limits(request, self.cfg).client.spend(client_key(request, self.cfg))
             if wait:
                 return too_many(wait)
-            sender = secrets.token_urlsafe(SESSION_BYTES)
+            sender = message_checks.new_sender()
             return response.json({"sender": sender}, headers={"Cache-Control": "no-store"})
 
         @chat.route("/feedback", methods=["POST"])

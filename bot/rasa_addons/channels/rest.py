@@ -35,7 +35,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import address_limits, client_address, feedback, message_checks, messages, settings
+from bot import (
+    address_limits,
+    client_address,
+    feedback,
+    message_checks,
+    messages,
+    secrets,
+    settings,
+)
 from bot.address_limits import AddressLimits
 from bot.limits import RateLimiter, retry_after
 
@@ -88,6 +96,28 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> H
 def too_many(wait: float) -> HTTPResponse:
     seconds = retry_after(wait)
     return error(429, f"too many requests: try again in {seconds} s", {"Retry-After": seconds})
+
+
+async def token_refusal(
+    request: Request, cfg: settings.Settings, token: str | None, realm: str, disabled: str
+) -> HTTPResponse | None:
+    """None if the request carries `token` as a bearer; else the answer to give:
+    503 `disabled` when no token is set, else 401 (the client's bucket spent, so
+    guessing costs it, 429 beyond). Compared in constant time."""
+    if not token:
+        return error(503, disabled)
+    scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+    if scheme.lower() == "bearer" and given.strip():
+        if secrets.same_token(given.strip(), token):
+            return None
+    wait = await limits(request, cfg).client.spend(client_key(request, cfg))
+    if wait:
+        return too_many(wait)
+    return error(
+        401,
+        f"wrong or missing {realm} token (send it as Authorization: Bearer <token>)",
+        {"WWW-Authenticate": f'Bearer realm="{realm}"'},
+    )
 
 
 def answer(sender: str, text: str, lang: str) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -52,8 +51,8 @@ MAX_PAYLOAD_BYTES = 16 * 1024  # one engine.io packet; far above 1,000 character
 RATE_PER_SECOND = 5.0  # token bucket per socket: sustained rate ...
 RATE_BURST = 10  # ... and burst
 DROP_AFTER = 0.2  # seconds between refusing a socket and closing its transport
-# A client may resume a session only with an id shaped like ours (uuid4 hex, or a
-# uuid with dashes): no short, guessable ids such as "1" or a user's name.
+# A client may resume a session only with an id as random-looking as ours
+# (message_checks.new_sender; rasa-webchat's uuids pass): no "1" or a user's name.
 RESUMABLE_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -155,8 +154,12 @@ class SocketIOChannel(SocketIOInput):
                 return
             self._remember_language(sid, data)
             wanted = data.get("session_id")
-            if not (isinstance(wanted, str) and RESUMABLE_ID.fullmatch(wanted)):
-                wanted = uuid.uuid4().hex
+            if not (
+                isinstance(wanted, str)
+                and RESUMABLE_ID.fullmatch(wanted)
+                and message_checks.private_sender(wanted)
+            ):
+                wanted = message_checks.new_sender()
             session_id = await self._bind(sid, wanted)
             await sio.emit("session_confirm", session_id, room=sid, namespace=ns)
 
@@ -252,7 +255,7 @@ class SocketIOChannel(SocketIOInput):
         """The session bound to this socket; a socket that never asked gets a new one."""
         if not self.session_persistence:
             return sid
-        bound = self.sessions.get(sid) or await self._bind(sid, uuid.uuid4().hex)
+        bound = self.sessions.get(sid) or await self._bind(sid, message_checks.new_sender())
         claimed = data.get("session_id")
         if claimed and claimed != bound:
             logger.warning("socket.io: %s sent a session_id it is not bound to; ignored", sid)

@@ -47,7 +47,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import db, message_checks, secrets, settings
 from bot.contract import LANGS
 from bot.rasa_addons.channels.chat_page import WEB_DIR, send_file, static_file
-from bot.rasa_addons.channels.rest import client_key, error, limits, too_many
+from bot.rasa_addons.channels.rest import error, token_refusal
 from bot.runtime import background_retrain, model_eval, retrain
 from bot.training import inbox, intent_choices, phrases
 
@@ -235,20 +235,7 @@ class TrainerChannel(InputChannel):
     async def _refused(self, request: Request) -> HTTPResponse | None:
         """None if the request carries the trainer token; else the answer to give."""
         token = secrets.trainer_token(self.cfg)
-        if not token:
-            return error(503, DISABLED)
-        scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() == "bearer" and given.strip():
-            if secrets.same_token(given.strip(), token):
-                return None
-        wait = await limits(request, self.cfg).client.spend(client_key(request, self.cfg))
-        if wait:
-            return too_many(wait)
-        return error(
-            401,
-            "wrong or missing trainer token (send it as Authorization: Bearer <token>)",
-            {"WWW-Authenticate": 'Bearer realm="trainer"'},
-        )
+        return await token_refusal(request, self.cfg, token, "trainer", DISABLED)
 
     def _api(self, handler: Handler) -> Handler:
         """The token check, then the handler; expected failures become clear 4xx."""
