@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
+from urllib.parse import quote
 
 import jsonschema
 import redis
@@ -197,6 +198,27 @@ def test_the_secrets_file_passwords_reach_every_client(tmp_path):
         ]
         == redis_side
     )  # bot/address_limits.py's client
+
+
+def test_a_percent_encoded_password_reaches_every_client_decoded(tmp_path):
+    """Where URLs are written whole (the Kubernetes Secret), a password with
+    URL-special characters works percent-encoded; compose's may not have them."""
+    password = "p@ss:w/rd?#%&+ " + random_secrets.token_urlsafe(8)
+    quoted = quote(password, safe="")
+    environment = {
+        **_isolated(tmp_path),
+        "BOT_DATABASE_URL": f"postgresql://bot:{quoted}@db:5432/bot",
+        "BOT_TRACKER_URL": f"postgresql://bot:{quoted}@db:5432/tracker",
+        "BOT_LOCK_STORE_URL": f"redis://:{quoted}@redis:6379/0",
+    }
+    with settings.environment(environment):
+        cfg = settings.load()
+        env = processes.rasa_env(cfg)
+    assert make_url(cfg.database_url).password == password
+    assert make_url(env["BOT_TRACKER_URL"]).password == password
+    assert env["BOT_LOCK_STORE_PASSWORD"] == password
+    client = redis.Redis.from_url(env["BOT_LIMITS_REDIS_URL"])
+    assert client.connection_pool.connection_kwargs["password"] == password
 
 
 def test_the_dockerfile_is_multi_stage_pinned_and_not_root():
