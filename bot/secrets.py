@@ -20,6 +20,7 @@ import os
 import secrets as _random
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from bot.settings import SECRETS, Settings, secret, secret_file
 
@@ -56,24 +57,51 @@ MIN_DISTINCT = 12  # "aaaa…" is long, not random; 43 random url-safe character
 PLACEHOLDERS = ("change-me", "changeme", "secret", "password", "token", "example", "xxx")
 
 
+def _placeholder(value: str) -> bool:
+    folded = value.strip().lower()
+    # starts as a placeholder, or says "change me" anywhere ("my-CHANGE-ME-secret");
+    # short words only at the start: a random token may hold "xxx" (1 in 6,000)
+    unjoined = folded.replace("-", "").replace("_", "")
+    return any(folded.startswith(p) for p in PLACEHOLDERS) or "changeme" in unjoined
+
+
+# The URLs whose password a deployment sets (compose's secrets.env, the Secret)
+PASSWORD_URLS = {
+    "database_url": "BOT_DATABASE_URL",
+    "tracker_url": "BOT_TRACKER_URL",
+    "lock_store_url": "BOT_LOCK_STORE_URL",
+    "limits_redis_url": "BOT_LIMITS_REDIS_URL",
+}
+
+
 def weak(cfg: Settings) -> list[str]:
     """One line per secret that is set but could be guessed: shorter than MIN_LENGTH
-    or a placeholder (deploy/k8s/secret.example.yaml's CHANGE-ME). Names, never values."""
+    or a placeholder (deploy/k8s/secret.example.yaml's CHANGE-ME), and per database
+    or Redis URL whose password is a placeholder. Names, never values."""
     problems = []
     for field_name, env_name in SECRETS.items():
         value = getattr(cfg, field_name)
         if not value:
             continue
-        folded = value.strip().lower()
-        # starts as a placeholder, or says "change me" anywhere ("my-CHANGE-ME-secret");
-        # short words only at the start: a random token may hold "xxx" (1 in 6,000)
-        unjoined = folded.replace("-", "").replace("_", "")
-        if any(folded.startswith(p) for p in PLACEHOLDERS) or "changeme" in unjoined:
+        if _placeholder(value):
             problems.append(f"{env_name} is a placeholder: set a random value")
         elif len(value.strip()) < MIN_LENGTH:
             problems.append(f"{env_name} is shorter than {MIN_LENGTH} characters")
         elif len(set(value.strip())) < MIN_DISTINCT:
             problems.append(f"{env_name} repeats a few characters: set a random value")
+    # Placeholders only: how long a site's own database password is stays its call
+    named = set()
+    for field_name, env_name in PASSWORD_URLS.items():
+        url = getattr(cfg, field_name)
+        if url in named:  # BOT_TRACKER_URL defaults to the database's, the limits to the locks'
+            continue
+        named.add(url)
+        try:
+            password = unquote(urlsplit(url).password or "")
+        except ValueError:  # unparseable: connecting says so, naming the variable
+            continue
+        if password and _placeholder(password):
+            problems.append(f"{env_name} has a placeholder password: set a random one")
     return problems
 
 

@@ -87,12 +87,12 @@ def serve_one(kind: str) -> None:
     server itself gets the orchestrator's SIGTERM. No training, no generated
     secrets: replicas must share the model and the tokens they are given."""
     cfg = settings.load()
+    refuse_weak_secrets(cfg)  # init too: the first container to start says what to fix
     if kind == "init":
         prepare_database(cfg)
         return
     if not (cfg.api_token and cfg.actions_token):
         raise LaunchError("set BOT_API_TOKEN and BOT_ACTIONS_TOKEN (every replica needs the same)")
-    refuse_weak_secrets(cfg)
     if kind == "rasa":  # a directory: Rasa serves the newest model in it
         cmd = rasa_server_command(cfg, cfg.models_dir)
     elif kind == "actions":

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import json
 import re
+import secrets as random_secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
+from urllib.parse import quote
 
 import jsonschema
+import redis
 import yaml
+from sqlalchemy.engine import make_url
 
+from bot import secrets, settings
+from bot.runtime import processes
 from bot.runtime.cluster import haproxy
 from bot.settings import PROJECT_DIR
 
@@ -68,6 +76,149 @@ def test_the_compose_file_has_the_cluster_shape():
 def test_the_compose_haproxy_config_is_the_templates_rendering():
     committed = (DEPLOY / "compose" / "haproxy.cfg").read_text(encoding="utf-8")
     assert committed == haproxy.render_for_compose(), "run `make deploy-render`"
+
+
+# A value compose fills in from secrets.env (`--env-file`): ${NAME}, ${NAME:?why}
+REFERENCE = re.compile(r"\$\{(\w+)(?:[:?-][^}]*)?\}")
+
+
+def _strings(node: object) -> Iterator[tuple[str, str]]:
+    """(key or "", string) for every string in a YAML document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                yield str(key), value
+            else:
+                yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, str):
+                yield "", item
+            else:
+                yield from _strings(item)
+
+
+def _literal_passwords(doc: dict) -> list[str]:
+    """Every password written into the compose file rather than referred to."""
+    found = []
+    for key, value in _strings(doc):
+        for userinfo in re.findall(r"[a-z+]+://([^/@\s]*)@", value):
+            password = userinfo.partition(":")[2]
+            if password and not REFERENCE.fullmatch(password):
+                found.append(value)
+        if re.search(r"PASSWORD|AUTH", key) and not REFERENCE.fullmatch(value):
+            found.append(f"{key}: {value}")
+    for service in doc["services"].values():
+        command = service.get("command") or []
+        for flag, value in pairwise(command):
+            if flag == "--requirepass" and not REFERENCE.fullmatch(value):
+                found.append(f"--requirepass {value}")
+    return found
+
+
+def _example_secrets() -> dict[str, str]:
+    text = (DEPLOY / "compose" / "secrets.env.example").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """What compose makes of a value (`$$` is a dollar sign)."""
+    return re.sub(
+        r"\$\$|" + REFERENCE.pattern,
+        lambda m: "$" if m.group(0) == "$$" else env[m.group(1)],
+        value,
+    )
+
+
+def test_compose_writes_no_password_and_takes_them_from_the_secrets_file():
+    doc = _compose()
+    assert _literal_passwords(doc) == []
+    referred = {name for _, value in _strings(doc) for name in REFERENCE.findall(value)}
+    assert {"POSTGRES_PASSWORD", "REDIS_PASSWORD"} <= referred
+    assert referred <= set(_example_secrets())  # every one listed in the template
+    text = (DEPLOY / "compose" / "compose.yaml").read_text(encoding="utf-8")
+    assert "--env-file deploy/compose/secrets.env" in text  # how compose gets them
+    for name in ("init", "rasa0", "rasa1", "actions0", "actions1"):
+        assert doc["services"][name]["env_file"] == "secrets.env", name
+
+
+def test_the_password_check_would_catch_a_literal_one():
+    doc = _compose()
+    doc["services"]["init"]["environment"]["BOT_DATABASE_URL"] = "postgresql://bot:bot@postgres/bot"
+    doc["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] = "bot"
+    doc["services"]["redis"]["command"][2] = "hunter2"
+    assert len(_literal_passwords(doc)) == 3
+
+
+def _compose_environment(secrets_env: dict[str, str]) -> dict[str, str]:
+    """The environment of compose's `init` container (the replicas share its
+    variables), with secrets.env as compose would fill it in."""
+    environment = _compose()["services"]["init"]["environment"]
+    return {**secrets_env, **{k: _interpolate(str(v), secrets_env) for k, v in environment.items()}}
+
+
+def _isolated(var_dir: Path) -> dict[str, str | None]:
+    # compose sets no limits URL (the lock store's is used): nor may the test's shell
+    return {"BOT_VAR_DIR": str(var_dir), "BOT_LIMITS_REDIS_URL": None}
+
+
+def test_the_example_secrets_are_refused_where_the_app_reads_them(tmp_path):
+    example = _example_secrets()
+    environment = {**_compose_environment(example), **_isolated(tmp_path)}
+    with settings.environment(environment):
+        problems = " ".join(secrets.weak(settings.load()))
+    for name in ("BOT_API_TOKEN", "BOT_ACTIONS_TOKEN", "BOT_TRAINER_TOKEN"):
+        assert f"{name} is a placeholder" in problems
+    for name in ("BOT_DATABASE_URL", "BOT_LOCK_STORE_URL"):  # the two passwords
+        assert f"{name} has a placeholder password" in problems
+    assert "CHANGE-ME" not in problems  # names, never values
+
+
+def test_the_secrets_file_passwords_reach_every_client(tmp_path):
+    """Filled in, the same passwords reach PostgreSQL and Redis and the clients
+    of both: the project database and tracker store, the lock store, the limits."""
+    filled = {name: random_secrets.token_urlsafe(32) for name in _example_secrets()}
+    services = _compose()["services"]
+    server_side = _interpolate(services["postgres"]["environment"]["POSTGRES_PASSWORD"], filled)
+    command = [_interpolate(part, filled) for part in services["redis"]["command"]]
+    redis_side = command[command.index("--requirepass") + 1]
+    assert (server_side, redis_side) == (filled["POSTGRES_PASSWORD"], filled["REDIS_PASSWORD"])
+    environment = {**_compose_environment(filled), **_isolated(tmp_path)}
+    with settings.environment(environment):
+        cfg = settings.load()
+        assert secrets.weak(cfg) == []
+        env = processes.rasa_env(cfg)
+    for url in (cfg.database_url, cfg.tracker_url):
+        assert make_url(url).password == server_side
+    assert env["BOT_LOCK_STORE_PASSWORD"] == redis_side  # AtomicRedisLockStore's
+    assert (
+        redis.Redis.from_url(env["BOT_LIMITS_REDIS_URL"]).connection_pool.connection_kwargs[
+            "password"
+        ]
+        == redis_side
+    )  # bot/address_limits.py's client
+
+
+def test_a_percent_encoded_password_reaches_every_client_decoded(tmp_path):
+    """Where URLs are written whole (the Kubernetes Secret), a password with
+    URL-special characters works percent-encoded; compose's may not have them."""
+    password = "p@ss:w/rd?#%&+ " + random_secrets.token_urlsafe(8)
+    quoted = quote(password, safe="")
+    environment = {
+        **_isolated(tmp_path),
+        "BOT_DATABASE_URL": f"postgresql://bot:{quoted}@db:5432/bot",
+        "BOT_TRACKER_URL": f"postgresql://bot:{quoted}@db:5432/tracker",
+        "BOT_LOCK_STORE_URL": f"redis://:{quoted}@redis:6379/0",
+    }
+    with settings.environment(environment):
+        cfg = settings.load()
+        env = processes.rasa_env(cfg)
+    assert make_url(cfg.database_url).password == password
+    assert make_url(env["BOT_TRACKER_URL"]).password == password
+    assert env["BOT_LOCK_STORE_PASSWORD"] == password
+    client = redis.Redis.from_url(env["BOT_LIMITS_REDIS_URL"])
+    assert client.connection_pool.connection_kwargs["password"] == password
 
 
 def test_the_dockerfile_is_multi_stage_pinned_and_not_root():

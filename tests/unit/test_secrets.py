@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from bot import secrets, settings
 
@@ -129,6 +130,42 @@ def test_a_placeholder_or_short_secret_is_named_never_shown():
         assert not secrets.weak(dataclasses.replace(cfg, api_token=token, actions_token=token))
 
 
+def test_a_placeholder_password_in_a_url_is_named_never_shown():
+    token = random_secrets.token_urlsafe(32)
+    placeholders = dataclasses.replace(
+        settings.load(),
+        api_token=token,
+        actions_token=token,
+        trainer_token=None,
+        database_url="postgresql://bot:CHANGE-ME@db:5432/bot",
+        tracker_url="postgresql://bot:CHANGE-ME@db:5432/bot",  # the same URL: named once
+        lock_store_url="redis://:change%2Dme@redis:6379/0",  # percent-encoded too
+        limits_redis_url="redis://:change%2Dme@redis:6379/0",
+    )
+    assert secrets.weak(placeholders) == [
+        "BOT_DATABASE_URL has a placeholder password: set a random one",
+        "BOT_LOCK_STORE_URL has a placeholder password: set a random one",
+    ]
+    # a site's own password, however short, no password, SQLite: its call
+    for url in (
+        "postgresql://bot:pw@db/bot",
+        "postgresql://postgres@127.0.0.1/test",
+        "sqlite:///x.db",
+    ):
+        cfg = dataclasses.replace(
+            placeholders, database_url=url, tracker_url=url, lock_store_url=""
+        )
+        assert secrets.weak(dataclasses.replace(cfg, limits_redis_url="")) == []
+
+
+def test_the_kubernetes_example_secret_is_refused_as_it_stands():
+    doc = yaml.safe_load((settings.PROJECT_DIR / "deploy/k8s/secret.example.yaml").read_text())
+    with settings.environment(doc["stringData"]):
+        problems = secrets.weak(settings.load())
+    named = {problem.split()[0] for problem in problems}
+    assert named == set(doc["stringData"]) - {"BOT_TRACKER_URL"}  # the database's URL again
+
+
 def bot_command(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     """The `bot` command in a process of its own, as an operator runs it."""
     return subprocess.run(
@@ -154,6 +191,22 @@ def test_a_container_server_refuses_a_placeholder_secret_at_start(tmp_path):
     assert done.returncode != 0
     assert "BOT_API_TOKEN is a placeholder" in done.stdout + done.stderr
     assert "CHANGE-ME" not in done.stdout + done.stderr  # named, never shown
+
+
+@pytest.mark.process
+def test_the_init_container_refuses_a_placeholder_password_before_connecting(tmp_path):
+    # compose's secrets.env.example left as it is: init stops, naming the variable
+    env = {
+        **os.environ,
+        "BOT_DATABASE_URL": "postgresql://bot:CHANGE-ME@127.0.0.1:1/bot",
+        "BOT_VAR_DIR": str(tmp_path),
+    }
+    for name in NAMES:
+        env.pop(name, None)
+    done = bot_command(["serve", "init"], env)
+    assert done.returncode != 0
+    assert "BOT_DATABASE_URL has a placeholder password" in done.stdout + done.stderr
+    assert "CHANGE-ME" not in done.stdout + done.stderr
 
 
 @pytest.mark.process

@@ -68,10 +68,13 @@ def render_haproxy(
     actions_bind: str,
     stats_bind: str,
     stats_socket: str,
+    api_clients: str,
     server_options: str = "",
     resolvers: str = "",
 ) -> str:
     """deploy/haproxy.cfg.template with these servers ("host:port" each).
+    api_clients: an ACL condition, the clients that may reach Rasa's whole HTTP
+    API through the public port (everyone else gets the public routes only).
     server_options: added to every server line (compose: DNS resolution)."""
     options = f" {server_options}" if server_options else ""
 
@@ -84,6 +87,7 @@ def render_haproxy(
 
     return string.Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
         stats_socket=stats_socket,
+        api_clients=api_clients,
         public_bind=public_bind,
         actions_bind=actions_bind,
         stats_bind=stats_bind,
@@ -92,6 +96,9 @@ def render_haproxy(
         rasa_sticky_servers=servers("rasa", rasa, cookie=True),
         action_servers=servers("actions", actions),
     )
+
+
+LOCAL_API_CLIENTS = "src 127.0.0.1 ::1"
 
 
 def render_for(layout: Layout, stats_socket: Path) -> str:
@@ -103,6 +110,8 @@ def render_for(layout: Layout, stats_socket: Path) -> str:
         actions_bind=f"127.0.0.1:{layout.actions_port}",
         stats_bind=f"127.0.0.1:{layout.stats_port}",
         stats_socket=str(stats_socket),
+        # this host's tools use the API through the balancer (BOT_HOST may be public)
+        api_clients=LOCAL_API_CLIENTS,
     )
 
 
@@ -122,6 +131,7 @@ def render_for_compose() -> str:
         actions_bind=":5055",
         stats_bind=":8404",
         stats_socket="/tmp/haproxy.sock",
+        api_clients="always_false",  # the API stays inside the compose network
         server_options="resolvers compose init-addr last,libc,none",
         resolvers=COMPOSE_RESOLVERS,
     )
