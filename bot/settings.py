@@ -71,6 +71,8 @@ class Settings:
     # retrains and evaluations run in a warm process that stays this long after its
     # last job (BOT_RETRAIN_WARM_SECONDS); 0: a fresh process each time
     retrain_warm_seconds: int = 900
+    # threads that parse messages off Rasa's event loop (BOT_NLU_THREADS); 0: on the loop
+    nlu_threads: int = 1
     # One client address across every channel and replica (bot/address_limits.py)
     burst_per_client: int = 10  # of rate_per_client, at once (BOT_BURST_PER_CLIENT)
     sockets_per_client: int = 20  # open socket.io connections (BOT_SOCKETS_PER_CLIENT)
@@ -155,6 +157,14 @@ def _fraction(name: str, default: float) -> float:
     return value
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _origins() -> tuple[str, ...]:
     """Other sites' pages that may call the bot; () (the default): only the
     server's own pages (the chat page it serves), whatever host name it has."""
@@ -217,6 +227,7 @@ def load() -> Settings:
         lock_store_prefix=os.environ.get("BOT_LOCK_STORE_PREFIX", "").strip() or "bot:lock:",
         actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
         retrain_warm_seconds=_int("BOT_RETRAIN_WARM_SECONDS", 900),
+        nlu_threads=_int("BOT_NLU_THREADS", max(1, usable_cores() - 1)),
         burst_per_client=_int("BOT_BURST_PER_CLIENT", 10, minimum=1),
         sockets_per_client=_int("BOT_SOCKETS_PER_CLIENT", 20, minimum=1),
         trusted_proxies=_proxies(),

@@ -27,14 +27,18 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import TrackerStore
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.features import Features
 from sanic import response
 
 from bot import failure_replies, message_checks, settings
+from bot.rasa_addons import nlu_pool
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +238,33 @@ def strict_tracker_store_loading() -> None:
     rasa.core.tracker_store._load_from_module_name_in_endpoint_config = _strict_load
 
 
+_PARSE_MESSAGE = MessageProcessor.parse_message
+
+
+async def _parse_off_the_loop(
+    self: MessageProcessor,
+    message: UserMessage,
+    tracker: DialogueStateTracker | None = None,
+    only_output_properties: bool = True,
+) -> dict[str, Any]:
+    """MessageProcessor.parse_message (Rasa 3.6.21) with the NLU graph run in the
+    parse pool (bot.rasa_addons.nlu_pool) instead of on the event loop; the rest
+    as Rasa does it. The tracker is the conversation's, held by its lock for the
+    whole turn, so nothing else changes it while a thread reads it."""
+    pool = nlu_pool.executor()
+    if pool is None or self.http_interpreter:
+        return await _PARSE_MESSAGE(self, message, tracker, only_output_properties)
+    if tracker is None:
+        tracker = DialogueStateTracker.from_events(message.sender_id, [])
+    loop = asyncio.get_running_loop()
+    parse_data: dict[str, Any] = await loop.run_in_executor(
+        pool, self._parse_message_with_graph, message, tracker, only_output_properties
+    )
+    self._update_full_retrieval_intent(parse_data)
+    self._check_for_unseen_features(parse_data)
+    return parse_data
+
+
 def _check_version() -> None:
     if rasa.__version__ != RASA_VERSION:
         raise UnpatchedRasa(
@@ -255,5 +286,6 @@ def apply() -> None:
     rasa.server.create_app = _bounded_api(_CREATE_APP, settings.load().max_message_chars)
     Features.fingerprint = _features_fingerprint
     Token.fingerprint = _token_fingerprint
+    MessageProcessor.parse_message = _parse_off_the_loop
     _applied = True
     logger.debug("Rasa patches applied")

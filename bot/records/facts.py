@@ -104,6 +104,7 @@ class _Match:
 class ProductMatcher:
     """Finds product names, versions and licence keys in a message."""
 
+    @names.one_thread_at_a_time
     def __init__(
         self,
         product_names: list[str],
@@ -265,6 +266,7 @@ class ProductMatcher:
 
     # ------------------------------------------------------------ the message
 
+    @names.one_thread_at_a_time
     def extract(self, text: str) -> Facts:
         key, bad_key, rest = keys_in(text or "")
         for pattern in DATES:

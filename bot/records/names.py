@@ -15,15 +15,35 @@ letters: "Endpont Securty", "Internett", "Kasperskys").
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
 VENDOR = "kaspersky"
+
+# spaCy's shared Vocab (its StringStore) grows on every make_doc and is not safe
+# to change from two threads; messages are parsed in several (nlu_pool). Reentrant:
+# building a matcher tokenises names through words().
+SPACY_LOCK = threading.RLock()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def one_thread_at_a_time(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`fn` under SPACY_LOCK: for everything that tokenises or matches with spaCy."""
+
+    @functools.wraps(fn)
+    def locked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with SPACY_LOCK:
+            return fn(*args, **kwargs)
+
+    return locked
 
 
 @lru_cache(maxsize=1)
@@ -34,6 +54,7 @@ def nlp() -> Language:
     return spacy.blank("xx")
 
 
+@one_thread_at_a_time
 def words(phrase: str) -> list[str]:
     """Lower-case tokens of a phrase, as the matcher sees them."""
     return [t.lower_ for t in nlp().make_doc(phrase) if not t.is_space]

@@ -1,0 +1,73 @@
+"""The threads that parse messages off Rasa's event loop.
+
+Rasa 3.6 runs the NLU graph synchronously inside `async def parse_message`, on
+the server's one event loop: while one message is parsed, every other reply,
+socket.io ping and tracker write waits for it. patches.py runs the graph in
+this pool instead, for every entry point at once (REST, socket.io,
+/model/parse, /conversations/<id>/messages, the agents' route).
+
+What can overlap: the e5 call (C through ctypes, which releases the GIL) and
+database reads; lingua, the n-gram model, spaCy and the policies hold the GIL.
+So the pool frees the loop, and gains throughput only where e5 or I/O runs.
+
+Size: BOT_NLU_THREADS (default: the cores this process may use, less one, at
+least one; 0: parse on the loop, as Rasa does). Each e5 call uses
+OMP_NUM_THREADS OpenMP threads (1 unless set): more threads × OpenMP threads
+than cores only adds contention, which is logged once at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from bot import settings
+
+logger = logging.getLogger(__name__)
+
+_pool: ThreadPoolExecutor | None = None
+_configured = False
+_lock = threading.Lock()
+
+
+def executor() -> ThreadPoolExecutor | None:
+    """The parse pool, made on first use from the settings; None: parse on the loop."""
+    global _pool, _configured
+    if _configured:
+        return _pool
+    with _lock:
+        if not _configured:
+            threads = settings.load().nlu_threads
+            if threads > 0:
+                _pool = ThreadPoolExecutor(threads, thread_name_prefix="nlu")
+                _warn_if_oversubscribed(threads)
+            logger.info("parsing %s", f"in {threads} thread(s)" if threads else "on the loop")
+            _configured = True
+    return _pool
+
+
+def _warn_if_oversubscribed(threads: int) -> None:
+    try:
+        omp = int(os.environ.get("OMP_NUM_THREADS", "1") or 1)
+    except ValueError:
+        omp = 1
+    cores = settings.usable_cores()
+    if threads * omp > cores:
+        logger.warning(
+            "BOT_NLU_THREADS=%d x OMP_NUM_THREADS=%d is more than the %d core(s) this "
+            "process may use: e5 calls will contend; lower one of them",
+            threads,
+            omp,
+            cores,
+        )
+
+
+def reset() -> None:
+    """Forget the pool (tests change BOT_NLU_THREADS between runs)."""
+    global _pool, _configured
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool, _configured = None, False

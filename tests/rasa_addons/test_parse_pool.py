@@ -1,0 +1,136 @@
+"""Parsing off the event loop (bot.rasa_addons.nlu_pool, through patches.py):
+messages parsed at once in the pool read exactly as they do one at a time.
+
+The trained model, loaded in process. The e5 cache is off and the texts are
+ones the n-gram model is unsure of, so e5 really runs for each of them; the
+test counts e5 calls in flight and requires two at once, or it would prove
+nothing about threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from typing import Any
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+
+from bot.rasa_addons import nlu_pool, patches
+from bot.rasa_addons.components.e5_featurizer import E5Featurizer
+from bot.training.examples import EVAL_SETS, eval_questions
+
+pytestmark = pytest.mark.rasa
+
+THREADS = 4
+TEXTS = 32
+
+
+class InFlight:
+    """The real e5 model, counting how many calls run at the same moment."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.now, self.most, self.calls = model, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def query(self, texts: list[str]) -> Any:
+        with self.lock:
+            self.now += 1
+            self.calls += 1
+            self.most = max(self.most, self.now)
+        try:
+            return self.model.query(texts)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+@pytest.fixture(scope="module")
+def processor(model):
+    patches.apply()
+    return Agent.load(str(model)).processor
+
+
+@pytest.fixture(scope="module")
+def e5(processor) -> InFlight:
+    nodes = processor.graph_runner._instantiated_nodes.values()
+    (component,) = [n._component for n in nodes if isinstance(n._component, E5Featurizer)]
+    component._cache_size = 0  # every text embedded afresh, in whichever thread parses it
+    component._cache.clear()
+    counting = InFlight(component._model)
+    component._model = counting
+    return counting
+
+
+def comparable(value: Any) -> Any:
+    """The parse with floats rounded far below any decision."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {k: comparable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [comparable(v) for v in value]
+    return value
+
+
+async def parse_all(processor, texts: list[str]) -> list[dict]:
+    return list(await asyncio.gather(*(processor.parse_message(UserMessage(t)) for t in texts)))
+
+
+def parse_serially(processor, texts: list[str]) -> list[dict]:
+    async def one_by_one() -> list[dict]:
+        return [await processor.parse_message(UserMessage(t)) for t in texts]
+
+    return asyncio.run(one_by_one())
+
+
+def test_parsing_in_threads_reads_every_message_as_one_at_a_time(processor, e5, monkeypatch):
+    texts = [q.text for path in EVAL_SETS for q in eval_questions(path)]
+    random.Random(26).shuffle(texts)
+    monkeypatch.setenv("BOT_NLU_THREADS", "0")  # on the loop, as Rasa parses
+    nlu_pool.reset()
+    unsure, serial = [], []
+    for text in texts:  # the texts e5 runs for: the n-gram model alone is not sure
+        before = e5.calls
+        (parsed,) = parse_serially(processor, [text])
+        if e5.calls > before:
+            unsure.append(text)
+            serial.append(parsed)
+        if len(unsure) == TEXTS:
+            break
+    assert len(unsure) == TEXTS
+
+    monkeypatch.setenv("BOT_NLU_THREADS", str(THREADS))
+    nlu_pool.reset()
+    try:
+        assert nlu_pool.executor() is not None
+        e5.most = 0
+        for _ in range(2):
+            concurrent = asyncio.run(parse_all(processor, unsure))
+            assert [comparable(p) for p in concurrent] == [comparable(p) for p in serial]
+        assert e5.most >= 2, "e5 never ran in two threads at once: the test proved nothing"
+    finally:
+        nlu_pool.reset()
+
+
+def test_no_threads_parses_on_the_loop(processor, monkeypatch):
+    monkeypatch.setenv("BOT_NLU_THREADS", "0")
+    nlu_pool.reset()
+    names: list[str] = []
+    original = processor._parse_message_with_graph
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        names.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(processor, "_parse_message_with_graph", recording)
+    parse_serially(processor, ["Kan dere fjerne virus fra PC-en min?"])
+    monkeypatch.setenv("BOT_NLU_THREADS", "2")
+    nlu_pool.reset()
+    try:
+        parse_serially(processor, ["Kan dere fjerne virus fra PC-en min?"])
+    finally:
+        nlu_pool.reset()
+    assert names[0] == threading.main_thread().name and names[1].startswith("nlu")
