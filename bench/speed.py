@@ -13,6 +13,8 @@ shows as a range and falls on both alike. Per round and pipeline:
   an answer cache, if any, hits);
 - the REST channel, 8 concurrent users in conversations of 5: p50 / p95 and
   messages per second;
+- GET /version, a route that does no work, idle and while the 8 users talk
+  (a probe every 20 ms): how long anything waits for Rasa's event loop;
 - resident memory of the Rasa server and the action server after the round.
 
 Each round sends questions neither server has seen yet (both held-out sets,
@@ -31,6 +33,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -119,6 +122,41 @@ class Served:
         return {"actions_rss_mb": rss_mb(procs[0].pid), "rasa_rss_mb": rss_mb(procs[1].pid)}
 
 
+PROBE_EVERY = 0.02  # seconds between two GET /version of the loop probe
+
+
+class LoopProbe:
+    """GET /version, a route that does no work, over and over while users talk: its
+    time is how long anything waits for Rasa's event loop (issue 26)."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.times = f"{url}/version", list[float]()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            with urllib.request.urlopen(self.url, timeout=120) as response:
+                response.read()
+            self.times.append((time.perf_counter() - started) * 1000)
+            self.stop.wait(PROBE_EVERY)
+
+    def __enter__(self) -> LoopProbe:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def idle_probe(served: Served, seconds: float = 2.0) -> list[float]:
+    with LoopProbe(served.cfg.rasa_url) as probe:
+        time.sleep(seconds)
+    return probe.times
+
+
 def measure(served: Served, texts: list[str], messages: int) -> dict[str, float]:
     """One round on one pipeline: 4 × `messages` distinct questions (plus repeats)."""
     parse_texts = texts[:messages]
@@ -135,11 +173,15 @@ def measure(served: Served, texts: list[str], messages: int) -> dict[str, float]
         mine = many_texts[u * per_user : (u + 1) * per_user]
         return [served.send(f"u{u}-{run}-{i // CONVERSATION}", t) for i, t in enumerate(mine)]
 
+    idle = idle_probe(served)
     started = time.perf_counter()
-    with ThreadPoolExecutor(USERS) as pool:
+    with LoopProbe(served.cfg.rasa_url) as probe, ThreadPoolExecutor(USERS) as pool:
         many = [ms for batch in pool.map(user, range(USERS)) for ms in batch]
     elapsed = time.perf_counter() - started
     return {
+        "version_idle_p95_ms": percentile(idle, 95),
+        "version_8_users_p50_ms": statistics.median(probe.times),
+        "version_8_users_p95_ms": percentile(probe.times, 95),
         "parse_p50_ms": statistics.median(parse),
         "parse_p95_ms": percentile(parse, 95),
         "one_user_p50_ms": statistics.median(one),
@@ -161,6 +203,9 @@ ROWS = [
     ("eight_users_p50_ms", "REST 8 users p50 (ms)"),
     ("eight_users_p95_ms", "REST 8 users p95 (ms)"),
     ("eight_users_msgs_per_s", "REST 8 users msgs/s"),
+    ("version_idle_p95_ms", "GET /version idle p95 (ms)"),
+    ("version_8_users_p50_ms", "GET /version, 8 users, p50 (ms)"),
+    ("version_8_users_p95_ms", "GET /version, 8 users, p95 (ms)"),
     ("rasa_rss_mb", "Rasa server RSS (MB)"),
     ("actions_rss_mb", "action server RSS (MB)"),
     ("ready_s", "start to ready (s)"),

@@ -87,7 +87,7 @@ def _answer_on_failure(run: RunMethod, timeout: float) -> RunMethod:
 
     Rasa 3.6 waits up to DEFAULT_REQUEST_TIMEOUT (300 s, hard-coded in
     RemoteAction.run) for the action server, and when the call fails
-    (refused, 401, 500, timeout) MessageProcessor._run_action logs it and drops
+    (refused, 401, 500, timeout) the processor's `_run_action` logs it and drops
     the action's events: the user gets no reply at all. A rejection (the SDK's
     400, a form's "not this slot") is normal dialogue flow and passes through.
     """

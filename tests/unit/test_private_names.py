@@ -29,7 +29,9 @@ EXPECTED: dict[str, set[str]] = {
         "RemoteAction._validate_action_result",
     },
     # Rasa's SQL store's own query for the events not stored yet (save, masked)
-    "bot/rasa_addons/stores/tracker_store.py": {"self._additional_events"},
+    # and its query of a conversation's events, read in a worker thread (_read,
+    # which also overrides its _retrieve)
+    "bot/rasa_addons/stores/tracker_store.py": {"self._additional_events", "self._event_query"},
     # a GraphComponent's configuration and node name, as Rasa's own components read them
     "bot/rasa_addons/components/e5_featurizer.py": {"self._config", "self._identifier"},
 }

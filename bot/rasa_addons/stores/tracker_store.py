@@ -21,6 +21,7 @@ why the request form keeps the real values in the request draft.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterable
@@ -75,7 +76,33 @@ def names_a_person(events: Iterable[Any]) -> bool:
 
 
 class MaskingSQLTrackerStore(rasa_stores.SQLTrackerStore):
-    """SQLTrackerStore whose `save` stores each new event masked."""
+    """SQLTrackerStore whose `save` stores each new event masked, and whose
+    database work runs in a worker thread: Rasa's runs SQLAlchemy (and the
+    masking) inside `async def`, on the event loop every conversation shares.
+    Order is kept by Rasa's per-conversation lock, held from read to save."""
+
+    async def keys(self) -> Iterable[str]:
+        return await asyncio.to_thread(self._keys_now)
+
+    def _keys_now(self) -> list[str]:
+        with self.session_scope() as session:
+            return [sender for (sender,) in session.query(self.SQLEvent.sender_id).distinct()]
+
+    async def _retrieve(
+        self, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> DialogueStateTracker | None:
+        return await asyncio.to_thread(self._read, sender_id, fetch_events_from_all_sessions)
+
+    def _read(self, sender_id: str, all_sessions: bool) -> DialogueStateTracker | None:
+        """Rasa's own `_retrieve` (3.6.21), as a plain function."""
+        with self.session_scope() as session:
+            query = self._event_query(
+                session, sender_id, fetch_events_from_all_sessions=all_sessions
+            )
+            events = [json.loads(row.data) for row in query.all()]
+        if self.domain and events:
+            return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        return None
 
     def remask_stored(self, session: Any, sender_id: str, known: list[tuple[str, str]]) -> int:
         """Mask the conversation's stored events again with `known`; how many changed."""
@@ -91,6 +118,9 @@ class MaskingSQLTrackerStore(rasa_stores.SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)  # no event broker is configured here
+        await asyncio.to_thread(self._write, tracker)
+
+    def _write(self, tracker: DialogueStateTracker) -> None:
         known = known_values(tracker)
         with self.session_scope() as session:
             new = list(self._additional_events(session, tracker))
