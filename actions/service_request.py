@@ -83,6 +83,20 @@ def cancel(dispatcher: CollectingDispatcher, tracker: Tracker, lang: str) -> lis
     return events + reset_slots()
 
 
+def refuse_guessable(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """No request in a conversation whose id someone else could guess
+    (message_checks.private_sender): whoever sends that id next would see the
+    summary and could send it. Says why; keeps nothing of the request."""
+    lang = reply_language(tracker)
+    reply = answers.Reply(text=say("sr_private_conversation", lang), lang=lang, verdict="info")
+    try:
+        forget_draft(tracker)  # none is written under such an id; one from before goes
+    except Exception as exc:
+        if not db.unreachable(exc):
+            raise
+    return send(dispatcher, reply) + reset_slots()
+
+
 def ask_cancel(dispatcher: CollectingDispatcher, lang: str) -> None:
     """Asked instead of the step's question while "Cancel the request?" is open."""
     buttons = [
@@ -108,21 +122,14 @@ class ValidateServiceRequestForm(FormValidationAction):
         """Before a step's value is validated: what the message means there
         (bot.form_input): a question (answered, then the step again), a button's
         title typed, "skip", send, or stop (asked first once anything was given)."""
+        if not message_checks.private_sender(tracker.sender_id):
+            # at every step, not only the first: a step left over from another form
+            # (slots carried into a new session) makes the form start mid-way
+            return refuse_guessable(dispatcher, tracker) + [
+                SlotSet("requested_slot", None),
+                ActiveLoop(None),
+            ]
         turn = forms.turn(tracker, FORM)
-        if turn.step is None and not message_checks.private_sender(tracker.sender_id):
-            # whoever sends the same id next would see the summary and could send it
-            lang = reply_language(tracker)
-            reply = answers.Reply(
-                text=say("sr_private_conversation", lang), lang=lang, verdict="info"
-            )
-            return (
-                send(dispatcher, reply)
-                + reset_slots()
-                + [
-                    SlotSet("requested_slot", None),
-                    ActiveLoop(None),
-                ]
-            )
         if turn.step is None:  # the form is starting: its trigger message is no answer
             return await super().run(dispatcher, tracker, domain)
         given = _given_values(tracker)
@@ -277,6 +284,8 @@ class FileServiceRequest(Action):
         if tracker.get_slot("sr_confirmed") != "yes":  # ended without a yes (cancelled)
             forget_draft(tracker)
             return reset_slots()
+        if not message_checks.private_sender(tracker.sender_id):  # never filed from one
+            return refuse_guessable(dispatcher, tracker)
         lang = reply_language(tracker)
         try:
             return self._file(dispatcher, tracker, lang)

@@ -15,11 +15,12 @@ from actions.service_request import (
     ask_cancel,
     country_in,
     form_values,
+    refuse_guessable,
     service_name,
 )
-from bot import rulebase
+from bot import message_checks, rulebase
 from bot.messages import say
-from bot.privacy import partial
+from bot.privacy import mask, partial
 from bot.service_requests import SKIP
 
 
@@ -94,16 +95,19 @@ class AskConfirmed(Action):
         return "action_ask_sr_confirmed"
 
     async def run(self, dispatcher, tracker, domain) -> list[dict[str, Any]]:
+        if not message_checks.private_sender(tracker.sender_id):  # never shown to one
+            return refuse_guessable(dispatcher, tracker)
         lang = reply_language(tracker)
         if tracker.get_slot(CANCEL_PENDING):
             ask_cancel(dispatcher, lang)
             return [SlotSet("language", lang)]
         none = say("sr_none", lang)
         values, _lost = form_values(tracker)  # what the user typed, from the draft
+        known = mask.known_values(values)  # the name and company, inside the description
 
         def shown(field: str) -> str:  # in part: whoever writes next sees it too
             value = values[field]
-            return none if value is None else partial.shown(field, str(value))
+            return none if value is None else partial.shown(field, str(value), known)
 
         text = say(
             "sr_summary",

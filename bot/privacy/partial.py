@@ -9,6 +9,7 @@ for anyone else to read it off (docs/security-and-privacy.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from bot.privacy import mask
 
@@ -33,23 +34,26 @@ def words(value: str) -> str:
 
 
 def email(address: str) -> str:
-    """The local part's first two characters and the domain: "ka•••@example.no"."""
+    """The local part's first two characters, the domain's words in part and its
+    last label whole: "ka•••@ex•••••.no" (a domain of one's own names a person)."""
     local, _, domain = address.rpartition("@")
     if not local or not domain:
         return mask.TOKENS["email"]
     kept = local[:KEPT] if len(local) > KEPT else local[:1]
-    return f"{kept}{HIDDEN * 3}@{domain}"
+    *names, top = domain.split(".")
+    return f"{kept}{HIDDEN * 3}@" + ".".join([*(words(n) for n in names), top])
 
 
-def description(text: str) -> str:
-    """Its start, with keys, e-mail addresses and phone numbers masked."""
-    masked = mask.mask_text(text)
+def description(text: str, known: Iterable[tuple[str, str]] = ()) -> str:
+    """Its start, with keys, e-mail addresses, phone numbers and the form's own
+    name and company (`known`: mask.known_values) masked."""
+    masked = mask.mask_text(text, known)
     if len(masked) <= DESCRIPTION_CHARS:
         return masked
     return masked[:DESCRIPTION_CHARS].rstrip() + "…"
 
 
-def shown(field: str, value: str) -> str:
+def shown(field: str, value: str, known: Iterable[tuple[str, str]] = ()) -> str:
     """One request-form field's value as the summary shows it."""
     if field in ("name", "company"):
         return words(value)
@@ -58,5 +62,5 @@ def shown(field: str, value: str) -> str:
     if field == "licence_key":
         return mask.mask_key(value)
     if field == "description":
-        return description(value)
+        return description(value, known)
     return value

@@ -15,6 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot import db, rulebase
 
+# random-looking, as the chat page's are: a guessable id takes no request
+SENDER = "test-user-7f3a9c2e51d84b06"
+
 
 @pytest.fixture(scope="module")
 def rulebase_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -69,7 +72,7 @@ def tracker(
         {"event": "user", "text": text, "parse_data": latest, "metadata": metadata or {}},
     ]
     state = {
-        "sender_id": "test-user",
+        "sender_id": SENDER,
         "slots": {"language": None, "requested_slot": None, **(slots or {})},
         "latest_message": latest,
         "events": events,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.privacy import partial
+from bot.privacy import mask, partial
 
 
 @pytest.mark.parametrize(
@@ -14,8 +14,8 @@ from bot.privacy import partial
         ("name", "Bo Ek", "Bo Ek"),  # words of two letters are shown whole
         ("name", "Åsa-Britt Öberg", "Ås•-Br••• Öb•••"),
         ("company", "Fjordvik Regnskap AS", "Fj•••••• Re•••••• AS"),
-        ("email", "kari.nordmann@fjordvik.no", "ka•••@fjordvik.no"),
-        ("email", "ab@example.no", "a•••@example.no"),
+        ("email", "kari.nordmann@fjordvik.no", "ka•••@fj••••••.no"),
+        ("email", "ab@mail.example.no", "a•••@ma••.ex•••••.no"),
         ("email", "not an address", "[e-mail]"),
         ("licence_key", "ABCDE-12345-FGHIJ-6789K", "•••••-•••••-•••••-6789K"),
         ("country", "NO", "NO"),
@@ -32,3 +32,9 @@ def test_the_description_is_its_start_masked():
     assert shown.endswith("…") and len(shown) <= partial.DESCRIPTION_CHARS + 1
     assert "912" not in shown
     assert partial.shown("description", "Short one") == "Short one"
+
+
+def test_the_description_hides_the_forms_own_name_and_company():
+    known = mask.known_values({"name": "Kari Nordmann", "company": "Fjordvik Regnskap AS"})
+    text = "Kari her, fra Fjordvik Regnskap AS"
+    assert partial.shown("description", text, known) == "[name] her, fra [company]"
