@@ -229,13 +229,13 @@ class ChatChannel(InputChannel):
                 return too_many(wait)
             try:
                 body = message_checks.load_object(request.body or b"", self.cfg.max_body_bytes)
+                # the REST channel's rule and words, before the tracker store is asked
+                sender = message_checks.check_sender(body.get("sender"))
             except message_checks.Refused as exc:
                 return _error(exc.status, str(exc))
-            sender = body.get("sender")
-            if isinstance(sender, str) and sender:  # feedback.record says what is wrong
-                wait = guard.feedback.hit(sender[: feedback.MAX_SENDER])
-                if wait:
-                    return too_many(wait)
+            wait = guard.feedback.hit(sender)
+            if wait:
+                return too_many(wait)
             fields = ("sender", "rating", "question", "answer", "rule_ids", "verdict", "lang")
             values = {k: body.get(k) for k in fields}
             values["comment"] = body.get("comment")
