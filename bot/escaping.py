@@ -1,7 +1,7 @@
 """Text that leaves for another program: spreadsheet cells and HTTP header values.
 
 Pure helpers, no I/O. `spreadsheet_cell` is for every CSV the project writes
-for people to open (`bot requests export --format csv`); `header_value` for
+for people to open (`bot requests export --format csv`, `bot ask --file`); `header_value` for
 every value that reaches an HTTP header (the requests webhook's headers).
 """
 

@@ -7,9 +7,10 @@ stored then). `list_feedback` reads them back, newest last.
 
 What is checked: `rating` is up or down; `lang` is en, nb or sv; `rule_ids` is a
 list of clause ids that exist in the current rule base (empty for a fallback);
-`verdict` is a contract verdict (answer-contract.md §2) or absent; `sender` is
-given. The channel stores feedback only on an answer the bot gave in that
-conversation (`matching_turn`), with that turn's question and answer. Texts are
+`verdict` is a contract verdict (answer-contract.md §2) or absent; `sender` is a
+conversation id by the REST channel's rule (message_checks.check_sender). The
+channel stores feedback only on an answer the bot gave in that conversation
+(`matching_turn`), with that turn's question and answer. Texts are
 NFC-normalised, stripped of surrounding space and of control characters
 (newlines and tabs stay), then held to their limits: question 2000, answer
 8000, comment 1000 characters.
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot import db, rulebase
+from bot import db, message_checks, rulebase
 from bot.contract import ANSWER_VERDICTS, LANGS
 from bot.privacy.mask import mask_text
 from bot.text import strip_controls
@@ -164,9 +165,13 @@ def record(
         raise FeedbackInvalid(f"lang must be one of {', '.join(LANGS)}")
     if verdict is not None and verdict not in ANSWER_VERDICTS:
         raise FeedbackInvalid(f"verdict must be one of {', '.join(ANSWER_VERDICTS)}")
+    try:
+        sender = message_checks.check_sender(sender)
+    except message_checks.Refused as exc:
+        raise FeedbackInvalid(str(exc)) from None
     row = db.Feedback(
         created_at=dt.datetime.now(dt.timezone.utc),
-        sender=_clean(sender, "sender", MAX_SENDER, required=True, multiline=False),
+        sender=sender,
         rating=rating,
         question=mask_text(_clean(question, "question", MAX_QUESTION, required=False) or ""),
         answer=mask_text(_clean(answer, "answer", MAX_ANSWER, required=True) or ""),

@@ -112,6 +112,16 @@ def new_sender() -> str:
             return sender
 
 
+def check_sender(value: object) -> str:
+    """The conversation id, or Refused (400) in the words every route uses for it
+    (REST, the chat page's feedback)."""
+    if value is None or value == "":
+        raise Refused(400, "sender is required: an id for the conversation")
+    if not valid_sender(value):
+        raise Refused(400, f"sender must be a string of {SENDER_RULE}")
+    return str(value)
+
+
 def check_metadata(metadata: object) -> dict[str, Any] | None:
     """A message's metadata if a client may send it (absent: None), else Refused
     (400) saying what is wrong. Shared by REST and socket.io."""
@@ -160,11 +170,7 @@ def parse(raw: bytes, max_bytes: int, max_chars: int) -> Message:
     """The message of a REST body, or Refused. A text over max_chars (as sent)
     is kept only as a prefix, enough to tell its language."""
     body = load_object(raw, max_bytes)
-    sender = body.get("sender")
-    if sender is None or sender == "":
-        raise Refused(400, "sender is required: an id for the conversation")
-    if not valid_sender(sender):
-        raise Refused(400, f"sender must be a string of {SENDER_RULE}")
+    sender = check_sender(body.get("sender"))
     text = body.get("message")
     if text is None:
         raise Refused(400, "message is required")

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from bot import secrets, settings
 from bot.contract import LANGS
+from bot.escaping import spreadsheet_cell
 
 PARSE = "/webhooks/agent/parse"  # the NLU's reading, behind BOT_AGENT_TOKEN
 TIMEOUT = 60  # seconds; the first message after start-up can be slow
@@ -330,9 +331,11 @@ def ask_file(
 
 
 def _write_csv(handle: TextIO, fieldnames: list[str], rows: list[dict[str, str]]) -> None:
-    writer = csv.DictWriter(handle, fieldnames=fieldnames, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    """The table for a spreadsheet: every cell, header included, neutralised
+    (bot.escaping), since questions, input columns and replies are anyone's text."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow([spreadsheet_cell(name) for name in fieldnames])
+    writer.writerows([spreadsheet_cell(row.get(name, "")) for name in fieldnames] for row in rows)
 
 
 # ---------------------------------------------------------------- the command

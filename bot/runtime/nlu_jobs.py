@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -35,6 +37,10 @@ class JobFailed(Exception):
     """The job ran and failed (the worker's message)."""
 
 
+class ForeignWorker(WorkerFailed):
+    """The socket's name is held by a process of another user: nothing is sent to it."""
+
+
 def _code_digest() -> str:
     digest = hashlib.sha256()
     for path in sorted((PROJECT_DIR / "bot").rglob("*.py")):
@@ -53,13 +59,31 @@ def worker_name(cfg: Settings) -> str:
     return f"bot-nlu-worker-{digest.hexdigest()[:16]}"
 
 
-def _connect(name: str) -> socket.socket | None:
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end of a Unix socket, as the kernel
+    recorded it (SO_PEERCRED): the worker checks its clients, the client its worker."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+def _connect(name: str, uid: int | None = None) -> socket.socket | None:
+    """A connection to the worker listening on `name`, None if nobody listens.
+    ForeignWorker if the listener is not of user `uid` (default: ours): an abstract
+    name is anyone's to bind, and a job's argv and output are the project's data."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect("\0" + name)
+        owner = peer_uid(conn)
     except OSError:
         conn.close()
         return None
+    expected = os.getuid() if uid is None else uid
+    if owner != expected:
+        conn.close()
+        raise ForeignWorker(
+            f"the NLU worker's socket {name} is held by uid {owner}, not by this user "
+            f"(uid {expected}): refusing to use it; stop that process or change BOT_VAR_DIR"
+        )
     return conn
 
 
@@ -151,7 +175,10 @@ def shutdown(cfg: Settings) -> bool:
     """Stop the worker of these settings, if one runs (`bot run` does so when it
     stops); True if one did."""
     name = worker_name(cfg)
-    conn = _connect(name)
+    try:
+        conn = _connect(name)
+    except ForeignWorker:  # not ours to stop
+        return False
     if conn is None:
         return False
     with conn, conn.makefile("rb") as stream:
@@ -160,7 +187,8 @@ def shutdown(cfg: Settings) -> bool:
     # Until its name is free: a job sent meanwhile would reach the exiting worker
     # and be reset (then run in a new process, seconds slower).
     deadline = time.monotonic() + STOP_TIMEOUT
-    while (still := _connect(name)) is not None and time.monotonic() < deadline:
-        still.close()
-        time.sleep(0.1)
+    with contextlib.suppress(ForeignWorker):  # the name taken by another user: not ours
+        while (still := _connect(name)) is not None and time.monotonic() < deadline:
+            still.close()
+            time.sleep(0.1)
     return True

@@ -38,6 +38,7 @@
       product: "Product", status: "Status", supportEnds: "Support ends", licence: "Licence",
       welcome: "Hi! Ask me what Kaspersky support covers, for example “Can you disinfect my PC?” or “Is my version still supported?”",
       notSent: "Not sent – the connection was lost. Please send it again.",
+      withheld: "Not kept on this device: it holds personal details.",
       tooMany: "Not sent – too many messages at once. Please send it again in {s} s.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     },
@@ -53,6 +54,7 @@
       product: "Produkt", status: "Status", supportEnds: "Støtte slutter", licence: "Lisens",
       welcome: "Hei! Spør meg hva Kaspersky-støtten dekker, for eksempel «Kan dere fjerne virus fra PC-en min?» eller «Er versjonen min fortsatt støttet?»",
       notSent: "Ikke sendt – forbindelsen ble brutt. Send meldingen på nytt.",
+      withheld: "Ikke lagret på denne enheten: den inneholder personopplysninger.",
       tooMany: "Ikke sendt – for mange meldinger på en gang. Send den igjen om {s} s.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     },
@@ -68,6 +70,7 @@
       product: "Produkt", status: "Status", supportEnds: "Supporten upphör", licence: "Licens",
       welcome: "Hej! Fråga mig vad Kasperskys support täcker, till exempel ”Kan ni ta bort virus från min dator?” eller ”Stöds min version fortfarande?”",
       notSent: "Inte skickat – anslutningen bröts. Skicka det igen.",
+      withheld: "Inte sparat på den här enheten: det innehåller personuppgifter.",
       tooMany: "Inte skickat – för många meddelanden på en gång. Skicka det igen om {s} s.",
       names: {en: "English", nb: "Norsk", sv: "Svenska"}
     }
@@ -88,19 +91,70 @@
   }
 
   // ---- persistent state -------------------------------------------------
+  // The conversation is kept in the host site's localStorage, which never expires
+  // and which every script of that site can read: so it is kept for HISTORY_MS
+  // after its last message (state.at), and what quotes personal data is shown
+  // but never written there (stored()).
   var STORE_KEY = "supportScopeChat:" + server;
   var SENDER_RE = /^[A-Za-z0-9_.:-]{1,64}$/;  // what the REST channel accepts
+  var HISTORY_MS = 24 * 3600 * 1000;
   var state = load();
+  save();  // what load() dropped or scrubbed leaves the storage now
   function load() {
     var s = null;
     try { s = JSON.parse(localStorage.getItem(STORE_KEY) || "null"); } catch (e) { s = null; }
     if (!s || typeof s !== "object" || !Array.isArray(s.history)) s = {history: []};
+    var fresh = typeof s.at === "number" && Math.abs(Date.now() - s.at) <= HISTORY_MS;
+    if (s.history.length && !fresh) {  // too old, or of no known age: start anew, as "reset" does
+      s.history = []; s.sender = null; s.langChosen = false; delete s.at;
+    }
     if (typeof s.sender !== "string" || !SENDER_RE.test(s.sender)) s.sender = null;  // ensureSender
     if (LANGS.indexOf(s.lang) < 0) s.lang = LANGS.indexOf(cfg.lang) >= 0 ? cfg.lang : defaultLang();
     return s;
   }
   function save() {
-    try { localStorage.setItem(STORE_KEY, JSON.stringify(state)); } catch (e) { /* storage full or blocked */ }
+    try { localStorage.setItem(STORE_KEY, JSON.stringify(stored())); } catch (e) { /* storage full or blocked */ }
+  }
+  // Which of a reply's messages quote the visitor's personal data, known by their
+  // shape rather than their wording: the request summary (offered with send /
+  // change / cancel: /affirm /deny /stop) and the "filed" message, the text that
+  // comes with a service_request payload (it names the e-mail address).
+  function personal(messages) {
+    var found = [];
+    (Array.isArray(messages) ? messages : []).forEach(function (m, i) {
+      if (!m || typeof m !== "object" || typeof m.text !== "string") return;
+      var payloads = (Array.isArray(m.buttons) ? m.buttons : [])
+        .map(function (b) { return b && b.payload; }).sort().join(" ");
+      var next = messages[i + 1];
+      if (payloads === "/affirm /deny /stop" || (m.custom && m.custom.service_request) ||
+          (next && next.custom && next.custom.service_request)) found.push(i);
+    });
+    return found;
+  }
+  // The state as written to storage: personal messages lose their text, and so do
+  // the visitor's own earlier messages that they quote (the name, e-mail, company
+  // typed into the form), and a bot turn's copy of such a question.
+  function stored() {
+    var copy = JSON.parse(JSON.stringify(state));
+    var norm = function (x) { return String(x).toLowerCase().replace(/\s+/g, " ").trim(); };
+    var quoting = [];  // {at: history index, text}
+    copy.history.forEach(function (entry, at) {
+      if (entry.type === "user") return;
+      personal(entry.messages).forEach(function (i) {
+        quoting.push({at: at, text: norm(entry.messages[i].text)});
+        delete entry.messages[i].text; entry.messages[i].withheld = true;
+      });
+    });
+    var quoted = function (text, at) {
+      return typeof text === "string" && norm(text) !== "" && quoting.some(function (q) {
+        return q.at >= at && q.text.indexOf(norm(text)) >= 0;
+      });
+    };
+    copy.history.forEach(function (entry, at) {
+      if (entry.type === "user" && quoted(entry.text, at)) { delete entry.text; entry.withheld = true; }
+      if (entry.type !== "user" && quoted(entry.question, at)) delete entry.question;
+    });
+    return copy;
   }
   // A conversation id: an unguessable one from the server (POST /session), or,
   // when that fails, one made here from crypto.getRandomValues.
@@ -369,7 +423,8 @@
     if (entry.type === "user") {
       return el("div", {class: "ssc-msg ssc-user" + (entry.failed ? " ssc-failed" : "")}, [
         el("span", {class: "ssc-visually-hidden", text: t("you") + ": "}),
-        el("span", {class: "ssc-text", text: entry.text}),
+        entry.withheld ? el("span", {class: "ssc-text ssc-withheld", text: t("withheld")})
+          : el("span", {class: "ssc-text", text: entry.text}),
         entry.failed ? el("span", {class: "ssc-note", text: entry.retryAfter
           ? t("tooMany").replace("{s}", String(entry.retryAfter)) : t("notSent")}) : null
       ]);
@@ -390,6 +445,10 @@
         var bubble = el("div", {class: "ssc-msg ssc-bot"}, [el("span", {class: "ssc-visually-hidden", text: t("bot") + ": "})]);
         var body = el("div", {class: "ssc-text"}); body.appendChild(richText(m.text)); bubble.appendChild(body);
         turn.appendChild(bubble);
+      } else if (m.withheld) {
+        turn.appendChild(el("div", {class: "ssc-msg ssc-bot"}, [
+          el("span", {class: "ssc-visually-hidden", text: t("bot") + ": "}),
+          el("div", {class: "ssc-text ssc-withheld", text: t("withheld")})]));
       }
       if (typeof m.image === "string" && /^https?:\/\//.test(m.image)) {
         turn.appendChild(el("div", {class: "ssc-msg ssc-bot"}, [el("img", {src: m.image, alt: "", class: "ssc-image"})]));
@@ -553,7 +612,7 @@
     var welcome = log.querySelector(".ssc-welcome");
     if (welcome) log.removeChild(welcome);
     var userEntry = {type: "user", text: shown};
-    state.history.push(userEntry); save();
+    state.history.push(userEntry); state.at = Date.now(); save();
     var userNode = renderEntry(userEntry);
     log.appendChild(userNode); scrollDown();
     setBusy(true);
@@ -572,7 +631,7 @@
         var answer = null;
         messages.forEach(function (m) { if (m && m.custom && m.custom.answer) answer = m.custom.answer; });
         if (answer && answer.lang && answer.lang !== state.lang) setLang(answer.lang, true);
-        state.history.push(entry); save();
+        state.history.push(entry); state.at = Date.now(); save();
         setBusy(false);
         if (messages.length) log.appendChild(renderEntry(entry));
         scrollDown();

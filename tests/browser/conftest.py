@@ -42,10 +42,30 @@ def chat_url(running_bot) -> str:
     return running_bot.url + "/webhooks/chat/"
 
 
+# Our pages send a Content-Security-Policy: each violation is an event in the page
+# (and a line of Chromium's own in the console); both are reported to the test.
+CSP_MARK = "CSP violation"
+_CSP_LISTENER = (
+    'document.addEventListener("securitypolicyviolation", (e) => console.error('
+    f'"{CSP_MARK}: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")));'
+)
+
+
+def watch_csp(page, sink: list[str]) -> None:
+    """Every CSP violation in `page` (any of its frames) goes into `sink`."""
+    page.add_init_script(_CSP_LISTENER)  # injected by the browser: no policy applies to it
+
+    def on_console(message) -> None:
+        if CSP_MARK in message.text or "Content Security Policy" in message.text:
+            sink.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+
+
 @pytest.fixture
 def new_page(browser):
     """Factory: a page in a fresh context (own localStorage), closed afterwards.
-    Any JavaScript dialog or uncaught page error fails the test."""
+    Any JavaScript dialog, uncaught page error or CSP violation fails the test."""
     contexts = []
     problems: list[str] = []
 
@@ -61,6 +81,7 @@ def new_page(browser):
 
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+        watch_csp(page, problems)
         return page
 
     yield make

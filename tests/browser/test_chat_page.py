@@ -284,7 +284,7 @@ def test_phone_screenshot(new_page, chat_url, docs_dir):
     page.screenshot(path=str(docs_dir / "chat-phone.png"))
 
 
-def _serve_once(html: str):
+def _serve_once(html: str, port: int = 0):
     """Serve one HTML page from another local origin (own port), in a thread."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -301,7 +301,7 @@ def _serve_once(html: str):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

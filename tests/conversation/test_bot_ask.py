@@ -227,3 +227,33 @@ def test_a_wrong_agent_token_is_one_clear_line(running_bot):
     assert done.returncode != 0
     assert "answered /webhooks/agent/parse with HTTP 401" in done.stderr
     assert "BOT_AGENT_TOKEN" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_csv_table_neutralises_spreadsheet_formulas(running_bot, tmp_path):
+    """Questions and input columns are anyone's text: a cell that a spreadsheet
+    would run (= + - @, or behind a tab or line break) gets a leading ', on --out
+    and stdout alike, header included; the other cells are left as they are. (A
+    lone CR cannot reach the table: the input is read with universal newlines.)"""
+    questions = tmp_path / "questions.csv"
+    with questions.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "question", "@note"])
+        writer.writerow(['=HYPERLINK("http://x.example")', "-" + DISINFECTION["en"], "+1"])
+        writer.writerow(["\t=1+1", DISINFECTION["nb"], "\n@SUM(A1)"])
+        writer.writerow(["7", DISINFECTION["sv"], "plain"])
+    out = tmp_path / "answers.csv"
+    to_file = bot_ask("--file", str(questions), "--out", str(out))
+    to_stdout = bot_ask("--file", str(questions))
+    assert to_file.returncode == 0, to_file.stderr
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    for text in (out.read_text(encoding="utf-8"), to_stdout.stdout):
+        header = next(csv.reader(io.StringIO(text)))
+        assert header[:3] == ["id", "question", "'@note"]
+        rows = read_csv(text)
+        assert [(r["id"], r["question"], r["'@note"]) for r in rows] == [
+            ('\'=HYPERLINK("http://x.example")', "'-" + DISINFECTION["en"], "'+1"),
+            ("'\t=1+1", DISINFECTION["nb"], "'\n@SUM(A1)"),
+            ("7", DISINFECTION["sv"], "plain"),
+        ]
+        assert [r["intent"] for r in rows] == ["scope_disinfection"] * 3
+        assert all(r["reply"] and r["reply"][0] not in "=+-@\t\r" for r in rows)

@@ -147,6 +147,23 @@ def test_bad_feedback_is_refused(running_bot, body):
     assert not [e for e in stored if e.sender == sender]
 
 
+@pytest.mark.parametrize("sender", ["two words", "x" * 65, "a/b", "kari@example.no", "ä", 42, ""])
+def test_feedback_refuses_a_sender_the_rest_channel_refuses_in_its_words(running_bot, sender):
+    """Before the tracker store is asked, and whatever else the body says."""
+    given = running_bot.ask("Will one of your technicians come to our office?").answer
+    body = {"sender": sender, "rating": "down", "lang": "en", "comment": f"mark {uuid.uuid4()}"}
+    body.update(rule_ids=given["rule_ids"], verdict=given["verdict"])
+    status, _, raw = request(running_bot, "POST", f"{CHAT}/feedback", body)
+    rest_status, _, rest_raw = request(
+        running_bot, "POST", "/webhooks/rest/webhook", {"sender": sender, "message": "hi"}
+    )
+    assert (status, rest_status) == (400, 400), (raw, rest_raw)
+    assert json.loads(raw)["error"] == json.loads(rest_raw)["error"]
+    assert json.loads(raw)["error"].startswith("sender ")
+    stored = feedback.list_feedback(url=running_bot.cfg.database_url)
+    assert not [e for e in stored if e.comment == body["comment"]]
+
+
 def test_feedback_that_is_not_json(running_bot):
     status, _, raw = request(running_bot, "POST", f"{CHAT}/feedback", b"{not json")
     assert status == 400 and json.loads(raw)["error"]

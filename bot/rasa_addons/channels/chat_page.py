@@ -5,7 +5,9 @@ lives under /webhooks/chat/ on the Rasa server. It does not take messages:
 the page talks to Rasa's REST channel (POST /webhooks/rest/webhook) and reads
 the answer payload of answer-contract.md §2. What it adds:
 
-- GET  /webhooks/chat/                   the demo page (bot/web/index.html)
+- GET  /webhooks/chat/                   the demo page (bot/web/index.html), with a
+                                         Content-Security-Policy (no inline code;
+                                         framed only by BOT_ALLOWED_ORIGINS)
 - GET  /webhooks/chat/static/<path>      files under bot/web/ (no traversal, ETag)
 - GET  /webhooks/chat/health             {"status": "ok"}; the page polls it
 - GET  /webhooks/chat/clause/<id>?lang=  a clause's wording, original, citation,
@@ -36,7 +38,8 @@ import asyncio
 import hashlib
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,31 @@ STATIC_TYPES = {
     ".map": "application/json",
 }
 _SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+# A source expression in frame-ancestors: a scheme and host (wildcard and port
+# allowed), nothing that could end the directive or start another.
+_ORIGIN_SOURCE = re.compile(r"https?://[A-Za-z0-9*.-]+(:(\d{1,5}|\*))?")
+
+
+def content_security_policy(frame_ancestors: Iterable[str] = (), img_src: str = "'self'") -> str:
+    """The CSP of our own pages (the chat page, the trainer page): their own
+    scripts and styles only, no inline code, requests only to this server, framed
+    only by `frame_ancestors` (none: never). Origins that are not plain
+    scheme://host[:port] are left out. The embedded widget runs under its host
+    page's policy, not this one."""
+    framers = [o for o in frame_ancestors if o == "'self'" or _ORIGIN_SOURCE.fullmatch(o)]
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {img_src}",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors " + (" ".join(framers) or "'none'"),
+        )
+    )
 
 
 def _error(status: int, message: str) -> HTTPResponse:
@@ -158,6 +186,9 @@ class ChatChannel(InputChannel):
 
     def __init__(self) -> None:
         self.cfg = settings.load()  # once: load() reads the environment and files
+        # the sites that may call the bot may frame the page too (BOT_ALLOWED_ORIGINS)
+        policy = content_security_policy(("'self'", *self.cfg.allowed_origins))
+        self.page_headers = {"Content-Security-Policy": policy}
 
     @classmethod
     def name(cls) -> str:
@@ -170,8 +201,10 @@ class ChatChannel(InputChannel):
         async def page(request: Request) -> HTTPResponse:
             index = static_file(WEB_DIR, "index.html")
             if index is None:
-                return response.html(PLACEHOLDER, headers={"Cache-Control": "no-cache"})
-            return await send_file(request, index, "no-cache")
+                return response.html(
+                    PLACEHOLDER, headers={"Cache-Control": "no-cache", **self.page_headers}
+                )
+            return await send_file(request, index, "no-cache", self.page_headers)
 
         @chat.route("/static/<relative:path>", methods=["GET"])
         async def static(request: Request, relative: str) -> HTTPResponse:
@@ -227,13 +260,13 @@ class ChatChannel(InputChannel):
                 return too_many(wait)
             try:
                 body = message_checks.load_object(request.body or b"", self.cfg.max_body_bytes)
+                # the REST channel's rule and words, before the tracker store is asked
+                sender = message_checks.check_sender(body.get("sender"))
             except message_checks.Refused as exc:
                 return _error(exc.status, str(exc))
-            sender = body.get("sender")
-            if isinstance(sender, str) and sender:  # feedback.record says what is wrong
-                wait = guard.feedback.hit(sender[: feedback.MAX_SENDER])
-                if wait:
-                    return too_many(wait)
+            wait = guard.feedback.hit(sender)
+            if wait:
+                return too_many(wait)
             fields = ("sender", "rating", "question", "answer", "rule_ids", "verdict", "lang")
             values = {k: body.get(k) for k in fields}
             values["comment"] = body.get("comment")

@@ -46,7 +46,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import db, message_checks, secrets, settings
 from bot.contract import LANGS
-from bot.rasa_addons.channels.chat_page import WEB_DIR, send_file, static_file
+from bot.rasa_addons.channels.chat_page import (
+    WEB_DIR,
+    content_security_policy,
+    send_file,
+    static_file,
+)
 from bot.rasa_addons.channels.rest import error, token_refusal
 from bot.runtime import background_retrain, model_eval, retrain
 from bot.training import inbox, intent_choices, phrases
@@ -68,10 +73,7 @@ ENABLED = (
 )
 # The page loads only its own files and talks only to this server.
 PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
+    "Content-Security-Policy": content_security_policy(img_src="'self' blob:"),  # never framed
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }

@@ -30,10 +30,11 @@ import json
 import logging
 import os
 import socket
-import struct
 import sys
 import time
 from typing import Any
+
+from bot.runtime.nlu_jobs import peer_uid
 
 MAX_REQUEST_BYTES = 1 << 20
 logger = logging.getLogger(__name__)
@@ -67,11 +68,6 @@ def _log(relay: _Relay, text: str) -> None:
     """A line in the worker's own log (var/retrain/nlu-worker.log), never to a client."""
     relay.fallback.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
     relay.fallback.flush()
-
-
-def peer_uid(conn: socket.socket) -> int:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return int(struct.unpack("3i", creds)[1])
 
 
 class _NoRequest(Exception):
