@@ -73,6 +73,9 @@ class Settings:
     retrain_warm_seconds: int = 900
     # threads that parse messages off Rasa's event loop (BOT_NLU_THREADS); 0: on the loop
     nlu_threads: int = 1
+    # a client's newest message waits at most this long for a parse thread, else it
+    # is refused at once, "send it again in N s" (BOT_PARSE_WAIT_SECONDS)
+    parse_wait_seconds: float = 20.0
     # One client address across every channel and replica (bot/address_limits.py)
     burst_per_client: int = 10  # of rate_per_client, at once (BOT_BURST_PER_CLIENT)
     sockets_per_client: int = 20  # open socket.io connections (BOT_SOCKETS_PER_CLIENT)
@@ -228,6 +231,7 @@ def load() -> Settings:
         actions_url=os.environ.get("BOT_ACTIONS_URL", "").strip() or None,
         retrain_warm_seconds=_int("BOT_RETRAIN_WARM_SECONDS", 900),
         nlu_threads=_int("BOT_NLU_THREADS", max(1, usable_cores() - 1)),
+        parse_wait_seconds=float(_int("BOT_PARSE_WAIT_SECONDS", 20, minimum=1)),
         burst_per_client=_int("BOT_BURST_PER_CLIENT", 10, minimum=1),
         sockets_per_client=_int("BOT_SOCKETS_PER_CLIENT", 20, minimum=1),
         trusted_proxies=_proxies(),

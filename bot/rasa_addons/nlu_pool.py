@@ -10,6 +10,12 @@ What can overlap: the e5 call (C through ctypes, which releases the GIL) and
 database reads; lingua, the n-gram model, spaCy and the policies hold the GIL.
 So the pool frees the loop, and gains throughput only where e5 or I/O runs.
 
+Fair: the threads take messages by client in turn (bot.fair_queue), so one
+client's burst waits behind its own messages; a client whose newest message
+would wait more than BOT_PARSE_WAIT_SECONDS is told at once to send it again
+later (`Busy`: the channels answer "too many messages"). The client is the
+address the channel read (`CLIENT`, set per request), else the conversation.
+
 Size: BOT_NLU_THREADS (default: the cores this process may use, less one, at
 least one; 0: parse on the loop, as Rasa does). Each e5 call uses
 OMP_NUM_THREADS OpenMP threads (1 unless set): more threads × OpenMP threads
@@ -22,29 +28,47 @@ import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 from bot import settings
+from bot.fair_queue import Busy, FairQueue
+
+__all__ = ["CLIENT", "Busy", "executor", "queue", "reset"]
 
 logger = logging.getLogger(__name__)
 
+# The client a message came from (a channel's limit key: the address), for the
+# turn the channel is handling; unset: the conversation is the client.
+CLIENT: ContextVar[str | None] = ContextVar("nlu_client", default=None)
+
 _pool: ThreadPoolExecutor | None = None
+_queue: FairQueue | None = None
 _configured = False
 _lock = threading.Lock()
 
 
-def executor() -> ThreadPoolExecutor | None:
-    """The parse pool, made on first use from the settings; None: parse on the loop."""
-    global _pool, _configured
+def queue() -> FairQueue | None:
+    """The fair queue in front of the parse pool, made on first use from the
+    settings; None: parse on the loop."""
+    global _pool, _queue, _configured
     if _configured:
-        return _pool
+        return _queue
     with _lock:
         if not _configured:
-            threads = settings.load().nlu_threads
+            cfg = settings.load()
+            threads = cfg.nlu_threads
             if threads > 0:
                 _pool = ThreadPoolExecutor(threads, thread_name_prefix="nlu")
+                _queue = FairQueue(_pool, threads, cfg.parse_wait_seconds)
                 _warn_if_oversubscribed(threads)
             logger.info("parsing %s", f"in {threads} thread(s)" if threads else "on the loop")
             _configured = True
+    return _queue
+
+
+def executor() -> ThreadPoolExecutor | None:
+    """The parse pool itself (None: parse on the loop)."""
+    queue()
     return _pool
 
 
@@ -66,8 +90,8 @@ def _warn_if_oversubscribed(threads: int) -> None:
 
 def reset() -> None:
     """Forget the pool (tests change BOT_NLU_THREADS between runs)."""
-    global _pool, _configured
+    global _pool, _queue, _configured
     with _lock:
         if _pool is not None:
             _pool.shutdown(wait=True)
-        _pool, _configured = None, False
+        _pool, _queue, _configured = None, None, False

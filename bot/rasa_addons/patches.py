@@ -248,17 +248,18 @@ async def _parse_off_the_loop(
     only_output_properties: bool = True,
 ) -> dict[str, Any]:
     """MessageProcessor.parse_message (Rasa 3.6.21) with the NLU graph run in the
-    parse pool (bot.rasa_addons.nlu_pool) instead of on the event loop; the rest
+    parse pool (bot.rasa_addons.nlu_pool), by client in turn, instead of on the
+    event loop; the rest
     as Rasa does it. The tracker is the conversation's, held by its lock for the
     whole turn, so nothing else changes it while a thread reads it."""
-    pool = nlu_pool.executor()
-    if pool is None or self.http_interpreter:
+    fair = nlu_pool.queue()
+    if fair is None or self.http_interpreter:
         return await _PARSE_MESSAGE(self, message, tracker, only_output_properties)
     if tracker is None:
         tracker = DialogueStateTracker.from_events(message.sender_id, [])
-    loop = asyncio.get_running_loop()
-    parse_data: dict[str, Any] = await loop.run_in_executor(
-        pool, self._parse_message_with_graph, message, tracker, only_output_properties
+    client = nlu_pool.CLIENT.get() or f"conversation:{message.sender_id}"
+    parse_data: dict[str, Any] = await fair.run(  # nlu_pool.Busy: the channel says so
+        client, self._parse_message_with_graph, message, tracker, only_output_properties
     )
     self._update_full_retrieval_intent(parse_data)
     self._check_for_unseen_features(parse_data)

@@ -134,3 +134,37 @@ def test_no_threads_parses_on_the_loop(processor, monkeypatch):
     finally:
         nlu_pool.reset()
     assert names[0] == threading.main_thread().name and names[1].startswith("nlu")
+
+
+def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(processor, monkeypatch):
+    """Through the patched parse_message: one client's twenty messages at once and
+    then a quiet client's one. The quiet one is parsed second, not twenty-first;
+    the flood's messages past its wait bound are refused at once (nlu_pool.Busy,
+    which the channels turn into "too many messages"), never parsed late."""
+    monkeypatch.setenv("BOT_NLU_THREADS", "1")
+    monkeypatch.setenv("BOT_PARSE_WAIT_SECONDS", "1")
+    nlu_pool.reset()
+    texts = [q.text for q in eval_questions(EVAL_SETS[0])][:21]
+    finished: list[str] = []
+
+    async def one(client: str, text: str, name: str) -> None:
+        nlu_pool.CLIENT.set(client)  # this task's own context, as a channel's request
+        try:
+            await processor.parse_message(UserMessage(text))
+            finished.append(name)
+        except nlu_pool.Busy as busy:
+            assert 1 < busy.wait < 60
+            finished.append("refused")
+
+    async def scenario() -> None:
+        flood = [one("10.0.0.1", t, f"flood-{i}") for i, t in enumerate(texts[:20])]
+        await asyncio.gather(*flood, one("10.0.0.2", texts[20], "quiet"))
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        nlu_pool.reset()
+    parsed = [name for name in finished if name != "refused"]
+    assert parsed[:2] == ["flood-0", "quiet"]
+    assert parsed[2:] == [f"flood-{i}" for i in range(1, len(parsed) - 1)]
+    assert finished.count("refused") == 20 + 1 - len(parsed) > 0

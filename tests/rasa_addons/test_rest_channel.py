@@ -19,6 +19,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
+from bot.rasa_addons import nlu_pool
 from bot.rasa_addons.channels.chat_page import ChatChannel
 from bot.rasa_addons.channels.rest import RestChannel
 from bot.runtime import processes
@@ -27,6 +28,7 @@ from tests.aio import environment, serving
 PER_CLIENT = 40
 PER_SENDER = 5
 OFFER = '/request_service{"sr_service": "incident_response"}'
+BUSY = "the parse queue is full"
 
 
 class Store:
@@ -46,6 +48,7 @@ class Server:
     def __init__(self, port: int) -> None:
         self.port = port
         self.received: list[str] = []
+        self.clients: list[str | None] = []  # the parse queue's client, per message
 
     def request(self, method: str, path: str, body: object = None, ip_headers: dict | None = None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -81,6 +84,9 @@ def running() -> Iterator[tuple[Server, Sanic]]:
 
         async def on_new_message(message: UserMessage) -> None:
             srv.received.append(message.text)
+            srv.clients.append(nlu_pool.CLIENT.get())
+            if message.text == BUSY:  # what the patched parse raises past the wait bound
+                raise nlu_pool.Busy(3.2)
             await message.output_channel.send_text_message(message.sender_id, "echo")
 
         # Sanic rewrites some of its methods when an app starts; a second app in the
@@ -103,6 +109,7 @@ def server(running) -> Server:
     srv, app = running
     app.ctx.bot_limits = None
     srv.received.clear()
+    srv.clients.clear()
     return srv
 
 
@@ -110,6 +117,14 @@ def test_a_message_reaches_rasa(server):
     status, _, body = server.send("web-1", "Can you fix my PC?", input_channel="evil")
     assert status == 200 and body == [{"recipient_id": "web-1", "text": "echo"}]
     assert server.received == ["Can you fix my PC?"]
+
+
+def test_a_full_parse_queue_is_a_429_saying_when_to_send_again(server):
+    status, headers, body = server.send("web-2", BUSY)
+    assert status == 429 and headers["retry-after"] == "4"
+    assert body == {"error": "too many requests: try again in 4 s"}
+    # the parse queue took turns by the client's address, not by conversation
+    assert server.clients == ["127.0.0.1"]
 
 
 def test_per_sender_limit(server):

@@ -31,6 +31,7 @@ from bot import language
 from bot.address_limits import MemoryAddressLimits
 from bot.limits import RateLimiter
 from bot.messages import say
+from bot.rasa_addons import nlu_pool
 from bot.rasa_addons.channels.chat_page import ChatChannel
 from bot.rasa_addons.channels.rest import Limits, RestChannel
 from bot.rasa_addons.channels.socketio import SocketIOChannel
@@ -40,6 +41,7 @@ from tests.aio import environment, run_apart, serving
 BURST = 4
 SOCKETS = 3
 PROXY = "127.0.0.2"
+BUSY = "the parse queue is full"
 LIMITS = {
     "BOT_RATE_PER_CLIENT": "6",  # one every 10 s: nothing refills during a test
     "BOT_BURST_PER_CLIENT": str(BURST),
@@ -136,6 +138,8 @@ def running() -> Iterator[tuple[Server, Sanic]]:
 
         async def on_new_message(message: UserMessage) -> None:
             srv.received.append(message.text)
+            if message.text == BUSY:  # what the patched parse raises past the wait bound
+                raise nlu_pool.Busy(3.2)
             await message.output_channel.send_response(message.sender_id, {"text": "echo"})
 
         # Sanic rewrites some of its methods when an app starts; a second app in the
@@ -225,6 +229,14 @@ def test_rest_and_socketio_spend_one_bucket(server):
     assert server.post({"sender": "r4", "message": "eight"}, proxied, PROXY)[0] == 200
     # a forged header from anyone else is still the same client
     assert server.post({"sender": "r5", "message": "nine"}, proxied)[0] == 429
+
+
+def test_a_full_parse_queue_says_the_message_was_not_read(server):
+    w = server.widget()
+    w.send(BUSY, metadata={"lang": "nb"})
+    assert w.reply()["text"] == say("too_many_messages", "nb", seconds=4)
+    w.send("next")  # the socket is still open and the next message goes through
+    assert w.reply() == {"text": "echo"}
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import message_checks, secrets, settings
+from bot.rasa_addons import nlu_pool
 from bot.rasa_addons.channels.rest import client_key, error, limits, token_refusal, too_many
 from bot.text import strip_controls
 
@@ -86,8 +87,11 @@ class AgentChannel(InputChannel):
             agent = getattr(request.app.ctx, "agent", None)
             if agent is None or not agent.is_ready():
                 return error(503, "no model is loaded yet; try again shortly")
+            nlu_pool.CLIENT.set(client_key(request, cfg))
             try:
                 parsed = await agent.parse_message(text)
+            except nlu_pool.Busy as busy:
+                return too_many(busy.wait)
             except Exception as exc:  # noqa: BLE001 - the type only: a traceback can quote the text
                 logger.error("agent parse failed (%s)", type(exc).__name__)
                 return error(500, "the question could not be parsed")

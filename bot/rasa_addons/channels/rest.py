@@ -46,6 +46,7 @@ from bot import (
 )
 from bot.address_limits import AddressLimits
 from bot.limits import RateLimiter, retry_after
+from bot.rasa_addons import nlu_pool
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +183,8 @@ class RestChannel(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             cfg = self.cfg
             guard = limits(request, cfg)
-            wait = await guard.client.spend(client_key(request, cfg))
+            client = client_key(request, cfg)
+            wait = await guard.client.spend(client)
             if wait:
                 return too_many(wait)
             try:
@@ -221,8 +223,12 @@ class RestChannel(InputChannel):
                 input_channel=self.name(),
                 metadata=message.metadata,
             )
+            nlu_pool.CLIENT.set(client)  # this request's task: its parse waits its turn
             try:
                 await on_new_message(user_message)
+            except nlu_pool.Busy as busy:  # not parsed, nothing stored: send it again later
+                logger.info("sender %s: parse queue full, message not read", message.sender)
+                return too_many(busy.wait)
             except Exception as exc:  # noqa: BLE001 - as Rasa's RestInput: the replies so far
                 # The type only: a traceback can quote the message.
                 logger.error(

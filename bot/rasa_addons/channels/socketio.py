@@ -41,6 +41,7 @@ from socketio.exceptions import ConnectionRefusedError as Refused
 from bot import language, message_checks, settings
 from bot.limits import RateLimiter, retry_after
 from bot.messages import say
+from bot.rasa_addons import nlu_pool
 from bot.rasa_addons.channels.rest import Limits, app_limits, client_key, conversation
 from bot.rasa_addons.channels.webchat_output import WebchatOutput
 from bot.text import strip_controls
@@ -202,8 +203,12 @@ class SocketIOChannel(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata,
             )
+            nlu_pool.CLIENT.set(self.addresses.get(sid))  # its parse waits its turn
             try:
                 await on_new_message(message)
+            except nlu_pool.Busy as busy:  # not parsed, nothing stored: as the rate limit
+                await self._say(sid, "too_many_messages", text, seconds=retry_after(busy.wait))
+                return
             finally:
                 await output.flush()
             if output.lang:
