@@ -52,6 +52,7 @@ class Settings:
     action_timeout: float  # seconds Rasa waits for the action server
     retention_days: int  # conversations, feedback and inbox older than this are deleted; 0: kept
     retention_every_seconds: int  # the action server purges this often (and at its start)
+    request_retention_days: int  # filed requests are anonymised after this; 0: kept
     # The trainers' inbox (bot/training/inbox/)
     inbox_confidence: float  # answers below this confidence go to the inbox
     inbox_sync_seconds: (
@@ -214,6 +215,7 @@ def load() -> Settings:
         action_timeout=float(_int("BOT_ACTION_TIMEOUT", 10, minimum=1)),
         retention_days=_int("BOT_RETENTION_DAYS", 90),
         retention_every_seconds=_int("BOT_RETENTION_EVERY_SECONDS", 6 * 3600, minimum=1),
+        request_retention_days=_int("BOT_REQUEST_RETENTION_DAYS", 365),
         inbox_confidence=_fraction("BOT_INBOX_CONFIDENCE", 0.6),
         inbox_sync_seconds=_int("BOT_INBOX_SYNC_SECONDS", 60),
         cluster_rasa=_int("BOT_CLUSTER_RASA", 2, minimum=1),

@@ -118,13 +118,34 @@ def forget(sender: str, *, url: str | None = None, tracker_url: str | None = Non
             select(db.ServiceRequest).where(db.ServiceRequest.conversation_id == sender)
         ).all()
         for row in rows:
-            known = mask.known_values({"name": row.name, "company": row.company or ""})
-            row.description = mask.mask_text(row.description, known)
-            row.name, row.email = FORGOTTEN, FORGOTTEN
-            row.company = FORGOTTEN if row.company else None
-            row.licence_key = None
-            row.conversation_id = FORGOTTEN
-            # the old key hashed the conversation and the fields: personal too
-            row.idempotency_key = f"forgotten-{uuid.uuid4().hex}"
-            row.updated_at = now
+            _anonymise(row, now)
         return Forgotten(events, int(gone.rowcount or 0), int(had_draft), len(rows), in_inbox)
+
+
+def _anonymise(row: db.ServiceRequest, now: dt.datetime) -> None:
+    """What identifies a person goes; what the request was (reference, service,
+    queue, country, language, dates, status) stays for the team's figures."""
+    known = mask.known_values({"name": row.name, "company": row.company or ""})
+    row.description = mask.mask_text(row.description, known)
+    row.name, row.email = FORGOTTEN, FORGOTTEN
+    row.company = FORGOTTEN if row.company else None
+    row.licence_key = None
+    row.conversation_id = FORGOTTEN
+    # the old key hashed the conversation and the fields: personal too
+    row.idempotency_key = f"forgotten-{uuid.uuid4().hex}"
+    row.updated_at = now
+
+
+def anonymise_requests_before(cutoff: dt.datetime, url: str | None = None) -> int:
+    """Filed requests made before `cutoff` and not anonymised yet: anonymised
+    (BOT_REQUEST_RETENTION_DAYS); how many."""
+    now = dt.datetime.now(dt.timezone.utc)
+    with db.session_scope(db.ensure_schema(url)) as session:
+        rows = session.scalars(
+            select(db.ServiceRequest).where(
+                db.ServiceRequest.created_at < cutoff, db.ServiceRequest.name != FORGOTTEN
+            )
+        ).all()
+        for row in rows:
+            _anonymise(row, now)
+        return len(rows)

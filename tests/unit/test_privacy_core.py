@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -141,3 +142,44 @@ def test_forget_removes_one_person_and_anonymises_requests(url: str) -> None:
     assert "912 34 567" not in kari["description"] and "Ørnebråten" not in kari["description"]
     assert ola["conversation_id"] == "ola" and ola["licence_key"] == KNOWN_KEY
     assert subject.export("kari", url=url, tracker_url=url)["service_requests"] == []
+
+
+def test_filed_requests_are_anonymised_after_their_own_retention(url: str) -> None:
+    old = file_form(url, "kari", description="Åse Ørnebråten-Lind needs help")
+    new = file_form(url, "ola", name="Ola Nordmann")
+    with db.session_scope(url) as session:
+        row = session.scalars(sa.select(db.ServiceRequest).filter_by(reference=old.reference)).one()
+        row.created_at = NOW - dt.timedelta(days=400)
+
+    done = retention.purge(90, url=url, tracker_url=url, request_days=365)
+
+    assert done.requests == 1
+    by_reference = {r["reference"]: r for r in stored_rows(url)}
+    gone, kept = by_reference[old.reference], by_reference[new.reference]
+    assert (gone["name"], gone["email"], gone["conversation_id"]) == (subject.FORGOTTEN,) * 3
+    assert gone["licence_key"] is None and "Ørnebråten" not in gone["description"]
+    for field in ("service", "queue", "country", "language"):  # the same form: the figures
+        assert gone[field] == kept[field] is not None
+    assert gone["created_at"] is not None
+    assert kept["name"] == "Ola Nordmann"
+    # anonymised once: the next purge finds nothing more; 0 keeps them all
+    assert retention.purge(90, url=url, tracker_url=url, request_days=365).requests == 0
+    assert retention.purge(0, url=url, tracker_url=url, request_days=0) == retention.Purged(
+        0, 0, 0, 0
+    )
+
+
+def test_requests_set_aside_as_unfileable_go_with_the_conversations(
+    url: str, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    failed = tmp_path / "outbox" / "failed"
+    failed.mkdir(parents=True)
+    old, new = failed / "old.json", failed / "new.json"
+    for path in (old, new):
+        path.write_text("{}", encoding="utf-8")
+    stamp = (NOW - dt.timedelta(days=100)).timestamp()
+    os.utime(old, (stamp, stamp))
+
+    assert retention.purge(90, url=url, tracker_url=url).outbox == 1
+    assert not old.exists() and new.exists()
