@@ -114,18 +114,24 @@ Predictor = Callable[[str], "Prediction | str"]
 
 
 def server_prediction(text: str, cfg: settings.Settings | None = None) -> Prediction | str:
-    """The running server's parse of `text`, or a sentence saying why there is none."""
+    """The running server's parse of `text`, or a sentence saying why there is none.
+    Through the agents' route with BOT_AGENT_TOKEN, as `bot ask` reads it: a
+    trainer's shell needs no BOT_API_TOKEN either."""
     cfg = cfg or settings.load()
+    token = secrets.agent_token(cfg)
     request = urllib.request.Request(
-        cfg.rasa_url + "/model/parse",
+        cfg.rasa_url + "/webhooks/agent/parse",
         data=json.dumps({"text": text}).encode(),
-        headers={"Content-Type": "application/json", **secrets.api_headers(cfg)},
+        headers={
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=PARSE_TIMEOUT) as response:
             parsed = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        return f"the assistant at {cfg.rasa_url} refused /model/parse (HTTP {exc.code})"
+        return f"the assistant at {cfg.rasa_url} refused /webhooks/agent/parse (HTTP {exc.code})"
     except (urllib.error.URLError, OSError, ValueError):
         return (
             f"the assistant is not running at {cfg.rasa_url}, so the current model's "
