@@ -53,7 +53,7 @@ class FairQueue:
         self.running = 0
         self.mean = FIRST_ESTIMATE
         self.turn = 0
-        self.served: dict[str, int] = {}  # client -> the turn it was last served in
+        self.served: dict[str, float] = {}  # client -> the turn it was last served in
         self.busy: dict[str, int] = {}  # client -> its jobs running now
 
     def waiting(self, client: str) -> int:
@@ -73,16 +73,30 @@ class FairQueue:
                 raise Busy(wait)
         loop = asyncio.get_running_loop()
         job = _Job(client, fn, args, loop.create_future())
+        if client not in self.queues and client not in self.served:
+            # a newcomer joins the end of the rotation: after every client waiting
+            # now has had its next turn, not before them (a burst of newcomers
+            # would otherwise starve a client with a backlog)
+            self.served[client] = self.turn - 0.5
         self.queues.setdefault(client, deque()).append(job)
         self._dispatch(loop)
-        return await job.future
+        try:
+            return await job.future
+        except asyncio.CancelledError:  # its request went away: it no longer waits
+            queue = self.queues.get(client)
+            if queue is not None and job in queue:
+                queue.remove(job)
+                if not queue:
+                    del self.queues[client]
+                self._forget(client)
+            raise
 
     def _next(self) -> _Job | None:
-        """The next job of the client served longest ago (never: first), in arrival
-        order among equals; None when nothing waits."""
+        """The next job of the client served longest ago, in arrival order among
+        equals; None when nothing waits."""
         if not self.queues:
             return None
-        client = min(self.queues, key=lambda c: self.served.get(c, -1))
+        client = min(self.queues, key=lambda c: self.served.get(c, self.turn))
         queue = self.queues[client]
         job = queue.popleft()
         if not queue:
@@ -96,13 +110,17 @@ class FairQueue:
             job = self._next()
             if job is None:
                 return
-            if job.future.cancelled():  # its request went away while it waited
+            if job.future.done():  # its request went away while it waited
                 self._forget(job.client)
                 continue
             self.running += 1
             self.busy[job.client] = self.busy.get(job.client, 0) + 1
             started = loop.time()
-            done = loop.run_in_executor(self.executor, job.fn, *job.args)
+            try:
+                done = loop.run_in_executor(self.executor, _call, job.fn, job.args)
+            except Exception as exc:  # e.g. the pool shut down: this job fails, not the queue
+                self._settle(loop, job, started, exc)
+                continue
             done.add_done_callback(functools.partial(self._finished, loop, job, started))
 
     def _forget(self, client: str) -> None:
@@ -115,15 +133,40 @@ class FairQueue:
     def _finished(
         self, loop: asyncio.AbstractEventLoop, job: _Job, started: float, done: asyncio.Future[Any]
     ) -> None:
+        try:
+            outcome: Any = asyncio.CancelledError() if done.cancelled() else done.exception()
+            self._settle(loop, job, started, outcome, None if outcome else done.result())
+        finally:
+            self._dispatch(loop)
+
+    def _settle(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        job: _Job,
+        started: float,
+        error: BaseException | None,
+        result: Any = None,
+    ) -> None:
+        """The job is over: free its worker (whatever happens next), hand its
+        caller the result or the error."""
         self.running -= 1
         self.busy[job.client] -= 1
         self._forget(job.client)
         self.mean += SMOOTHING * (loop.time() - started - self.mean)
-        if not job.future.cancelled():
-            if done.cancelled():
-                job.future.cancel()
-            elif done.exception() is not None:
-                job.future.set_exception(done.exception())  # type: ignore[arg-type]
-            else:
-                job.future.set_result(done.result())
-        self._dispatch(loop)
+        if job.future.done():
+            return
+        if isinstance(error, asyncio.CancelledError):
+            job.future.cancel()
+        elif error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+
+
+def _call(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """fn(*args) in a worker thread. A StopIteration cannot cross into an asyncio
+    future (it would break the queue's callback): it comes back as RuntimeError."""
+    try:
+        return fn(*args)
+    except StopIteration as exc:
+        raise RuntimeError("a parse raised StopIteration") from exc

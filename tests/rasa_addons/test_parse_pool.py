@@ -138,8 +138,9 @@ def test_no_threads_parses_on_the_loop(processor, monkeypatch):
 
 def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(processor, monkeypatch):
     """Through the patched parse_message: one client's twenty messages at once and
-    then a quiet client's one. The quiet one is parsed second, not twenty-first;
-    the flood's messages past its wait bound are refused at once (nlu_pool.Busy,
+    then a quiet client's one. The quiet one is parsed third (after the flood's
+    next turn), not 21st; the flood's messages past its wait bound are refused
+    at once (nlu_pool.Busy,
     which the channels turn into "too many messages"), never parsed late."""
     monkeypatch.setenv("BOT_NLU_THREADS", "1")
     monkeypatch.setenv("BOT_PARSE_WAIT_SECONDS", "1")
@@ -165,6 +166,7 @@ def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(proces
     finally:
         nlu_pool.reset()
     parsed = [name for name in finished if name != "refused"]
-    assert parsed[:2] == ["flood-0", "quiet"]
-    assert parsed[2:] == [f"flood-{i}" for i in range(1, len(parsed) - 1)]
+    # the flood's next turn (queued before the quiet one came), then the quiet one
+    assert parsed[:3] == ["flood-0", "flood-1", "quiet"]
+    assert parsed[3:] == [f"flood-{i}" for i in range(2, len(parsed) - 1)]
     assert finished.count("refused") == 20 + 1 - len(parsed) > 0

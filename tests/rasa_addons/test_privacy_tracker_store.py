@@ -154,3 +154,34 @@ def test_the_export_of_a_stored_conversation_holds_no_format(store, tmp_path) ->
         rows = [json.loads(row) for row in stored(store)]
         assert leaks(json.dumps(rows, ensure_ascii=False), secrets) == []
         assert leaks(exported, secrets) == []
+
+
+def test_a_save_cancelled_mid_write_returns_only_once_the_write_is_in(store, monkeypatch) -> None:
+    """The write runs in a thread; Sanic cancels a request's task when its client
+    goes away. The save must not return (and Rasa's lock be released) before the
+    write is in, or the next message reads the tracker without this turn."""
+    import asyncio
+    import threading
+    import time
+
+    written = threading.Event()
+    write = store._write
+
+    def slow_write(tracker: DialogueStateTracker) -> None:
+        time.sleep(0.3)
+        write(tracker)
+        written.set()
+
+    monkeypatch.setattr(store, "_write", slow_write)
+    tracker = DialogueStateTracker.from_events("gone", [user("one")])
+
+    async def scenario() -> bool:
+        saving = asyncio.ensure_future(store.save(tracker))
+        await asyncio.sleep(0.05)
+        saving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await saving
+        return written.is_set()  # already in when the cancelled save gave up
+
+    assert asyncio.run(scenario())
+    assert len(stored(store)) == 1

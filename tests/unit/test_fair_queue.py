@@ -42,9 +42,10 @@ def test_clients_take_turns_whatever_the_order_they_sent_in():
         return jobs.ran
 
     ran = asyncio.run(scenario())
-    # a plain pool would run the five floods first; here the others wait for one
-    assert ran[:3] == ["flood-0", "quiet-0", "other-0"]
-    assert ran[3:] == [f"flood-{i}" for i in range(1, 5)]
+    # a plain pool would run the five floods first; here the others join the
+    # rotation and wait for one turn of each client ahead of them
+    assert ran[:4] == ["flood-0", "flood-1", "quiet-0", "other-0"]
+    assert ran[4:] == [f"flood-{i}" for i in range(2, 5)]
 
 
 def test_a_burst_is_refused_past_its_own_wait_and_others_still_get_in():
@@ -64,7 +65,7 @@ def test_a_burst_is_refused_past_its_own_wait_and_others_still_get_in():
             await asyncio.sleep(0)
             jobs.release.set()
             assert await asyncio.gather(first, second, quiet) == ["flood-0", "flood-1", "quiet-0"]
-        assert jobs.ran == ["flood-0", "quiet-0", "flood-1"]  # the quiet one first
+        assert jobs.ran == ["flood-0", "flood-1", "quiet-0"]  # the flood's turn, then quiet
 
     asyncio.run(scenario())
 
@@ -100,3 +101,63 @@ def test_a_job_whose_caller_went_away_is_never_run():
         return jobs.ran
 
     assert asyncio.run(scenario()) == ["a-0"]
+
+
+def test_newcomers_do_not_starve_a_client_with_a_backlog():
+    """An office behind one address sends three; twenty single-message users
+    arrive while its first runs. Its second message runs next, not last."""
+
+    async def scenario() -> list[str]:
+        jobs = Jobs()
+        with ThreadPoolExecutor(1) as pool:
+            fair = FairQueue(pool, 1, max_wait=60)
+            tasks = [
+                asyncio.ensure_future(fair.run("office", jobs.job, f"office-{i}")) for i in range(3)
+            ]
+            await asyncio.sleep(0.05)
+            tasks += [
+                asyncio.ensure_future(fair.run(f"user{i}", jobs.job, f"user-{i}"))
+                for i in range(20)
+            ]
+            await asyncio.sleep(0)
+            jobs.release.set()
+            await asyncio.gather(*tasks)
+        return jobs.ran
+
+    ran = asyncio.run(scenario())
+    assert ran[:3] == ["office-0", "office-1", "user-0"]
+    assert ran.index("office-2") == 22  # its turn after each newcomer that came before it
+
+
+def test_a_job_raising_stopiteration_fails_alone():
+    def stops() -> None:
+        raise StopIteration
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            fair = FairQueue(pool, 1, max_wait=60)
+            with pytest.raises(RuntimeError, match="StopIteration"):
+                await fair.run("a", stops)
+            assert await asyncio.wait_for(fair.run("a", str.upper, "next"), 5) == "NEXT"
+
+    asyncio.run(scenario())
+
+
+def test_a_cancelled_waiting_job_no_longer_counts():
+    async def scenario() -> None:
+        jobs = Jobs()
+        with ThreadPoolExecutor(1) as pool:
+            fair = FairQueue(pool, 1, max_wait=0.3)
+            first = asyncio.ensure_future(fair.run("a", jobs.job, "a-0"))
+            await asyncio.sleep(0.05)
+            waiting = asyncio.ensure_future(fair.run("a", jobs.job, "a-1"))
+            await asyncio.sleep(0)
+            waiting.cancel()
+            await asyncio.sleep(0)
+            assert fair.waiting("a") == 0  # so the next one is a first waiting job again
+            again = asyncio.ensure_future(fair.run("a", jobs.job, "a-2"))
+            await asyncio.sleep(0)
+            jobs.release.set()
+            assert await asyncio.gather(first, again) == ["a-0", "a-2"]
+
+    asyncio.run(scenario())

@@ -87,7 +87,7 @@ class AgentChannel(InputChannel):
             agent = getattr(request.app.ctx, "agent", None)
             if agent is None or not agent.is_ready():
                 return error(503, "no model is loaded yet; try again shortly")
-            nlu_pool.CLIENT.set(client_key(request, cfg))
+            client_set = nlu_pool.CLIENT.set(client_key(request, cfg))
             try:
                 parsed = await agent.parse_message(text)
             except nlu_pool.Busy as busy:
@@ -95,6 +95,8 @@ class AgentChannel(InputChannel):
             except Exception as exc:  # noqa: BLE001 - the type only: a traceback can quote the text
                 logger.error("agent parse failed (%s)", type(exc).__name__)
                 return error(500, "the question could not be parsed")
+            finally:
+                nlu_pool.CLIENT.reset(client_set)
             return response.json(parsed)
 
         return agent_routes

@@ -223,7 +223,9 @@ class RestChannel(InputChannel):
                 input_channel=self.name(),
                 metadata=message.metadata,
             )
-            nlu_pool.CLIENT.set(client)  # this request's task: its parse waits its turn
+            # this request's parse waits its turn as this client's; reset after,
+            # since Sanic runs every request of a keep-alive connection in one task
+            client_set = nlu_pool.CLIENT.set(client)
             try:
                 await on_new_message(user_message)
             except nlu_pool.Busy as busy:  # not parsed, nothing stored: send it again later
@@ -235,6 +237,8 @@ class RestChannel(InputChannel):
                     "sender %s: message not handled (%s)", message.sender, type(exc).__name__
                 )
                 logger.debug("message not handled", exc_info=True)
+            finally:
+                nlu_pool.CLIENT.reset(client_set)
             return response.json(collector.messages)
 
         return rest

@@ -203,13 +203,14 @@ class SocketIOChannel(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata,
             )
-            nlu_pool.CLIENT.set(self.addresses.get(sid))  # its parse waits its turn
+            client_set = nlu_pool.CLIENT.set(self.addresses.get(sid))  # its parse's turn
             try:
                 await on_new_message(message)
             except nlu_pool.Busy as busy:  # not parsed, nothing stored: as the rate limit
                 await self._say(sid, "too_many_messages", text, seconds=retry_after(busy.wait))
                 return
             finally:
+                nlu_pool.CLIENT.reset(client_set)
                 await output.flush()
             if output.lang:
                 self.reply_lang[sid] = output.lang

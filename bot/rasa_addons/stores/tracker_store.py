@@ -118,7 +118,16 @@ class MaskingSQLTrackerStore(rasa_stores.SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)  # no event broker is configured here
-        await asyncio.to_thread(self._write, tracker)
+        write = asyncio.ensure_future(asyncio.to_thread(self._write, tracker))
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            # The request went away (Sanic cancels its task) while the thread
+            # writes: the conversation's lock must stay held until the write is
+            # in, or the next message reads the tracker without this turn and
+            # its own save skips events by count (the turn would be lost).
+            await write
+            raise
 
     def _write(self, tracker: DialogueStateTracker) -> None:
         known = known_values(tracker)
