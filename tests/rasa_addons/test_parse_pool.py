@@ -21,6 +21,7 @@ from rasa.core.channels.channel import UserMessage
 from bot.rasa_addons import nlu_pool, patches
 from bot.rasa_addons.components.e5_featurizer import E5Featurizer
 from bot.training.examples import EVAL_SETS, eval_questions
+from tests.aio import run_apart
 
 pytestmark = pytest.mark.rasa
 
@@ -83,7 +84,7 @@ def parse_serially(processor, texts: list[str]) -> list[dict]:
     async def one_by_one() -> list[dict]:
         return [await processor.parse_message(UserMessage(t)) for t in texts]
 
-    return asyncio.run(one_by_one())
+    return run_apart(one_by_one())
 
 
 def test_parsing_in_threads_reads_every_message_as_one_at_a_time(processor, e5, monkeypatch):
@@ -108,7 +109,7 @@ def test_parsing_in_threads_reads_every_message_as_one_at_a_time(processor, e5, 
         assert nlu_pool.executor() is not None
         e5.most = 0
         for _ in range(2):
-            concurrent = asyncio.run(parse_all(processor, unsure))
+            concurrent = run_apart(parse_all(processor, unsure))
             assert [comparable(p) for p in concurrent] == [comparable(p) for p in serial]
         assert e5.most >= 2, "e5 never ran in two threads at once: the test proved nothing"
     finally:
@@ -118,22 +119,29 @@ def test_parsing_in_threads_reads_every_message_as_one_at_a_time(processor, e5, 
 def test_no_threads_parses_on_the_loop(processor, monkeypatch):
     monkeypatch.setenv("BOT_NLU_THREADS", "0")
     nlu_pool.reset()
-    names: list[str] = []
+    names: list[tuple[str, str]] = []  # (the loop's thread, the graph's thread)
     original = processor._parse_message_with_graph
+    loop_thread: list[str] = []
 
     def recording(*args: Any, **kwargs: Any) -> Any:
-        names.append(threading.current_thread().name)
+        names.append((loop_thread[-1], threading.current_thread().name))
         return original(*args, **kwargs)
 
+    async def parse_once() -> None:
+        loop_thread.append(threading.current_thread().name)
+        await processor.parse_message(UserMessage("Kan dere fjerne virus fra PC-en min?"))
+
     monkeypatch.setattr(processor, "_parse_message_with_graph", recording)
-    parse_serially(processor, ["Kan dere fjerne virus fra PC-en min?"])
+    run_apart(parse_once())
     monkeypatch.setenv("BOT_NLU_THREADS", "2")
     nlu_pool.reset()
     try:
-        parse_serially(processor, ["Kan dere fjerne virus fra PC-en min?"])
+        run_apart(parse_once())
     finally:
         nlu_pool.reset()
-    assert names[0] == threading.main_thread().name and names[1].startswith("nlu")
+    (loop_a, graph_a), (loop_b, graph_b) = names
+    assert graph_a == loop_a  # BOT_NLU_THREADS=0: on the loop, as Rasa does
+    assert graph_b != loop_b and graph_b.startswith("nlu")
 
 
 def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(processor, monkeypatch):
@@ -162,7 +170,7 @@ def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(proces
         await asyncio.gather(*flood, one("10.0.0.2", texts[20], "quiet"))
 
     try:
-        asyncio.run(scenario())
+        run_apart(scenario())
     finally:
         nlu_pool.reset()
     parsed = [name for name in finished if name != "refused"]

@@ -183,5 +183,5 @@ def test_a_save_cancelled_mid_write_returns_only_once_the_write_is_in(store, mon
             await saving
         return written.is_set()  # already in when the cancelled save gave up
 
-    assert asyncio.run(scenario())
+    assert run_apart(scenario())
     assert len(stored(store)) == 1

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from bot.fair_queue import Busy, FairQueue
+from tests.aio import run_apart
 
 pytestmark = pytest.mark.unit
 
@@ -41,7 +42,7 @@ def test_clients_take_turns_whatever_the_order_they_sent_in():
         assert results == [*(f"flood-{i}" for i in range(5)), "quiet-0", "other-0"]
         return jobs.ran
 
-    ran = asyncio.run(scenario())
+    ran = run_apart(scenario())
     # a plain pool would run the five floods first; here the others join the
     # rotation and wait for one turn of each client ahead of them
     assert ran[:4] == ["flood-0", "flood-1", "quiet-0", "other-0"]
@@ -67,7 +68,7 @@ def test_a_burst_is_refused_past_its_own_wait_and_others_still_get_in():
             assert await asyncio.gather(first, second, quiet) == ["flood-0", "flood-1", "quiet-0"]
         assert jobs.ran == ["flood-0", "flood-1", "quiet-0"]  # the flood's turn, then quiet
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_an_error_comes_back_to_its_caller_and_the_queue_goes_on():
@@ -82,7 +83,7 @@ def test_an_error_comes_back_to_its_caller_and_the_queue_goes_on():
             assert await fair.run("a", str.upper, "next") == "NEXT"
             assert fair.running == 0 and not fair.queues
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_a_job_whose_caller_went_away_is_never_run():
@@ -100,7 +101,7 @@ def test_a_job_whose_caller_went_away_is_never_run():
             await asyncio.sleep(0.05)
         return jobs.ran
 
-    assert asyncio.run(scenario()) == ["a-0"]
+    assert run_apart(scenario()) == ["a-0"]
 
 
 def test_newcomers_do_not_starve_a_client_with_a_backlog():
@@ -124,7 +125,7 @@ def test_newcomers_do_not_starve_a_client_with_a_backlog():
             await asyncio.gather(*tasks)
         return jobs.ran
 
-    ran = asyncio.run(scenario())
+    ran = run_apart(scenario())
     assert ran[:3] == ["office-0", "office-1", "user-0"]
     assert ran.index("office-2") == 22  # its turn after each newcomer that came before it
 
@@ -140,7 +141,7 @@ def test_a_job_raising_stopiteration_fails_alone():
                 await fair.run("a", stops)
             assert await asyncio.wait_for(fair.run("a", str.upper, "next"), 5) == "NEXT"
 
-    asyncio.run(scenario())
+    run_apart(scenario())
 
 
 def test_a_cancelled_waiting_job_no_longer_counts():
@@ -160,4 +161,4 @@ def test_a_cancelled_waiting_job_no_longer_counts():
             jobs.release.set()
             assert await asyncio.gather(first, again) == ["a-0", "a-2"]
 
-    asyncio.run(scenario())
+    run_apart(scenario())
