@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.flood [--messages 60] [--flood-threads 4] [--quick]
     .venv/bin/python -m bench.flood --sockets 200 [--quick]
+    .venv/bin/python -m bench.flood --fair [--quick]
 
 Starts its own servers (the trained model, a temporary database) twice: with
 the rate limits as configured (BOT_RATE_PER_CLIENT, BOT_RATE_PER_SENDER), and
@@ -18,6 +19,10 @@ each sending its next message as soon as the last is answered or refused; the
 settings compared are the per-address limits as configured (BOT_RATE_PER_CLIENT,
 BOT_BURST_PER_CLIENT, BOT_SOCKETS_PER_CLIENT) and lifted (only the per-socket
 rate of bot/rasa_addons/channels/socketio.py left, as before the per-address ones).
+
+With `--fair` both runs lift the rate limits, and compare parsing on the event
+loop (BOT_NLU_THREADS=0, as Rasa does) with the fair parse queue
+(bot/fair_queue.py): what taking turns by client buys on its own.
 
 Prints, per setting: the quiet client's p50/p95 quiet and under the flood,
 the p95 ratio (target: within 2x), and what the flooder got (answered, 429).
@@ -242,6 +247,11 @@ def main() -> None:
     parser.add_argument(
         "--sockets", type=int, default=0, help="flood over this many socket.io connections"
     )
+    parser.add_argument(
+        "--fair",
+        action="store_true",
+        help="rate limits lifted both times: parsing on the loop vs the fair parse queue",
+    )
     args = parser.parse_args()
     n = 20 if args.quick else args.messages
     texts = questions()
@@ -270,6 +280,26 @@ def main() -> None:
             scenario("per-address limits lifted", lifted, texts, n, 0, args.sockets),
         ]
         report(results, n, f"{args.sockets} socket.io connections", load)
+        return
+    if args.fair:  # what the fair parse queue buys on its own (issue 26)
+        lifted = {"BOT_RATE_PER_CLIENT": "100000000", "BOT_RATE_PER_SENDER": "100000000"}
+        results = [
+            scenario(
+                "limits lifted, parsing on the loop (BOT_NLU_THREADS=0, as Rasa)",
+                {**lifted, "BOT_NLU_THREADS": "0"},
+                texts,
+                n,
+                args.flood_threads,
+            ),
+            scenario(
+                "limits lifted, the fair parse queue (BOT_NLU_THREADS=1)",
+                {**lifted, "BOT_NLU_THREADS": "1"},
+                texts,
+                n,
+                args.flood_threads,
+            ),
+        ]
+        report(results, n, f"{args.flood_threads} connections", load)
         return
     results = [
         scenario(
