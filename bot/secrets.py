@@ -54,13 +54,14 @@ def ensure(var_dir: Path, environ: dict[str, str] | None = None) -> list[tuple[s
 MIN_LENGTH = 32  # a generated token is 43 characters
 MIN_DISTINCT = 12  # "aaaa…" is long, not random; 43 random url-safe characters have ~30
 # what example files and tutorials put where a secret goes: refused at start
-PLACEHOLDERS = ("change-me", "changeme", "secret", "password", "token", "example", "xxx")
+PLACEHOLDERS = ("change-me", "changeme", "secret", "password", "token", "example")
 
 
 def _placeholder(value: str) -> bool:
     folded = value.strip().lower()
     # starts as a placeholder, or says "change me" anywhere ("my-CHANGE-ME-secret");
-    # short words only at the start: a random token may hold "xxx" (1 in 6,000)
+    # words of five letters or more, at the start only: a random token starts
+    # with "xxx" in any case 1 time in 30,000 (a test's did); "xxxx…" fails MIN_DISTINCT
     unjoined = folded.replace("-", "").replace("_", "")
     return any(folded.startswith(p) for p in PLACEHOLDERS) or "changeme" in unjoined
 

@@ -131,6 +131,27 @@
     });
     return found;
   }
+  // The summary shows each value in part (bot/privacy/partial.py: each word's first
+  // two letters, the e-mail's local part and domain names so, the description's
+  // first 40 characters): a visitor's message is quoted in any of these forms.
+  var HIDDEN = "\u2022";
+  function partWords(value) {
+    return value.replace(/[\p{L}\p{N}]+/gu, function (word) {
+      var chars = Array.from(word);
+      return chars.length <= 2 ? word : chars.slice(0, 2).join("") + HIDDEN.repeat(chars.length - 2);
+    });
+  }
+  function shownForms(text) {
+    var typed = String(text).trim(), forms = [typed, partWords(typed)];
+    var at = typed.lastIndexOf("@");
+    if (at > 0) {
+      var local = Array.from(typed.slice(0, at)), names = typed.slice(at + 1).split("."), top = names.pop();
+      var kept = local.slice(0, local.length > 2 ? 2 : 1).join("");
+      forms.push(kept + HIDDEN.repeat(3) + "@" + names.map(partWords).concat([top]).join("."));
+    }
+    if (typed.length > 40) forms.push(typed.slice(0, 40));
+    return forms;
+  }
   // The state as written to storage: personal messages lose their text, and so do
   // the visitor's own earlier messages that they quote (the name, e-mail, company
   // typed into the form), and a bot turn's copy of such a question.
@@ -146,8 +167,10 @@
       });
     });
     var quoted = function (text, at) {
-      return typeof text === "string" && norm(text) !== "" && quoting.some(function (q) {
-        return q.at >= at && q.text.indexOf(norm(text)) >= 0;
+      if (typeof text !== "string" || norm(text) === "") return false;
+      var forms = shownForms(text).map(norm).filter(function (f) { return f !== ""; });
+      return quoting.some(function (q) {
+        return q.at >= at && forms.some(function (f) { return q.text.indexOf(f) >= 0; });
       });
     };
     copy.history.forEach(function (entry, at) {
