@@ -78,7 +78,6 @@ def valid_sender(value: object) -> bool:
 
 PRIVATE_SENDER_CHARS = 16  # the chat page's ids are 24, rasa-webchat's uuids 36
 PRIVATE_SENDER_DISTINCT = 8  # a random 16 has ~13; "aaaa…" or "abababab…" has 1-2
-PRIVATE_SENDER_RULE = "16 or more characters, letters and digits mixed, as a random id is"
 
 
 def private_sender(sender: str) -> bool:

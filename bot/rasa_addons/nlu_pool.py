@@ -33,7 +33,7 @@ from contextvars import ContextVar
 from bot import settings
 from bot.fair_queue import Busy, FairQueue
 
-__all__ = ["CLIENT", "Busy", "executor", "queue", "reset"]
+__all__ = ["CLIENT", "Busy", "queue", "reset"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +64,6 @@ def queue() -> FairQueue | None:
             logger.info("parsing %s", f"in {threads} thread(s)" if threads else "on the loop")
             _configured = True
     return _queue
-
-
-def executor() -> ThreadPoolExecutor | None:
-    """The parse pool itself (None: parse on the loop)."""
-    queue()
-    return _pool
 
 
 def _warn_if_oversubscribed(threads: int) -> None:

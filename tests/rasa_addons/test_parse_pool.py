@@ -106,7 +106,7 @@ def test_parsing_in_threads_reads_every_message_as_one_at_a_time(processor, e5, 
     monkeypatch.setenv("BOT_NLU_THREADS", str(THREADS))
     nlu_pool.reset()
     try:
-        assert nlu_pool.executor() is not None
+        assert nlu_pool.queue() is not None
         e5.most = 0
         for _ in range(2):
             concurrent = run_apart(parse_all(processor, unsure))

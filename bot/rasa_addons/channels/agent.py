@@ -77,7 +77,8 @@ class AgentChannel(InputChannel):
             refused = await token_refusal(request, cfg, token, "agent", DISABLED)
             if refused is not None:
                 return refused
-            wait = await limits(request, cfg).client.spend(client_key(request, cfg))
+            client = client_key(request, cfg)
+            wait = await limits(request, cfg).client.spend(client)
             if wait:
                 return too_many(wait)
             try:
@@ -87,7 +88,7 @@ class AgentChannel(InputChannel):
             agent = getattr(request.app.ctx, "agent", None)
             if agent is None or not agent.is_ready():
                 return error(503, "no model is loaded yet; try again shortly")
-            client_set = nlu_pool.CLIENT.set(client_key(request, cfg))
+            client_set = nlu_pool.CLIENT.set(client)
             try:
                 parsed = await agent.parse_message(text)
             except nlu_pool.Busy as busy:
