@@ -1,5 +1,5 @@
 """The project database's tables: the rule base, the records, service requests,
-feedback, request drafts and the trainers' inbox (bot.db has the engine, the
+feedback, request drafts, the trainers' inbox and the insights summary (bot.db has the engine, the
 sessions and the upgrade that creates them)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -289,3 +290,60 @@ class InboxCursor(Base):
     source = Column(String(32), primary_key=True)
     position = Column(Integer, nullable=False)
     synced_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class InsightTurn(Base):
+    """One user message, summarised from the tracker store for the team's figures
+    (bot/insights/). Rows go with their conversation (retention, `forget`)."""
+
+    __tablename__ = "insight_turns"
+    event_id = Column(Integer, primary_key=True, autoincrement=False)  # tracker events.id
+    sender = Column(String(255), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    week = Column(Date, nullable=False)  # the Monday of its ISO week
+    lang = Column(String(2), nullable=False)  # the language it was answered in
+    kind = Column(String(16), nullable=False)  # question | button | form
+    intent = Column(String(96))
+    confidence = Column(Float)
+    fallback = Column(Boolean, nullable=False, default=False)  # an answer was a fallback
+
+
+class InsightAnswer(Base):
+    """One answer with the contract's payload (answer-contract.md §2)."""
+
+    __tablename__ = "insight_answers"
+    event_id = Column(Integer, primary_key=True, autoincrement=False)
+    turn_id = Column(Integer, index=True)  # the user message it answered
+    sender = Column(String(255), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    lang = Column(String(2), nullable=False)
+    verdict = Column(String(32), nullable=False)
+    kind = Column(String(16), nullable=False)  # topic | lookup | fallback | out_of_scope | info
+    topic = Column(String(64))  # the rule base topic whose clauses it cited
+    rule_ids = Column(Text, nullable=False)  # the payload's list, as JSON
+
+
+class InsightForm(Base):
+    """One run of the paid-service request form: where it ended."""
+
+    __tablename__ = "insight_forms"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    event_id = Column(Integer, nullable=False, unique=True)  # the form's start
+    sender = Column(String(255), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    lang = Column(String(2), nullable=False)
+    service = Column(String(64))
+    outcome = Column(String(16), nullable=False)  # open | filed | cancelled
+    step = Column(String(32))  # the last field it asked for
+    last_at = Column(DateTime(timezone=True), nullable=False)  # its latest event
+
+
+class InsightSender(Base):
+    """What the summary needs to remember of a conversation between two runs."""
+
+    __tablename__ = "insight_senders"
+    sender = Column(String(255), primary_key=True)
+    turn_id = Column(Integer)  # its latest user message
+    lang = Column(String(2))  # the language of its latest answer
+    loop = Column(String(64))  # the form active now
+    form_id = Column(Integer)  # its open insight_forms row

@@ -77,6 +77,9 @@ class Settings:
     # a client's newest message waits at most this long for a parse thread, else it
     # is refused at once, "send it again in N s" (BOT_PARSE_WAIT_SECONDS)
     parse_wait_seconds: float = 20.0
+    # the insights summary reads PostgreSQL's events only once they are this old
+    # (BOT_INSIGHTS_SETTLE_SECONDS; bot/insights/summary.py says why)
+    insights_settle_seconds: int = 60
     # One client address across every channel and replica (bot/address_limits.py)
     burst_per_client: int = 10  # of rate_per_client, at once (BOT_BURST_PER_CLIENT)
     sockets_per_client: int = 20  # open socket.io connections (BOT_SOCKETS_PER_CLIENT)
@@ -242,6 +245,7 @@ def load() -> Settings:
             or os.environ.get("BOT_LOCK_STORE_URL", "").strip()
         ),
         limits_prefix=os.environ.get("BOT_LIMITS_PREFIX", "").strip() or "bot:limits:",
+        insights_settle_seconds=_int("BOT_INSIGHTS_SETTLE_SECONDS", 60),
     )
 
 

@@ -25,6 +25,7 @@ bot privacy forget SENDER        delete one person's data; anonymise their servi
 bot privacy export SENDER        everything stored about one person, as JSON (masked)
 bot inbox sync|list|show|assign|ignore|oos   what customers left behind (misunderstood messages)
 bot phrase add|check|intents     add a phrase to the training data (conflict check first)
+bot insights [--days N] [--json|--csv]   the support team's figures (small counts hidden)
 bot retrain [--force]            train the current data; live without a restart if the gate passes
 bot eval [--cross-validate K]    per-language and per-intent scores, confusions, PNG and HTML
 
@@ -38,6 +39,7 @@ bot/cli/records.py    import, records
 bot/cli/requests.py   requests
 bot/cli/privacy.py    privacy
 bot/cli/inbox.py      inbox, phrase
+bot/cli/insights.py   insights
 bot/cli/training.py   retrain, eval
 """
 
@@ -47,7 +49,7 @@ import argparse
 import os
 import sys
 
-from bot.cli import ask, inbox, launch, privacy, records, requests, rules, training
+from bot.cli import ask, inbox, insights, launch, privacy, records, requests, rules, training
 from bot.runtime.processes import PRIVATE_UMASK, private_var_dir
 
 __all__ = ["main", "parser"]
@@ -65,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
         requests,
         privacy,
         inbox,
+        insights,
         training,
     ):  # the order of `bot --help`
         group.register(sub)

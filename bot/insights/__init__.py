@@ -1,0 +1,34 @@
+"""Figures for the support team (issue 27): what customers ask, what the
+assistant settles, what it sells, where it fails.
+
+summary.py   the tracker store's events summarised into tables, incrementally
+figures.py   the figures of a period: SQL aggregates over the summary, the
+             feedback and the filed requests
+report.py    what may be shown (counts under 5 hidden), as JSON, CSV or text
+charts.py    the trainer page's charts, as SVG drawn here
+
+`report_for` is what `bot insights` and the trainer page call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from bot.insights.figures import Period, compute
+from bot.insights.report import shown
+from bot.insights.summary import Summarised, forget_senders, summarise
+
+__all__ = ["Period", "Summarised", "forget_senders", "report_for", "summarise"]
+
+
+def report_for(
+    period: Period,
+    url: str | None = None,
+    tracker_url: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Bring the summary up to date, then the period's figures as they may be shown."""
+    summarise(url, tracker_url)
+    return shown(compute(period, url, now=now))

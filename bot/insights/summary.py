@@ -1,0 +1,381 @@
+"""The summary the figures are counted from: the tracker store's events, read
+once and incrementally (a cursor on events.id), turned into one row per user
+message, per answer and per run of the request form (bot/schema.py, Insight*).
+
+The database does the reading: each event's few fields are picked out of its
+JSON by SQL (SQLite's JSON_EXTRACT, PostgreSQL's #>>), so neither the texts
+nor the personal values of a conversation reach Python, and a slot's value
+only for the two slots the form's figures need. The figures themselves
+(bot/insights/figures.py) are SQL aggregates over these tables, which live in
+the project database beside the feedback and the filed requests they join.
+
+Order: SQLite commits one writer at a time, so ids become visible in order.
+PostgreSQL hands out ids from a sequence before the commit, so a turn saved
+slowly by one replica may appear behind ids already read: there the summary
+reads only events older than BOT_INSIGHTS_SETTLE_SECONDS (60 s, Rasa's lock
+lifetime, within which every save ends) and stops at the first newer one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
+
+from bot import db, rulebase, settings
+from bot.contract import DEFAULT_LANG, LANGS
+from bot.tracker_events import EVENTS, tracker_engine
+
+REQUEST_FORM = "service_request_form"
+FORM_SLOTS = ("requested_slot", "sr_service")  # the only slot values read
+CURSOR = "insights"  # its row in inbox_cursors
+# Raised when what a row means changes: a summary of another version is made again.
+VERSION = "1"
+VERSION_KEY = "insights_summary_version"
+BATCH = 5000
+_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Summarised:
+    events: int  # events read
+    turns: int
+    answers: int
+    forms: int
+    rebuilt: bool = False  # the tracker store was replaced: summarised from the start
+
+
+@dataclass
+class _Batch:
+    """What one batch adds or changes, before it is written in one transaction."""
+
+    turns: dict[int, db.InsightTurn] = field(default_factory=dict)
+    answers: int = 0
+    forms: int = 0
+
+
+def _json_field(data: Any, *path: str) -> Any:
+    return data[path].as_string()
+
+
+def _reading(engine: sa.engine.Engine) -> sa.sql.Select:
+    """The events' fields the summary needs, picked out by the database."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        data: Any = sa.cast(EVENTS.c.data, JSONB)
+    else:
+        data = sa.type_coerce(EVENTS.c.data, sa.JSON)
+    answer = ("data", "custom", "answer")
+    name = _json_field(data, "name")
+    return sa.select(
+        EVENTS.c.id,
+        EVENTS.c.sender_id,
+        EVENTS.c.type_name,
+        EVENTS.c.timestamp,
+        EVENTS.c.intent_name,
+        data[("parse_data", "intent", "confidence")].as_float().label("confidence"),
+        _json_field(data, "parse_data", "language", "explicit").label("explicit"),
+        _json_field(data, "parse_data", "language", "detected").label("detected"),
+        _json_field(data, "parse_data", "language", "decisive").label("decisive"),
+        sa.func.substr(_json_field(data, "text"), 1, 1).label("first"),
+        _json_field(data, *answer, "verdict").label("verdict"),
+        _json_field(data, *answer, "lang").label("answer_lang"),
+        _json_field(data, *answer, "rule_ids").label("rule_ids"),
+        _json_field(data, *answer, "lookup", "status").label("lookup"),
+        _json_field(data, "data", "custom", "service_request", "reference").label("filed"),
+        name.label("name"),
+        sa.case(
+            (
+                sa.and_(EVENTS.c.type_name == "slot", name.in_(FORM_SLOTS)),
+                _json_field(data, "value"),
+            ),
+            else_=None,
+        ).label("value"),
+    ).where(
+        EVENTS.c.type_name.in_(("user", "bot", "active_loop", "slot")),
+        sa.or_(EVENTS.c.type_name != "slot", name.in_(FORM_SLOTS)),
+    )
+
+
+def _when(timestamp: float | None) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp or 0.0, dt.timezone.utc)
+
+
+def week_of(moment: dt.datetime) -> dt.date:
+    """The Monday of the moment's ISO week (UTC): the figures' weeks."""
+    day = moment.astimezone(dt.timezone.utc).date()
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _lang(*candidates: Any) -> str:
+    for value in candidates:
+        if value in LANGS:
+            return str(value)
+    return DEFAULT_LANG
+
+
+def _yes(value: Any) -> bool:
+    """A JSON true as either database returns it as text."""
+    return str(value).lower() in ("true", "1")
+
+
+def _rule_ids(raw: Any) -> list[str]:
+    try:
+        found = json.loads(raw) if isinstance(raw, str) else []
+    except ValueError:
+        return []
+    return [str(x) for x in found] if isinstance(found, list) else []
+
+
+def _topics_by_clauses(url: str) -> dict[tuple[str, ...], str]:
+    """A topic's answer cites exactly its clauses, in order, and no two topics
+    share a list (bot/rulebase checks it): the list names the topic."""
+    try:
+        rules = rulebase.current(url)
+    except rulebase.RulebaseMissing:
+        return {}
+    return {topic.clauses: topic.id for topic in rules.topics.values()}
+
+
+class _Summary:
+    """One run: per-conversation state, read as each batch needs it."""
+
+    def __init__(self, session: Session, topics: dict[tuple[str, ...], str]):
+        self.session = session
+        self.topics = topics
+        self.states: dict[str, db.InsightSender] = {}
+
+    def state(self, sender: str) -> db.InsightSender:
+        found = self.states.get(sender)
+        if found is None:
+            found = self.session.get(db.InsightSender, sender)
+            if found is None:
+                found = db.InsightSender(sender=sender)
+                self.session.add(found)
+            self.states[sender] = found
+        return found
+
+    def turn(self, batch: _Batch, turn_id: int | None) -> db.InsightTurn | None:
+        if turn_id is None:
+            return None
+        return batch.turns.get(turn_id) or self.session.get(db.InsightTurn, turn_id)
+
+    def form(self, state: db.InsightSender) -> db.InsightForm | None:
+        return self.session.get(db.InsightForm, state.form_id) if state.form_id else None
+
+    def read(self, row: Any, batch: _Batch) -> None:
+        state = self.state(row.sender_id)
+        at = _when(row.timestamp)
+        form = self.form(state)
+        if form is not None and form.outcome == "open":
+            form.last_at = at
+        if row.type_name == "user":
+            kind = "form" if state.loop else "button" if row.first == "/" else "question"
+            # as the actions choose the reply's language (actions/conversation.py):
+            # the page's choice, else a decisive detection outside a form's field,
+            # else the conversation's so far; the answer's own language wins below
+            detected = row.detected if kind != "form" and _yes(row.decisive) else None
+            lang = _lang(row.explicit, detected, state.lang, row.detected)
+            turn = db.InsightTurn(
+                event_id=row.id,
+                sender=row.sender_id,
+                at=at,
+                week=week_of(at),
+                lang=lang,
+                kind=kind,
+                intent=row.intent_name,
+                confidence=row.confidence,
+                fallback=False,
+            )
+            self.session.add(turn)
+            batch.turns[row.id] = turn
+            state.turn_id, state.lang = row.id, lang
+        elif row.type_name == "bot" and row.verdict:
+            self.answer(row, state, at, batch)
+        elif row.type_name == "bot" and row.filed and form is not None:
+            form.outcome = "filed"
+        elif row.type_name == "active_loop":
+            self.loop(row, state, at, batch)
+        elif row.type_name == "slot" and form is not None and form.outcome == "open":
+            if row.name == "requested_slot" and row.value:
+                form.step = str(row.value)[:32]
+            elif row.name == "sr_service" and row.value:
+                form.service = str(row.value)[:64]
+
+    def answer(self, row: Any, state: db.InsightSender, at: dt.datetime, batch: _Batch) -> None:
+        lang = _lang(row.answer_lang, state.lang)
+        rule_ids = _rule_ids(row.rule_ids)
+        turn = self.turn(batch, state.turn_id)
+        topic = None if row.lookup else self.topics.get(tuple(rule_ids))
+        if row.lookup:
+            kind = "lookup"
+        elif row.verdict == "fallback":
+            kind = (
+                "out_of_scope" if turn is not None and turn.intent == "out_of_scope" else "fallback"
+            )
+        else:
+            kind = "topic" if topic else "info"
+        self.session.add(
+            db.InsightAnswer(
+                event_id=row.id,
+                turn_id=state.turn_id,
+                sender=row.sender_id,
+                at=at,
+                lang=lang,
+                verdict=str(row.verdict)[:32],
+                kind=kind,
+                topic=topic,
+                rule_ids=json.dumps(rule_ids),
+            )
+        )
+        batch.answers += 1
+        if turn is not None:
+            turn.lang = lang  # the language it was answered in
+            turn.fallback = turn.fallback or kind == "fallback"
+        state.lang = lang
+
+    def loop(self, row: Any, state: db.InsightSender, at: dt.datetime, batch: _Batch) -> None:
+        name = row.name or None
+        if name == REQUEST_FORM and state.loop != REQUEST_FORM:
+            form = db.InsightForm(
+                event_id=row.id,
+                sender=row.sender_id,
+                at=at,
+                lang=_lang(state.lang),
+                outcome="open",
+                last_at=at,
+            )
+            self.session.add(form)
+            self.session.flush()
+            state.form_id = form.id
+            batch.forms += 1
+        elif name is None and state.loop == REQUEST_FORM:
+            ended = self.form(state)
+            if ended is not None and ended.outcome == "open":
+                # ended: cancelled unless the filing that follows says otherwise
+                ended.outcome = "cancelled"
+        state.loop = name
+
+
+def _cursor(session: Session) -> int:
+    row = session.get(db.InboxCursor, CURSOR)
+    return int(row.position) if row is not None else 0
+
+
+def _move_cursor(session: Session, position: int) -> None:
+    row = session.get(db.InboxCursor, CURSOR)
+    now = dt.datetime.now(dt.timezone.utc)
+    if row is None:
+        session.add(db.InboxCursor(source=CURSOR, position=position, synced_at=now))
+    else:
+        row.position, row.synced_at = position, now
+
+
+def _lock(session: Session) -> None:
+    """One summary at a time on PostgreSQL (the launcher's timer, a command, the
+    page); SQLite's single writer does this by itself (the loser retries)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(4242027)"))
+
+
+def clear(session: Session) -> None:
+    for table in (db.InsightAnswer, db.InsightTurn, db.InsightForm, db.InsightSender):
+        session.execute(sa.delete(table))
+    session.execute(sa.delete(db.InboxCursor).where(db.InboxCursor.source == CURSOR))
+    session.execute(sa.delete(db.Meta).where(db.Meta.key == VERSION_KEY))
+
+
+def _one_batch(
+    url: str, engine: sa.engine.Engine, topics: dict, horizon: float | None, size: int
+) -> tuple[int, int, int, int, bool]:
+    """Read and write one batch; (events, turns, answers, forms, rebuilt)."""
+    with db.session_scope(url) as session:
+        _lock(session)
+        position = _cursor(session)
+        rebuilt = False
+        made = session.get(db.Meta, VERSION_KEY)
+        if made is None or made.value != VERSION:
+            clear(session)
+            session.merge(db.Meta(key=VERSION_KEY, value=VERSION))
+            position, rebuilt = 0, made is not None
+        with engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(EVENTS.c.id))).scalar() or 0
+            if last < position:  # a new tracker database: start again
+                clear(session)
+                position, rebuilt = 0, True
+            rows = conn.execute(
+                _reading(engine).where(EVENTS.c.id > position).order_by(EVENTS.c.id).limit(size)
+            ).all()
+        summary, batch = _Summary(session, topics), _Batch()
+        read = 0
+        for row in rows:
+            if horizon is not None and (row.timestamp or 0.0) >= horizon:
+                break  # newer than the settle time: the next run reads it
+            summary.read(row, batch)
+            position, read = row.id, read + 1
+        _move_cursor(session, position)
+        return read, len(batch.turns), batch.answers, batch.forms, rebuilt
+
+
+def summarise(
+    url: str | None = None,
+    tracker_url: str | None = None,
+    *,
+    settle_seconds: float | None = None,
+    batch: int = BATCH,
+) -> Summarised:
+    """Bring the summary up to date with the tracker store."""
+    cfg = settings.load()
+    url = db.ensure_schema(url)
+    engine = tracker_engine(tracker_url or cfg.tracker_url)
+    if engine is None:
+        return Summarised(0, 0, 0, 0)
+    settle = cfg.insights_settle_seconds if settle_seconds is None else settle_seconds
+    horizon = time.time() - settle if engine.dialect.name != "sqlite" and settle > 0 else None
+    topics = _topics_by_clauses(url)
+    totals = [0, 0, 0, 0]
+    rebuilt = False
+    while True:
+        done = _retrying(lambda: _one_batch(url, engine, topics, horizon, batch))
+        for i in range(4):
+            totals[i] += done[i]
+        rebuilt = rebuilt or done[4]
+        if done[0] < batch:
+            break
+    return Summarised(totals[0], totals[1], totals[2], totals[3], rebuilt=rebuilt)
+
+
+def _retrying(work: Any) -> Any:
+    """Two summaries at once on SQLite: the loser of the write lock or of a key tries again."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return work()
+        except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+            if attempt == _ATTEMPTS - 1 or (
+                isinstance(exc, sa_exc.OperationalError) and "locked" not in str(exc).lower()
+            ):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def forget_senders(senders: Iterable[str], url: str | None = None) -> int:
+    """The summary of these conversations goes with them (retention, `forget`)."""
+    gone = 0
+    wanted = list(senders)
+    with db.session_scope(db.ensure_schema(url)) as session:
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            for table in (db.InsightAnswer, db.InsightTurn, db.InsightForm, db.InsightSender):
+                result = session.execute(sa.delete(table).where(table.sender.in_(chunk)))
+                if table is db.InsightTurn:
+                    gone += int(result.rowcount or 0)
+    return gone
