@@ -1,6 +1,7 @@
 """Figures for the support team (issue 27): what customers ask, what the
 assistant settles, what it sells, where it fails.
 
+period.py    the days a report covers
 summary.py   the tracker store's events summarised into tables, incrementally
 figures.py   the figures of a period: SQL aggregates over the summary, the
              feedback and the filed requests
@@ -15,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.insights.figures import Period, compute
+from bot.insights.figures import compute
+from bot.insights.period import Period, PeriodError
 from bot.insights.report import shown
 from bot.insights.summary import Summarised, forget_senders, summarise
 
-__all__ = ["Period", "Summarised", "forget_senders", "report_for", "summarise"]
+__all__ = ["Period", "PeriodError", "Summarised", "forget_senders", "report_for", "summarise"]
 
 
 def report_for(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,33 +20,13 @@ from sqlalchemy.orm import Session
 
 from bot import db, rulebase, settings
 from bot.contract import LANGS, VERDICTS
+from bot.insights.period import Period
 
 ByLang = dict[str, int]
 CATEGORIES = (*VERDICTS, "lookup", "fallback", "out_of_scope")
 FORM_ENDS = ("filed", "cancelled", "abandoned", "in_progress")
 ABANDONED_AFTER = dt.timedelta(minutes=60)  # the domain's session_expiration_time
 HANDOFF_INTENT = "human_handoff"
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole days, `since` to `until` inclusive, in UTC."""
-
-    since: dt.date
-    until: dt.date
-
-    @classmethod
-    def last(cls, days: int, today: dt.date | None = None) -> Period:
-        end = today or dt.datetime.now(dt.timezone.utc).date()
-        return cls(end - dt.timedelta(days=days - 1), end)
-
-    @property
-    def start(self) -> dt.datetime:
-        return dt.datetime.combine(self.since, dt.time(), dt.timezone.utc)
-
-    @property
-    def end(self) -> dt.datetime:
-        return dt.datetime.combine(self.until + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
 
 
 def by_lang(rows: Any = (), total: int | None = None) -> ByLang:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select
 
-from bot import db, settings
+from bot import db, insights, settings
 from bot.privacy import drafts
 from bot.service_requests import deferred
 from bot.tracker_events import EVENTS, tracker_engine
@@ -51,21 +51,22 @@ class Purged:
         )
 
 
-def _purge_conversations(cutoff: dt.datetime, tracker_url: str | None) -> tuple[int, int]:
+def _purge_conversations(cutoff: dt.datetime, tracker_url: str | None) -> tuple[list[str], int]:
+    """The conversations whose last event is older than `cutoff` go; their ids
+    (for the summary the insights count from) and how many events."""
     engine = tracker_engine(tracker_url)
     if engine is None:
-        return 0, 0
+        return [], 0
     last = func.max(EVENTS.c.timestamp)
     old = select(EVENTS.c.sender_id).group_by(EVENTS.c.sender_id).having(last < cutoff.timestamp())
-    conversations = events = 0
+    events = 0
     with engine.begin() as conn:
         senders = list(conn.execute(old).scalars())
         for i in range(0, len(senders), _BATCH):
             batch = senders[i : i + _BATCH]
             result = conn.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(batch)))
-            conversations += len(batch)
             events += int(result.rowcount or 0)
-    return conversations, events
+    return senders, events
 
 
 def _purge_set_aside(cutoff: dt.datetime, var_dir: Path) -> int:
@@ -104,15 +105,16 @@ def purge(
     if days <= 0:
         return Purged(0, 0, 0, 0, requests=requests)
     cutoff = now - dt.timedelta(days=days)
-    conversations, events = _purge_conversations(cutoff, tracker_url)
+    senders, events = _purge_conversations(cutoff, tracker_url)
     url = db.ensure_schema(url)
+    insights.forget_senders(senders, url)  # the figures leave with the conversations
     with db.session_scope(url) as session:
         result = session.execute(delete(db.Feedback).where(db.Feedback.created_at < cutoff))
         feedback = int(result.rowcount or 0)
     from bot.training import inbox  # the inbox holds what users typed, masked
 
     return Purged(
-        conversations,
+        len(senders),
         events,
         feedback,
         drafts.delete_older(cutoff, url),

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from bot import db, feedback
+from bot import db, feedback, insights
 from bot.privacy import drafts, mask
 from bot.service_requests import deferred, list_requests
 from bot.tracker_events import EVENTS, tracker_engine
@@ -111,6 +111,7 @@ def forget(sender: str, *, url: str | None = None, tracker_url: str | None = Non
     drafts.delete(sender, url=url)
     deferred.discard(sender)  # a request saved while the database was down: unfileable now
     in_inbox = inbox.forget_sender(sender, url)
+    insights.forget_senders([sender], url)
     now = dt.datetime.now(dt.timezone.utc)
     with db.session_scope(url) as session:
         gone = session.execute(delete(db.Feedback).where(db.Feedback.sender == sender))

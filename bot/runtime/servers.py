@@ -117,9 +117,23 @@ def sync_inbox(cfg: Settings) -> str:
     return f"inbox: {done.summary()}"
 
 
+def summarise_insights(cfg: Settings) -> str:
+    """Bring the insights' summary up to date (bot/insights/); a line, never an
+    exception, as sync_inbox. The page and `bot insights` also do it on demand:
+    this keeps their wait short."""
+    from bot import insights
+
+    try:
+        done = insights.summarise(cfg.database_url, cfg.tracker_url)
+    except Exception as exc:  # noqa: BLE001 - reported, and tried again next time
+        return f"insights summary failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return f"insights: {done.events} event(s) summarised"
+
+
 class InboxSyncer(threading.Thread):
-    """Syncs the inbox every BOT_INBOX_SYNC_SECONDS while the servers run (a
-    daemon thread of the launcher: no process of its own, stopped with it)."""
+    """Syncs the inbox, and the insights' summary, every BOT_INBOX_SYNC_SECONDS
+    while the servers run (a daemon thread of the launcher: no process of its
+    own, stopped with it)."""
 
     def __init__(self, cfg: Settings):
         super().__init__(name="inbox-sync", daemon=True)
@@ -129,7 +143,7 @@ class InboxSyncer(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping.wait(self.cfg.inbox_sync_seconds):
-            line = sync_inbox(self.cfg)
+            line = f"{sync_inbox(self.cfg)}; {summarise_insights(self.cfg)}"
             if "failed" in line and line != self.last:  # say a failure once, not every minute
                 step(line)
             self.last = line

@@ -23,6 +23,8 @@ client's rate-limit bucket is spent, 429 beyond it):
 - GET  api/intents                             intents with topic titles and descriptions
 - GET  api/retrain | POST api/retrain {"force": false}   status | start (409 while one runs)
 - GET  api/evaluation | api/evaluation/plot    the newest `bot eval`, its confusion PNG
+- GET  api/insights?days=N | ?since=D&until=D   the team's figures (`bot insights --json`,
+                                               small counts hidden) and their charts (SVG)
 
 Statuses: 400 bad input, 404 no such entry, 409 already resolved (another
 trainer was first) or a retrain running, 422 the conflict check refused the
@@ -44,8 +46,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, message_checks, secrets, settings
+from bot import db, insights, message_checks, secrets, settings
 from bot.contract import LANGS
+from bot.insights import charts
 from bot.rasa_addons.channels.chat_page import (
     WEB_DIR,
     content_security_policy,
@@ -223,6 +226,23 @@ def resolve(
 # ---------------------------------------------------------------- the channel
 
 
+def _one_arg(args: Any, name: str) -> str | None:
+    """A query argument given at most once, of a sane length."""
+    values = args.getlist(name) if hasattr(args, "getlist") else [args.get(name)]
+    values = [v for v in values if v is not None]
+    if len(values) > 1:
+        raise BadInput(f"{name} given more than once")
+    if values and len(values[0]) > 32:
+        raise BadInput(f"{name} is too long")
+    return values[0] if values else None
+
+
+def insights_view(period: insights.Period, cfg: settings.Settings) -> dict[str, Any]:
+    """The figures as shown, with their charts (bot/insights/)."""
+    shown = insights.report_for(period, cfg.database_url, cfg.tracker_url)
+    return {**shown, "charts": charts.all_charts(shown)}
+
+
 class TrainerChannel(InputChannel):
     """Routes for the trainer page; it takes no messages."""
 
@@ -353,6 +373,16 @@ class TrainerChannel(InputChannel):
                 raise NotFound("no confusion-matrix plot yet: run `bot eval` on the server")
             return await send_file(request, found.plot, "no-store")
 
+        async def figures(request: Request) -> HTTPResponse:
+            try:
+                args = request.args
+                period = insights.Period.parse(
+                    _one_arg(args, "days"), _one_arg(args, "since"), _one_arg(args, "until")
+                )
+            except insights.PeriodError as exc:
+                raise BadInput(str(exc)) from None
+            return _json(await asyncio.to_thread(insights_view, period, cfg))
+
         routes: list[tuple[str, Handler, str]] = [
             ("/api/inbox", entries, "GET"),
             ("/api/inbox/sync", sync, "POST"),
@@ -365,6 +395,7 @@ class TrainerChannel(InputChannel):
             ("/api/retrain", retrain_start, "POST"),
             ("/api/evaluation", evaluation, "GET"),
             ("/api/evaluation/plot", plot, "GET"),
+            ("/api/insights", figures, "GET"),
         ]
         for uri, handler, method in routes:
             name = f"{handler.__name__}_{method.lower()}"
