@@ -8,7 +8,7 @@ figures.py   the figures of a period: SQL aggregates over the summary, the
 report.py    what may be shown (counts under 5 hidden), as JSON, CSV or text
 charts.py    the trainer page's charts, as SVG drawn here
 
-`report_for` is what `bot insights` and the trainer page call.
+`report_for` is what `bot insights` calls, `page_view` the trainer page.
 """
 
 from __future__ import annotations
@@ -16,12 +16,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bot.insights.charts import all_charts
 from bot.insights.figures import compute
 from bot.insights.period import Period, PeriodError
 from bot.insights.report import shown
 from bot.insights.summary import Summarised, forget_senders, summarise
 
-__all__ = ["Period", "PeriodError", "Summarised", "forget_senders", "report_for", "summarise"]
+__all__ = [
+    "Period",
+    "PeriodError",
+    "Summarised",
+    "forget_senders",
+    "page_view",
+    "report_for",
+    "summarise",
+]
 
 
 def report_for(
@@ -34,3 +43,11 @@ def report_for(
     """Bring the summary up to date, then the period's figures as they may be shown."""
     summarise(url, tracker_url)
     return shown(compute(period, url, now=now))
+
+
+def page_view(
+    period: Period, url: str | None = None, tracker_url: str | None = None
+) -> dict[str, Any]:
+    """What the trainer page's Insights view shows: the figures and their charts."""
+    figures = report_for(period, url, tracker_url)
+    return {**figures, "charts": all_charts(figures)}

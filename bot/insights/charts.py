@@ -17,7 +17,9 @@ COLOURS = {"en": "#2f6fb0", "nb": "#c0392b", "sv": "#d4a017"}
 WIDTH = 640
 LABEL = 210  # the label column of a bar chart
 ROW = 26
-FONT = 'font-family="system-ui, sans-serif" font-size="13"'
+FAMILY = 'font-family="system-ui, sans-serif"'
+FONT = f'{FAMILY} font-size="13"'
+SMALL_FONT = f'{FAMILY} font-size="11"'
 
 
 def _n(value: Any) -> int:
@@ -105,7 +107,7 @@ def weekly(title: str, weeks: list[dict[str, Any]]) -> str:
         if len(weeks) <= 12 or i % max(1, len(weeks) // 8) == 0:
             body.append(
                 f'<text x="{x + step / 2:.1f}" y="{top + height + 16}" text-anchor="middle" '
-                f'{FONT} font-size="11">{escape(week["week"][5:])}</text>'
+                f"{SMALL_FONT}>{escape(week['week'][5:])}</text>"
             )
         for name, points in lines.items():
             value = week[name]["all"]

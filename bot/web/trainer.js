@@ -6,7 +6,8 @@
  * sessionStorage (gone when the tab closes), never put in a URL.
  *
  * Safety: every string from the server goes into the page through textContent
- * or DOM nodes; innerHTML is never used.
+ * or DOM nodes; innerHTML is never used. The insights' charts are SVG the server
+ * draws (bot/insights/charts.py, every text escaped), parsed as XML by DOMParser.
  */
 (function () {
   "use strict";
@@ -135,6 +136,32 @@
   });
   $("tr-signout").addEventListener("click", function () { signOut("Signed out. The token is forgotten in this tab."); });
 
+  // ---- views: the inbox and the insights (#inbox?intent=..., #insights) ------
+
+  function showView(name) {
+    var insights = name === "insights";
+    $("tr-inbox-view").hidden = insights;
+    $("tr-insights").hidden = !insights;
+    $("tr-tab-inbox").setAttribute("aria-selected", String(!insights));
+    $("tr-tab-insights").setAttribute("aria-selected", String(insights));
+  }
+
+  function route() {
+    if ($("tr-main").hidden) return;
+    var hash = location.hash.replace(/^#/, "");
+    if (hash === "insights") { showView("insights"); if (!state.insightsLoaded) loadInsights(); return; }
+    showView("inbox");
+    if (hash.indexOf("inbox?") === 0) {
+      var params = new URLSearchParams(hash.slice(6));
+      $("tr-f-intent").value = params.get("intent") || "";
+      $("tr-f-status").value = "all";
+      loadInbox();
+    }
+  }
+  window.addEventListener("hashchange", route);
+  $("tr-tab-inbox").addEventListener("click", function () { location.hash = "inbox"; });
+  $("tr-tab-insights").addEventListener("click", function () { location.hash = "insights"; });
+
   function openInbox() {
     // The intents first (a cheap authorised call that also checks the token).
     api("GET", "intents").then(function (r) {
@@ -143,6 +170,7 @@
       $("tr-main").hidden = false;
       $("tr-tools").hidden = false;
       setIntents(r.data.intents || []);
+      route();
       sync(true);
       refreshRetrain();
       loadEvaluation();
@@ -744,6 +772,117 @@
       .catch(function (error) { body.appendChild(el("p", "tr-error", "The plot could not be loaded: " + error.message)); });
   }
 
+  // ---- insights ---------------------------------------------------------------
+
+  var LANGS = ["en", "nb", "sv"];
+  var CHARTS = ["weeks", "topics", "answers", "thumbs_down", "services", "countries", "forms"];
+
+  function pct(x) { return typeof x === "number" ? Math.round(x * 100) + " %" : "–"; }
+  function perLang(values, format) {
+    return LANGS.map(function (l) { return l + " " + (format ? format(values[l]) : values[l]); }).join(" · ");
+  }
+
+  function periodQuery() {
+    var days = $("in-days").value;
+    var params = new URLSearchParams();
+    if (days) params.set("days", days);
+    else {
+      params.set("since", $("in-since").value);
+      if ($("in-until").value) params.set("until", $("in-until").value);
+    }
+    return params.toString();
+  }
+
+  $("in-days").addEventListener("change", function () {
+    var custom = !$("in-days").value;
+    $("in-since").disabled = !custom;
+    $("in-until").disabled = !custom;
+    if (!custom) loadInsights();
+  });
+  $("in-period").addEventListener("submit", function (event) { event.preventDefault(); loadInsights(); });
+
+  function loadInsights() {
+    state.insightsLoaded = true;
+    $("in-error").textContent = "";
+    $("in-note").textContent = "Counting…";
+    return api("GET", "insights?" + periodQuery()).then(function (r) {
+      if (r.status !== 200) { $("in-error").textContent = r.data.error || "HTTP " + r.status; $("in-note").textContent = ""; return; }
+      renderInsights(r.data);
+    }).catch(failed);
+  }
+
+  function card(label, value, langs) {
+    var box = el("div", "in-card");
+    box.appendChild(el("div", "in-label", label));
+    box.appendChild(el("div", "in-value", String(value)));
+    if (langs) box.appendChild(el("div", "in-langs", langs));
+    return box;
+  }
+
+  function chart(svgText) {
+    var doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
+    var svg = doc.documentElement;
+    if (!svg || svg.nodeName !== "svg") return el("p", "tr-error", "This chart could not be drawn.");
+    return document.importNode(svg, true);
+  }
+
+  function row(cells, head) {
+    var tr = el("tr");
+    cells.forEach(function (c) {
+      var cell = el(head ? "th" : "td");
+      if (c instanceof Node) cell.appendChild(c); else cell.textContent = String(c);
+      tr.appendChild(cell);
+    });
+    return tr;
+  }
+
+  function renderInsights(f) {
+    $("in-note").textContent = f.period.since + " to " + f.period.until + " (UTC). Counts from 1 to " +
+      (f.min_count - 1) + " are shown as “" + "< " + f.min_count + "”, and rates only where both counts are shown.";
+    var cards = $("in-cards");
+    clear(cards);
+    var down = f.feedback.down, up = f.feedback.up;
+    cards.appendChild(card("Conversations", f.conversations.all, perLang(f.conversations)));
+    cards.appendChild(card("Settled without a person", pct(f.rates.settled.all), perLang(f.rates.settled, pct)));
+    cards.appendChild(card("Questions", f.questions.all, perLang(f.questions)));
+    cards.appendChild(card("Fell back", pct(f.rates.fallback.all), perLang(f.rates.fallback, pct)));
+    cards.appendChild(card("Thumbs up / down", up.all + " / " + down.all, perLang(down) + " down"));
+    cards.appendChild(card("Paid-service requests", f.requests.filed.all, perLang(f.requests.filed)));
+    cards.appendChild(card("Offered a service, then asked", pct(f.rates.offered_then_filed.all),
+      f.requests.offered_then_filed.all + " of " + f.requests.offered.all + " conversations"));
+    var charts = $("in-charts");
+    clear(charts);
+    CHARTS.forEach(function (name) {
+      if (!f.charts || !f.charts[name]) return;
+      var box = el("section", "tr-card in-chart-card");
+      var drawn = chart(f.charts[name]);
+      box.appendChild(el("h2", null, drawn.getAttribute("aria-label") || ""));
+      box.appendChild(drawn);
+      charts.appendChild(box);
+    });
+    var topics = $("in-topics");
+    clear(topics);
+    topics.appendChild(row(["topic", "all", "en", "nb", "sv", "thumbs up", "down"], true));
+    f.topics.forEach(function (t) {
+      var link = el("a", null, (t.title && t.title.en) || t.topic);
+      link.href = "#inbox?intent=" + encodeURIComponent(t.intent);
+      topics.appendChild(row([link, t.answers.all, t.answers.en, t.answers.nb, t.answers.sv, t.up.all, t.down.all]));
+    });
+    if (!f.topics.length) topics.appendChild(row(["No topic answered in this period.", "", "", "", "", "", ""]));
+    var req = $("in-requests");
+    clear(req);
+    req.appendChild(row(["", "all", "en", "nb", "sv"], true));
+    var add = function (label, v) { req.appendChild(row([label, v.all, v.en, v.nb, v.sv])); };
+    add("filed", f.requests.filed);
+    Object.keys(f.requests.by_service).forEach(function (k) { add("service: " + k.replace(/_/g, " "), f.requests.by_service[k]); });
+    Object.keys(f.requests.by_queue).forEach(function (k) { add("queue: " + k.replace(/_/g, " "), f.requests.by_queue[k]); });
+    Object.keys(f.requests.by_country).forEach(function (k) { add("country: " + k, f.requests.by_country[k]); });
+    add("conversations offered a service", f.requests.offered);
+    add("… that then asked for it", f.requests.offered_then_filed);
+    ["started", "filed", "cancelled", "abandoned", "in_progress"].forEach(function (k) { add("forms " + k.replace("_", " "), f.forms[k]); });
+    Object.keys(f.forms.given_up_at).forEach(function (k) { add("gave up at " + k.replace(/^sr_/, ""), f.forms.given_up_at[k]); });
+  }
+
   // ---- keyboard ---------------------------------------------------------------
 
   function typing(target) {
@@ -752,7 +891,7 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if ($("tr-main").hidden || event.ctrlKey || event.metaKey || event.altKey) return;
+    if ($("tr-main").hidden || !$("tr-insights").hidden || event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Escape") { $("tr-keys-help").hidden = true; if (typing(event.target)) event.target.blur(); return; }
     if (typing(event.target)) return;
     if (event.target && event.target.tagName === "BUTTON" && (event.key === "Enter" || event.key === " ")) return;

@@ -48,7 +48,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import db, insights, message_checks, secrets, settings
 from bot.contract import LANGS
-from bot.insights import charts
 from bot.rasa_addons.channels.chat_page import (
     WEB_DIR,
     content_security_policy,
@@ -228,19 +227,12 @@ def resolve(
 
 def _one_arg(args: Any, name: str) -> str | None:
     """A query argument given at most once, of a sane length."""
-    values = args.getlist(name) if hasattr(args, "getlist") else [args.get(name)]
-    values = [v for v in values if v is not None]
+    values = [v for v in (args.getlist(name) or []) if v is not None]
     if len(values) > 1:
         raise BadInput(f"{name} given more than once")
     if values and len(values[0]) > 32:
         raise BadInput(f"{name} is too long")
     return values[0] if values else None
-
-
-def insights_view(period: insights.Period, cfg: settings.Settings) -> dict[str, Any]:
-    """The figures as shown, with their charts (bot/insights/)."""
-    shown = insights.report_for(period, cfg.database_url, cfg.tracker_url)
-    return {**shown, "charts": charts.all_charts(shown)}
 
 
 class TrainerChannel(InputChannel):
@@ -381,7 +373,10 @@ class TrainerChannel(InputChannel):
                 )
             except insights.PeriodError as exc:
                 raise BadInput(str(exc)) from None
-            return _json(await asyncio.to_thread(insights_view, period, cfg))
+            found = await asyncio.to_thread(
+                insights.page_view, period, cfg.database_url, cfg.tracker_url
+            )
+            return _json(found)
 
         routes: list[tuple[str, Handler, str]] = [
             ("/api/inbox", entries, "GET"),
