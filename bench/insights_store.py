@@ -285,6 +285,8 @@ def generate(
     start = now.timestamp() - days * 86400 + 3600
     with tracker.begin() as tconn, db.engine(url).begin() as pconn:
         out = _Writer(tconn, pconn)
+        filed = pconn.execute(sa.select(sa.func.count()).select_from(db.ServiceRequest.__table__))
+        out.next_reference = int(filed.scalar() or 0) + 1
         while tally.events < events:
             lang = rng.choices(LANGS, (50, 30, 20))[0]
             at = start + rng.random() * span
@@ -292,6 +294,20 @@ def generate(
             _conversation(rng.choices(KINDS, WEIGHTS)[0], conv, rng, topics, paid)
         out.flush()
     return tally
+
+
+def merge(*tallies: Tally) -> Tally:
+    """Several generations into one store, counted together."""
+    total = Tally()
+    for tally in tallies:
+        total.events += tally.events
+        for name, value in vars(tally).items():
+            if isinstance(value, Counter):
+                getattr(total, name).update(value)
+            elif isinstance(value, dict):
+                for key, counts in value.items():
+                    getattr(total, name).setdefault(key, Counter()).update(counts)
+    return total
 
 
 def by_lang(counts: Counter[str]) -> dict[str, int]:

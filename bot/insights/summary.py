@@ -39,7 +39,7 @@ CURSOR = "insights"  # its row in inbox_cursors
 # Raised when what a row means changes: a summary of another version is made again.
 VERSION = "1"
 VERSION_KEY = "insights_summary_version"
-BATCH = 5000
+BATCH = 20_000  # event ids per transaction
 _ATTEMPTS = 4
 
 
@@ -152,24 +152,48 @@ class _Summary:
         self.session = session
         self.topics = topics
         self.states: dict[str, db.InsightSender] = {}
+        self.forms: dict[str, db.InsightForm] = {}  # each conversation's open form run
+        self.turns: dict[int, db.InsightTurn] = {}  # the latest user message of each
+
+    def preload(self, senders: set[str]) -> None:
+        """What the batch's conversations left last time, in three queries, not
+        one per conversation."""
+        wanted = sorted(senders)
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            where = db.InsightSender.sender.in_(chunk)
+            for state in self.session.scalars(sa.select(db.InsightSender).where(where)):
+                self.states[state.sender] = state
+        forms = [s.form_id for s in self.states.values() if s.form_id]
+        turns = [s.turn_id for s in self.states.values() if s.turn_id]
+        for i in range(0, len(forms), 500):
+            query = sa.select(db.InsightForm).where(db.InsightForm.id.in_(forms[i : i + 500]))
+            for form in self.session.scalars(query):
+                self.forms[form.sender] = form
+        for i in range(0, len(turns), 500):
+            query = sa.select(db.InsightTurn).where(db.InsightTurn.event_id.in_(turns[i : i + 500]))
+            for turn in self.session.scalars(query):
+                self.turns[turn.event_id] = turn
+
+    def finish(self) -> None:
+        """New form runs get their ids: the conversations point at them."""
+        self.session.flush()
+        for sender, form in self.forms.items():
+            self.states[sender].form_id = form.id
 
     def state(self, sender: str) -> db.InsightSender:
         found = self.states.get(sender)
         if found is None:
-            found = self.session.get(db.InsightSender, sender)
-            if found is None:
-                found = db.InsightSender(sender=sender)
-                self.session.add(found)
+            found = db.InsightSender(sender=sender)
+            self.session.add(found)
             self.states[sender] = found
         return found
 
     def turn(self, batch: _Batch, turn_id: int | None) -> db.InsightTurn | None:
-        if turn_id is None:
-            return None
-        return batch.turns.get(turn_id) or self.session.get(db.InsightTurn, turn_id)
+        return self.turns.get(turn_id) if turn_id is not None else None
 
     def form(self, state: db.InsightSender) -> db.InsightForm | None:
-        return self.session.get(db.InsightForm, state.form_id) if state.form_id else None
+        return self.forms.get(state.sender)
 
     def read(self, row: Any, batch: _Batch) -> None:
         state = self.state(row.sender_id)
@@ -196,7 +220,7 @@ class _Summary:
                 fallback=False,
             )
             self.session.add(turn)
-            batch.turns[row.id] = turn
+            batch.turns[row.id] = self.turns[row.id] = turn
             state.turn_id, state.lang = row.id, lang
         elif row.type_name == "bot" and row.verdict:
             self.answer(row, state, at, batch)
@@ -254,8 +278,7 @@ class _Summary:
                 last_at=at,
             )
             self.session.add(form)
-            self.session.flush()
-            state.form_id = form.id
+            self.forms[row.sender_id] = form  # its id, and the state's, at the end
             batch.forms += 1
         elif name is None and state.loop == REQUEST_FORM:
             ended = self.form(state)
@@ -295,8 +318,10 @@ def clear(session: Session) -> None:
 
 def _one_batch(
     url: str, engine: sa.engine.Engine, topics: dict, horizon: float | None, size: int
-) -> tuple[int, int, int, int, bool]:
-    """Read and write one batch; (events, turns, answers, forms, rebuilt)."""
+) -> tuple[int, int, int, int, bool, bool]:
+    """Read and write the events of the next `size` ids in one transaction;
+    (events, turns, answers, forms, rebuilt, finished). A window of ids, not
+    LIMIT: the primary key's range is an index scan, whatever the filter costs."""
     with db.session_scope(url) as session:
         _lock(session)
         position = _cursor(session)
@@ -311,18 +336,26 @@ def _one_batch(
             if last < position:  # a new tracker database: start again
                 clear(session)
                 position, rebuilt = 0, True
+            upto = min(position + size, last)
             rows = conn.execute(
-                _reading(engine).where(EVENTS.c.id > position).order_by(EVENTS.c.id).limit(size)
+                _reading(engine)
+                .where(EVENTS.c.id > position, EVENTS.c.id <= upto)
+                .order_by(EVENTS.c.id)
             ).all()
         summary, batch = _Summary(session, topics), _Batch()
-        read = 0
-        for row in rows:
-            if horizon is not None and (row.timestamp or 0.0) >= horizon:
-                break  # newer than the settle time: the next run reads it
-            summary.read(row, batch)
-            position, read = row.id, read + 1
-        _move_cursor(session, position)
-        return read, len(batch.turns), batch.answers, batch.forms, rebuilt
+        read, finished = 0, upto >= last
+        with session.no_autoflush:
+            summary.preload({row.sender_id for row in rows})
+            for row in rows:
+                if horizon is not None and (row.timestamp or 0.0) >= horizon:
+                    finished = True  # newer than the settle time: the next run reads it
+                    upto = row.id - 1
+                    break
+                summary.read(row, batch)
+                read += 1
+        summary.finish()
+        _move_cursor(session, upto)
+        return read, len(batch.turns), batch.answers, batch.forms, rebuilt, finished
 
 
 def summarise(
@@ -332,7 +365,8 @@ def summarise(
     settle_seconds: float | None = None,
     batch: int = BATCH,
 ) -> Summarised:
-    """Bring the summary up to date with the tracker store."""
+    """Bring the summary up to date with the tracker store (`batch`: event ids
+    per transaction)."""
     cfg = settings.load()
     url = db.ensure_schema(url)
     engine = tracker_engine(tracker_url or cfg.tracker_url)
@@ -342,14 +376,14 @@ def summarise(
     horizon = time.time() - settle if engine.dialect.name != "sqlite" and settle > 0 else None
     topics = _topics_by_clauses(url)
     totals = [0, 0, 0, 0]
-    rebuilt = False
-    while True:
-        done = _retrying(lambda: _one_batch(url, engine, topics, horizon, batch))
+    rebuilt = finished = False
+    while not finished:
+        *counts, again, finished = _retrying(
+            lambda: _one_batch(url, engine, topics, horizon, batch)
+        )
         for i in range(4):
-            totals[i] += done[i]
-        rebuilt = rebuilt or done[4]
-        if done[0] < batch:
-            break
+            totals[i] += counts[i]
+        rebuilt = rebuilt or again
     return Summarised(totals[0], totals[1], totals[2], totals[3], rebuilt=rebuilt)
 
 

@@ -1,0 +1,286 @@
+"""The insights on SQLite and PostgreSQL: the summary of a generated tracker
+store (bench/insights_store.py, in Rasa's shape) against what was generated;
+incremental, idempotent, rebuilt when the store or the summary's meaning
+changes; what retention and `forget` take away; PostgreSQL's settle time; and
+what is shown: hidden counts, rates, CSV, text, charts, periods."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import xml.dom.minidom
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from bench import insights_store
+from bot import db, insights
+from bot.insights import charts, figures, report, summary
+from bot.insights.period import Period, PeriodError
+from bot.privacy import retention, subject
+from bot.rulebase import store
+from bot.tracker_events import EVENTS
+
+pytestmark = pytest.mark.unit
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+PERIOD = Period.last(30)
+
+
+def at_path(found: dict[str, Any], path: str) -> Any:
+    node: Any = found
+    for part in path.split("."):
+        node = next(x for x in node if x["topic"] == part) if isinstance(node, list) else node[part]
+    return node
+
+
+def disagreements(tally: insights_store.Tally, url: str) -> list[str]:
+    found = figures.compute(PERIOD, url)
+    return [
+        f"{path}: {at_path(found, path)} != {want}"
+        for path, want in insights_store.as_figures(tally)
+        if at_path(found, path) != want
+    ]
+
+
+@pytest.fixture
+def stores(database_url, tmp_path) -> tuple[str, str]:
+    """The project database and a tracker store (PostgreSQL: one database, as deployed)."""
+    db.ensure_schema(database_url)
+    store.load(database_url)
+    tracker = (
+        database_url
+        if database_url.startswith("postgresql")
+        else (f"sqlite:///{tmp_path / 'tracker.db'}")
+    )
+    return database_url, tracker
+
+
+def test_the_figures_are_what_was_generated(stores) -> None:
+    url, tracker = stores
+    tally = insights_store.generate(tracker, url, 4000)
+    done = insights.summarise(url, tracker)
+    assert done.events > 0 and done.turns == sum(tally.messages.values())
+    assert done.answers == sum(sum(c.values()) for c in tally.answers.values())
+    assert disagreements(tally, url) == []
+
+
+def test_the_summary_is_incremental_and_idempotent(stores) -> None:
+    url, tracker = stores
+    first = insights_store.generate(tracker, url, 1500, seed=1)
+    insights.summarise(url, tracker, batch=200)  # many batches
+    again = insights.summarise(url, tracker)
+    assert (again.events, again.turns) == (0, 0)
+    more = insights_store.generate(tracker, url, 800, seed=2, days=3)
+    added = insights.summarise(url, tracker)
+    assert added.turns == sum(more.messages.values())
+    assert disagreements(insights_store.merge(first, more), url) == []
+
+
+def test_a_new_tracker_store_or_summary_version_is_summarised_again(stores) -> None:
+    url, tracker = stores
+    insights_store.generate(tracker, url, 1500, seed=3)
+    insights.summarise(url, tracker)
+    with db.engine_for(tracker).begin() as conn:  # the store replaced by a smaller one
+        conn.execute(sa.delete(EVENTS))
+        if tracker.startswith("postgresql"):
+            conn.execute(sa.text("ALTER SEQUENCE events_seq RESTART WITH 1"))
+    with db.engine_for(url).begin() as conn:
+        conn.execute(sa.delete(db.ServiceRequest.__table__))
+        conn.execute(sa.delete(db.Feedback.__table__))
+    smaller = insights_store.generate(tracker, url, 300, seed=4)
+    done = insights.summarise(url, tracker)
+    assert done.rebuilt
+    assert disagreements(smaller, url) == []
+    with db.session_scope(url) as session:  # what a row means changed in an upgrade
+        session.merge(db.Meta(key=summary.VERSION_KEY, value="0"))
+    assert insights.summarise(url, tracker).rebuilt
+    assert disagreements(smaller, url) == []
+
+
+def test_forget_and_retention_take_the_figures_with_them(stores) -> None:
+    url, tracker = stores
+    insights_store.generate(tracker, url, 1500, seed=5)
+    insights.summarise(url, tracker)
+    with db.session_scope(url) as session:
+        sender = session.scalars(sa.select(db.InsightTurn.sender).limit(1)).one()
+        before = figures.compute(PERIOD, url)["conversations"]["all"]
+    subject.forget(sender, url=url, tracker_url=tracker)
+    insights.summarise(url, tracker)
+    assert figures.compute(PERIOD, url)["conversations"]["all"] == before - 1
+    with db.session_scope(url) as session:
+        for table in (db.InsightTurn, db.InsightAnswer, db.InsightForm, db.InsightSender):
+            assert session.scalar(sa.select(sa.func.count()).where(table.sender == sender)) == 0
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=400)
+    retention.purge(30, now=later, url=url, tracker_url=tracker)
+    insights.summarise(url, tracker)
+    gone = figures.compute(PERIOD, url)
+    assert gone["conversations"]["all"] == 0 and gone["answers"]["paid"]["all"] == 0
+
+
+def test_postgresql_reads_an_event_only_once_it_has_settled(stores) -> None:
+    url, tracker = stores
+    insights_store.generate(tracker, url, 200, seed=6)
+    insights.summarise(url, tracker)
+    with db.engine_for(tracker).begin() as conn:  # a message saved just now
+        data = insights_store._user("hello", "greet", 0.99, "nb")
+        conn.execute(
+            EVENTS.insert(),
+            {
+                "sender_id": "fresh",
+                "type_name": "user",
+                "timestamp": time.time(),
+                "intent_name": "greet",
+                "data": json.dumps(data),
+            },
+        )
+    waited = insights.summarise(url, tracker, settle_seconds=60)
+    settled = insights.summarise(url, tracker, settle_seconds=0)
+    if tracker.startswith("postgresql"):  # ids may commit out of order there
+        assert (waited.turns, settled.turns) == (0, 1)
+    else:  # SQLite's one writer commits them in order
+        assert (waited.turns, settled.turns) == (1, 0)
+
+
+# ---------------------------------------------------------------- what is shown
+
+
+def test_small_counts_are_hidden_and_rates_need_both_counts() -> None:
+    assert [report.count(n) for n in (0, 1, 4, 5, 120)] == [0, "< 5", "< 5", 5, 120]
+    assert report.rate(0, 10) == 0.0 and report.rate(5, 10) == 0.5
+    assert report.rate(3, 10) is None and report.rate(4, 4) is None and report.rate(0, 3) is None
+
+
+def raw_figures() -> dict[str, Any]:
+    def n(all_: int, en: int, nb: int, sv: int) -> dict[str, int]:
+        return {"all": all_, "en": en, "nb": nb, "sv": sv}
+
+    empty = n(0, 0, 0, 0)
+    return {
+        "period": {"since": "2026-11-01", "until": "2026-11-30"},
+        "conversations": n(40, 20, 12, 8),
+        "settled": n(30, 15, 10, 5),
+        "messages": n(90, 50, 25, 15),
+        "questions": n(60, 30, 20, 10),
+        "answers": {k: empty for k in figures.CATEGORIES} | {"fallback": n(6, 3, 2, 1)},
+        "topics": [
+            {
+                "topic": "disinfection",
+                "intent": "scope_disinfection",
+                "title": {"en": 'Disinfection <b>&"', "nb": "x", "sv": "y"},
+                "answers": n(25, 12, 8, 5),
+                "up": n(7, 7, 0, 0),
+                "down": n(2, 0, 2, 0),
+            }
+        ],
+        "clauses": [{"clause": "rules:4.2.3", "cited": n(25, 12, 8, 5)}],
+        "feedback": {"up": n(7, 7, 0, 0), "down": n(2, 0, 2, 0)},
+        "weeks": [
+            {
+                "week": "2026-11-23",
+                "questions": n(60, 30, 20, 10),
+                "fallback": n(6, 3, 2, 1),
+                "low_confidence": n(12, 6, 4, 2),
+            }
+        ],
+        "requests": {
+            "by_service": {"=cmd|' /C calc'!A0": n(5, 0, 5, 0)},
+            "by_queue": {"professional_services": n(5, 0, 5, 0)},
+            "by_country": {"NO": n(5, 0, 5, 0)},
+            "filed": n(5, 0, 5, 0),
+            "offered": n(10, 2, 8, 0),
+            "offered_then_filed": n(5, 0, 5, 0),
+        },
+        "forms": {
+            "started": n(9, 0, 9, 0),
+            "filed": n(5, 0, 5, 0),
+            "cancelled": n(3, 0, 3, 0),
+            "abandoned": n(1, 0, 1, 0),
+            "in_progress": empty,
+            "given_up_at": {"sr_email": n(4, 0, 4, 0)},
+        },
+    }
+
+
+def test_shown_figures_hide_every_small_count() -> None:
+    out = report.shown(raw_figures())
+    assert out["answers"]["fallback"] == {"all": 6, "en": "< 5", "nb": "< 5", "sv": "< 5"}
+    assert out["topics"][0]["down"] == {"all": "< 5", "en": 0, "nb": "< 5", "sv": 0}
+    assert out["forms"]["given_up_at"]["sr_email"]["all"] == "< 5"
+    assert out["rates"]["fallback"] == {"all": 0.1, "en": None, "nb": None, "sv": None}
+    assert out["rates"]["settled"]["en"] == 0.75
+    assert out["rates"]["offered_then_filed"]["nb"] == 0.625  # 5 of 8: both shown
+    assert out["rates"]["offered_then_filed"]["en"] is None  # 0 of 2: the 2 is hidden
+    assert out["weeks"][0]["low_confidence_rate"]["all"] == 0.2
+    for _, _, values in report.rows(out):  # nothing from 1 to 4 anywhere
+        assert not any(isinstance(v, int) and 0 < v < 5 for v in values.values())
+
+
+def test_csv_rows_and_formula_cells() -> None:
+    text = report.to_csv(report.shown(raw_figures()))
+    lines = text.splitlines()
+    assert lines[0] == "figure,key,all,en,nb,sv,since,until"
+    assert "conversations,,40,20,12,8,2026-11-01,2026-11-30" in lines
+    assert "answers,fallback,6,< 5,< 5,< 5,2026-11-01,2026-11-30" in lines
+    assert "topics.down,disinfection,< 5,0,< 5,0,2026-11-01,2026-11-30" in lines
+    assert "rates,fallback,0.1,,,,2026-11-01,2026-11-30" in lines
+    service = [line for line in lines if line.startswith("requests.by_service")]
+    assert len(service) == 1 and service[0].startswith("requests.by_service,'=cmd")
+
+
+def test_text_report_reads_as_a_table() -> None:
+    text = report.to_text(report.shown(raw_figures()))
+    assert text.startswith("Insights 2026-11-01 to 2026-11-30")
+    assert "disinfection" in text and "gave up at sr_email" in text and "< 5" in text
+
+
+def test_charts_are_well_formed_svg_with_escaped_text_and_links() -> None:
+    drawn = charts.all_charts(report.shown(raw_figures()))
+    assert set(drawn) == {
+        "weeks",
+        "topics",
+        "answers",
+        "thumbs_down",
+        "services",
+        "countries",
+        "forms",
+    }
+    for name, svg in drawn.items():
+        xml.dom.minidom.parseString(svg)  # raises if not well-formed
+        assert "<script" not in svg.lower(), name
+    assert "Disinfection &lt;b&gt;&amp;&quot;" in drawn["topics"]
+    assert 'href="#inbox?intent=scope_disinfection"' in drawn["topics"]
+    # a hidden count draws no bar: the thumbs down by topic is "< 5" in all
+    assert "<rect" not in drawn["thumbs_down"].split("</text>", 6)[-1]
+    assert "&lt; 5" in drawn["thumbs_down"]
+
+
+def test_empty_figures_still_draw() -> None:
+    url_free = raw_figures() | {"topics": [], "clauses": [], "weeks": []}
+    for svg in charts.all_charts(report.shown(url_free)).values():
+        xml.dom.minidom.parseString(svg)
+
+
+def test_periods() -> None:
+    today = dt.date(2026, 12, 7)
+    assert Period.parse(today=today) == Period(dt.date(2026, 11, 8), today)
+    assert Period.parse("7", today=today) == Period(dt.date(2026, 12, 1), today)
+    assert Period.parse(None, "2026-11-01", "2026-11-30", today) == Period(
+        dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+    )
+    assert Period.parse(None, "2026-12-01", None, today).until == today
+    for bad in (
+        ("0", None, None),
+        ("x", None, None),
+        ("99999", None, None),
+        ("7", "2026-11-01", None),
+        (None, None, "2026-11-01"),
+        (None, "2026-13-01", None),
+        (None, "2026-11-30", "2026-11-01"),
+        (None, "1900-01-01", "2026-11-01"),
+    ):
+        with pytest.raises(PeriodError):
+            Period.parse(*bad, today=today)
+    assert Period(today, today).end - Period(today, today).start == dt.timedelta(days=1)
