@@ -12,8 +12,10 @@ from html import escape
 from typing import Any
 
 from bot.contract import LANGS
+from bot.insights.report import MIN_COUNT as MIN_SHOWN
 
 COLOURS = {"en": "#2f6fb0", "nb": "#c0392b", "sv": "#d4a017"}
+HIDDEN = "#b8c0c8"  # the part of a total whose languages are each under MIN_SHOWN
 WIDTH = 640
 LABEL = 210  # the label column of a bar chart
 ROW = 26
@@ -36,10 +38,13 @@ def _svg(height: int, title: str, body: list[str]) -> str:
 
 def legend(y: int = 14) -> list[str]:
     parts, x = [], LABEL
-    for lang in LANGS:
+    for colour, name in [
+        *((COLOURS[lang], lang) for lang in LANGS),
+        (HIDDEN, f"< {MIN_SHOWN} each"),
+    ]:
         parts.append(
-            f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{COLOURS[lang]}"/>'
-            f'<text x="{x + 16}" y="{y}" {FONT}>{lang}</text>'
+            f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{x + 16}" y="{y}" {FONT}>{escape(name)}</text>'
         )
         x += 60
     return parts
@@ -72,6 +77,14 @@ def bars(title: str, items: list[dict[str, Any]]) -> str:
                     f'fill="{COLOURS[lang]}"><title>{lang}: {item["counts"][lang]}</title></rect>'
                 )
                 x += width
+        # the total is shown, some languages' parts are not: the rest in grey
+        rest = _n(item["counts"]["all"]) - sum(_n(item["counts"][lang]) for lang in LANGS)
+        if rest > 0:
+            body.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{rest * scale:.1f}" height="18" '
+                f'fill="{HIDDEN}"><title>languages under {MIN_SHOWN}</title></rect>'
+            )
+            x += rest * scale
         body.append(
             f'<text x="{x + 6:.1f}" y="{y + 14}" {FONT}>{escape(str(item["counts"]["all"]))}</text>'
         )

@@ -253,8 +253,11 @@ def test_charts_are_well_formed_svg_with_escaped_text_and_links() -> None:
     assert "Disinfection &lt;b&gt;&amp;&quot;" in drawn["topics"]
     assert 'href="#inbox?intent=scope_disinfection"' in drawn["topics"]
     # a hidden count draws no bar: the thumbs down by topic is "< 5" in all
-    assert "<rect" not in drawn["thumbs_down"].split("</text>", 6)[-1]
-    assert "&lt; 5" in drawn["thumbs_down"]
+    legend_end = drawn["thumbs_down"].index("each</text>")
+    assert "<rect" not in drawn["thumbs_down"][legend_end:]
+    assert "&lt; 5</text>" in drawn["thumbs_down"][legend_end:]
+    # the answers that fell back: 6 in all, each language under 5: one grey bar
+    assert 'fill="#b8c0c8"><title>languages under 5' in drawn["answers"]
 
 
 def test_empty_figures_still_draw() -> None:
