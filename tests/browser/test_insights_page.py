@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 
 from bot.contract import LANGS
 from tests.conversation.questions import DISINFECTION, INCIDENT, ONSITE, TWO_QUESTIONS
+from tests.conversation.test_insights import hold_conversations
 from tests.servers import Bot, new_sender
 
 SERVER = 30_000  # ms
@@ -25,7 +26,9 @@ CHARTS = 7
 
 @pytest.fixture(scope="module")
 def talked(running_bot: Bot) -> Bot:
-    """Conversations in every language, enough for bars above the hidden counts."""
+    """Conversations in every language, enough for bars above the hidden counts,
+    with feedback, a fallback and the request form filed, cancelled and left."""
+    hold_conversations(running_bot)
     for lang in LANGS:
         for question in (DISINFECTION, ONSITE, INCIDENT, TWO_QUESTIONS) * 2:
             running_bot.ask(question[lang], new_sender(), lang)
