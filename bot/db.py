@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import (
     create_engine,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import settings
@@ -50,6 +53,8 @@ from bot.schema import (
     Topic,
     TopicClause,
 )
+
+T = TypeVar("T")
 
 # The tables, as every caller knows them (db.Product, db.InboxEntry, ...).
 __all__ = [
@@ -129,6 +134,21 @@ def unreachable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and (
         exc.connection_invalidated or type(exc).__name__ in ("OperationalError", "InterfaceError")
     )
+
+
+def retrying(work: Callable[[], T], attempts: int = 4) -> T:
+    """`work()`, again when another writer got there first: the loser of a unique
+    key, or of SQLite's write lock, waits a little and tries again."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == attempts - 1 or (
+                isinstance(exc, OperationalError) and "locked" not in str(exc).lower()
+            ):
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def resolve_url(url: str | None = None) -> str:

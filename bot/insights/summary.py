@@ -2,10 +2,7 @@
 once and incrementally (a cursor on events.id), turned into one row per user
 message, per answer and per run of the request form (bot/schema.py, Insight*).
 
-The database does the reading: each event's few fields are picked out of its
-JSON by SQL (SQLite's JSON_EXTRACT, PostgreSQL's #>>), so neither the texts
-nor the personal values of a conversation reach Python, and a slot's value
-only for the two slots the form's figures need. The figures themselves
+The database does the reading (bot/insights/reading.py). The figures themselves
 (bot/insights/figures.py) are SQL aggregates over these tables, which live in
 the project database beside the feedback and the filed requests they join.
 
@@ -19,6 +16,7 @@ lifetime, within which every save ends) and stops at the first newer one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 from collections.abc import Iterable
@@ -26,22 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from bot import db, rulebase, settings
-from bot.contract import DEFAULT_LANG, LANGS
+from bot.insights.reading import lang_of, reading, rule_ids, week_of, when, yes
 from bot.tracker_events import EVENTS, tracker_engine
 
 REQUEST_FORM = "service_request_form"
-FORM_SLOTS = ("requested_slot", "sr_service")  # the only slot values read
 CURSOR = "insights"  # its row in inbox_cursors
 # Raised when what a row means changes: a summary of another version is made again.
 VERSION = "1"
 VERSION_KEY = "insights_summary_version"
 BATCH = 20_000  # event ids per transaction
 ANALYZE_AFTER = 10_000  # rows added in one run, past which PostgreSQL's statistics are renewed
-_ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -60,80 +55,6 @@ class _Batch:
     turns: dict[int, db.InsightTurn] = field(default_factory=dict)
     answers: int = 0
     forms: int = 0
-
-
-def _json_field(data: Any, *path: str) -> Any:
-    return data[path].as_string()
-
-
-def _reading(engine: sa.engine.Engine) -> sa.sql.Select:
-    """The events' fields the summary needs, picked out by the database."""
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSONB
-
-        data: Any = sa.cast(EVENTS.c.data, JSONB)
-    else:
-        data = sa.type_coerce(EVENTS.c.data, sa.JSON)
-    answer = ("data", "custom", "answer")
-    name = _json_field(data, "name")
-    return sa.select(
-        EVENTS.c.id,
-        EVENTS.c.sender_id,
-        EVENTS.c.type_name,
-        EVENTS.c.timestamp,
-        EVENTS.c.intent_name,
-        data[("parse_data", "intent", "confidence")].as_float().label("confidence"),
-        _json_field(data, "parse_data", "language", "explicit").label("explicit"),
-        _json_field(data, "parse_data", "language", "detected").label("detected"),
-        _json_field(data, "parse_data", "language", "decisive").label("decisive"),
-        sa.func.substr(_json_field(data, "text"), 1, 1).label("first"),
-        _json_field(data, *answer, "verdict").label("verdict"),
-        _json_field(data, *answer, "lang").label("answer_lang"),
-        _json_field(data, *answer, "rule_ids").label("rule_ids"),
-        _json_field(data, *answer, "lookup", "status").label("lookup"),
-        _json_field(data, "data", "custom", "service_request", "reference").label("filed"),
-        name.label("name"),
-        sa.case(
-            (
-                sa.and_(EVENTS.c.type_name == "slot", name.in_(FORM_SLOTS)),
-                _json_field(data, "value"),
-            ),
-            else_=None,
-        ).label("value"),
-    ).where(
-        EVENTS.c.type_name.in_(("user", "bot", "active_loop", "slot")),
-        sa.or_(EVENTS.c.type_name != "slot", name.in_(FORM_SLOTS)),
-    )
-
-
-def _when(timestamp: float | None) -> dt.datetime:
-    return dt.datetime.fromtimestamp(timestamp or 0.0, dt.timezone.utc)
-
-
-def week_of(moment: dt.datetime) -> dt.date:
-    """The Monday of the moment's ISO week (UTC): the figures' weeks."""
-    day = moment.astimezone(dt.timezone.utc).date()
-    return day - dt.timedelta(days=day.weekday())
-
-
-def _lang(*candidates: Any) -> str:
-    for value in candidates:
-        if value in LANGS:
-            return str(value)
-    return DEFAULT_LANG
-
-
-def _yes(value: Any) -> bool:
-    """A JSON true as either database returns it as text."""
-    return str(value).lower() in ("true", "1")
-
-
-def _rule_ids(raw: Any) -> list[str]:
-    try:
-        found = json.loads(raw) if isinstance(raw, str) else []
-    except ValueError:
-        return []
-    return [str(x) for x in found] if isinstance(found, list) else []
 
 
 def _topics_by_clauses(url: str) -> dict[tuple[str, ...], str]:
@@ -198,7 +119,7 @@ class _Summary:
 
     def read(self, row: Any, batch: _Batch) -> None:
         state = self.state(row.sender_id)
-        at = _when(row.timestamp)
+        at = when(row.timestamp)
         form = self.form(state)
         if form is not None and form.outcome == "open":
             form.last_at = at
@@ -207,8 +128,8 @@ class _Summary:
             # as the actions choose the reply's language (actions/conversation.py):
             # the page's choice, else a decisive detection outside a form's field,
             # else the conversation's so far; the answer's own language wins below
-            detected = row.detected if kind != "form" and _yes(row.decisive) else None
-            lang = _lang(row.explicit, detected, state.lang, row.detected)
+            detected = row.detected if kind != "form" and yes(row.decisive) else None
+            lang = lang_of(row.explicit, detected, state.lang, row.detected)
             turn = db.InsightTurn(
                 event_id=row.id,
                 sender=row.sender_id,
@@ -236,10 +157,10 @@ class _Summary:
                 form.service = str(row.value)[:64]
 
     def answer(self, row: Any, state: db.InsightSender, at: dt.datetime, batch: _Batch) -> None:
-        lang = _lang(row.answer_lang, state.lang)
-        rule_ids = _rule_ids(row.rule_ids)
+        lang = lang_of(row.answer_lang, state.lang)
+        cited = rule_ids(row.rule_ids)
         turn = self.turn(batch, state.turn_id)
-        topic = None if row.lookup else self.topics.get(tuple(rule_ids))
+        topic = None if row.lookup else self.topics.get(tuple(cited))
         if row.lookup:
             kind = "lookup"
         elif row.verdict == "fallback":
@@ -258,7 +179,7 @@ class _Summary:
                 verdict=str(row.verdict)[:32],
                 kind=kind,
                 topic=topic,
-                rule_ids=json.dumps(rule_ids),
+                rule_ids=json.dumps(cited),
             )
         )
         batch.answers += 1
@@ -274,7 +195,7 @@ class _Summary:
                 event_id=row.id,
                 sender=row.sender_id,
                 at=at,
-                lang=_lang(state.lang),
+                lang=lang_of(state.lang),
                 outcome="open",
                 last_at=at,
             )
@@ -339,7 +260,7 @@ def _one_batch(
                 position, rebuilt = 0, True
             upto = min(position + size, last)
             rows = conn.execute(
-                _reading(engine)
+                reading(engine)
                 .where(EVENTS.c.id > position, EVENTS.c.id <= upto)
                 .order_by(EVENTS.c.id)
             ).all()
@@ -379,7 +300,7 @@ def summarise(
     totals = [0, 0, 0, 0]
     rebuilt = finished = False
     while not finished:
-        *counts, again, finished = _retrying(
+        *counts, again, finished = db.retrying(
             lambda: _one_batch(url, engine, topics, horizon, batch)
         )
         for i in range(4):
@@ -398,20 +319,6 @@ def _analyze(url: str) -> None:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in (db.InsightTurn, db.InsightAnswer, db.InsightForm, db.InsightSender):
             conn.execute(sa.text(f"ANALYZE {table.__tablename__}"))
-
-
-def _retrying(work: Any) -> Any:
-    """Two summaries at once on SQLite: the loser of the write lock or of a key tries again."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            return work()
-        except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-            if attempt == _ATTEMPTS - 1 or (
-                isinstance(exc, sa_exc.OperationalError) and "locked" not in str(exc).lower()
-            ):
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def forget_senders(senders: Iterable[str], url: str | None = None) -> int:

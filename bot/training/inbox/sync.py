@@ -4,13 +4,11 @@ idempotently, from the tracker store and the feedback table."""
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -30,7 +28,6 @@ from bot.training.inbox.turns import (
 )
 
 OVERLAP = {"events": 500, "feedback": 100}  # ids re-read behind each cursor
-_ATTEMPTS = 4  # a sender's transaction retried when another sync got there first
 
 
 # ---------------------------------------------------------------- sync
@@ -64,21 +61,6 @@ def _move_cursor(url: str, source: str, position: int) -> None:
             session.add(db.InboxCursor(source=source, position=position, synced_at=now))
         else:
             row.position, row.synced_at = max(position, 0), now
-
-
-def _retrying(work: Callable[[], int]) -> int:
-    """Another sync (the launcher's timer, a trainer's command) may write the same
-    rows at the same moment: the loser of a unique key or an SQLite lock tries again."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            return work()
-        except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
-            if attempt == _ATTEMPTS - 1 or (
-                isinstance(exc, sa_exc.OperationalError) and "locked" not in str(exc).lower()
-            ):
-                raise
-            time.sleep(0.1 * (attempt + 1))
-    return 0  # pragma: no cover - the loop returns or raises
 
 
 _texts_cache: dict[Path, tuple[tuple, dict[str, Any]]] = {}
@@ -153,7 +135,7 @@ def _sync_sender(
         with db.session_scope(url) as session:
             return sum(record(session, seen) for seen in sightings)
 
-    return _retrying(write)
+    return db.retrying(write)
 
 
 def _match_feedback(turns: Sequence[Turn], question: str, before: float) -> Turn | None:
@@ -276,6 +258,6 @@ def _sync_feedback(
             with db.session_scope(url) as session:
                 return int(record(session, seen))
 
-        recorded += _retrying(write)
+        recorded += db.retrying(write)
     _move_cursor(url, "feedback", int(last))
     return recorded, len(rows)
