@@ -16,7 +16,6 @@ lifetime, within which every save ends) and stops at the first newer one.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import time
 from collections.abc import Iterable
