@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     String,
     Text,
@@ -306,6 +307,8 @@ class InsightTurn(Base):
     intent = Column(String(96))
     confidence = Column(Float)
     fallback = Column(Boolean, nullable=False, default=False)  # an answer was a fallback
+    # conversations of a period per language, from the index alone
+    __table_args__ = (Index("ix_insight_turns_at_lang_sender", "at", "lang", "sender"),)
 
 
 class InsightAnswer(Base):
@@ -321,6 +324,9 @@ class InsightAnswer(Base):
     kind = Column(String(16), nullable=False)  # topic | lookup | fallback | out_of_scope | info
     topic = Column(String(64))  # the rule base topic whose clauses it cited
     rule_ids = Column(Text, nullable=False)  # the payload's list, as JSON
+    __table_args__ = (
+        Index("ix_insight_answers_at_kind_lang_sender", "at", "kind", "lang", "sender"),
+    )
 
 
 class InsightForm(Base):

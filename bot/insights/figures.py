@@ -109,10 +109,17 @@ def _conversations(c: _Counts) -> dict[str, ByLang]:
     in_period = c.within(T)
     # settled: answered from the rule base or the records, never a fallback,
     # and nobody asked for a person
-    B = sa.orm.aliased(db.InsightAnswer)
-    failed = sa.exists().where(B.sender == A.sender, c.within(B), B.kind == "fallback")
-    handoff = sa.exists().where(T.sender == A.sender, in_period, T.intent == HANDOFF_INTENT)
-    settled = c.distinct_senders(A, c.within(A), A.kind.in_(("topic", "lookup")), ~failed, ~handoff)
+    # NOT IN a subquery: both databases build its set once (SQLite an index,
+    # PostgreSQL a hash), where a correlated NOT EXISTS costs SQLite a lookup a row
+    failed = sa.select(A.sender).where(c.within(A), A.kind == "fallback")
+    handoff = sa.select(T.sender).where(in_period, T.intent == HANDOFF_INTENT)
+    settled = c.distinct_senders(
+        A,
+        c.within(A),
+        A.kind.in_(("topic", "lookup")),
+        A.sender.not_in(failed),
+        A.sender.not_in(handoff),
+    )
     return {
         "conversations": c.distinct_senders(T, in_period),
         "settled": settled,

@@ -305,15 +305,16 @@ def summarise(
         for i in range(4):
             totals[i] += counts[i]
         rebuilt = rebuilt or again
-    if engine.dialect.name == "postgresql" and (rebuilt or totals[1] + totals[2] > ANALYZE_AFTER):
+    if rebuilt or totals[1] + totals[2] > ANALYZE_AFTER:
         _analyze(url)
     return Summarised(totals[0], totals[1], totals[2], totals[3], rebuilt=rebuilt)
 
 
 def _analyze(url: str) -> None:
     """Fresh statistics after many rows at once: without them PostgreSQL plans the
-    figures' anti-joins for the handful of rows it last saw (a nested loop over
-    100,000 rows, minutes instead of milliseconds) until autovacuum comes by."""
+    figures for the handful of rows it last saw (a nested loop over 100,000 rows,
+    minutes instead of milliseconds) until autovacuum comes by, and SQLite, which
+    has none until asked, picks the wrong index."""
     with db.engine(url).connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in (db.InsightTurn, db.InsightAnswer, db.InsightForm, db.InsightSender):
