@@ -222,6 +222,14 @@ def _form(conv: _Conversation, rng: random.Random, topic: Any) -> None:
     if end == "abandoned":  # every generated event is hours old: past the session's end
         tally.add(tally.forms, "abandoned", lang)
         tally.add(tally.given_up_at, STEPS[last - 1], lang)
+        if rng.random() < 0.5:  # back in a new session, which ends the form (no active_loop)
+            conv.at += 4000.0
+            conv.put(_action("action_session_start"))
+            conv.put({"event": "session_started"})
+            conv.put(_action("action_listen"))
+            conv.ask(topic.intent, 0.95)
+            conv.answer("paid", list(topic.clauses), "paid")
+            tally.add(tally.topics, topic.id, lang)
         return
     conv.put({"event": "active_loop", "name": None})
     conv.put(_slot("requested_slot", None))

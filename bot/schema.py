@@ -338,8 +338,7 @@ class InsightForm(Base):
     sender = Column(String(255), nullable=False, index=True)
     at = Column(DateTime(timezone=True), nullable=False, index=True)
     lang = Column(String(2), nullable=False)
-    service = Column(String(64))
-    outcome = Column(String(16), nullable=False)  # open | filed | cancelled
+    outcome = Column(String(16), nullable=False)  # open | filed | cancelled | abandoned
     step = Column(String(32))  # the last field it asked for
     last_at = Column(DateTime(timezone=True), nullable=False)  # its latest event
 

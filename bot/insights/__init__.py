@@ -20,14 +20,22 @@ from bot.insights.charts import all_charts
 from bot.insights.figures import compute
 from bot.insights.period import Period, PeriodError
 from bot.insights.report import shown
-from bot.insights.summary import Summarised, forget_senders, summarise
+from bot.insights.summary import (
+    Summarised,
+    for_sender,
+    forget_senders,
+    purge_before,
+    summarise,
+)
 
 __all__ = [
     "Period",
     "PeriodError",
     "Summarised",
+    "for_sender",
     "forget_senders",
     "page_view",
+    "purge_before",
     "report_for",
     "summarise",
 ]
@@ -39,15 +47,22 @@ def report_for(
     tracker_url: str | None = None,
     *,
     now: dt.datetime | None = None,
+    budget_seconds: float | None = None,
 ) -> dict[str, Any]:
-    """Bring the summary up to date, then the period's figures as they may be shown."""
-    summarise(url, tracker_url)
-    return shown(compute(period, url, now=now))
+    """Bring the summary up to date (within the budget, if any), then the
+    period's figures as they may be shown, with how far the summary is behind."""
+    done = summarise(url, tracker_url, budget_seconds=budget_seconds)
+    return {**shown(compute(period, url, now=now)), "summary": {"behind": done.behind}}
+
+
+PAGE_BUDGET = 5.0  # seconds a page view spends catching up before it answers
 
 
 def page_view(
     period: Period, url: str | None = None, tracker_url: str | None = None
 ) -> dict[str, Any]:
-    """What the trainer page's Insights view shows: the figures and their charts."""
-    figures = report_for(period, url, tracker_url)
+    """What the trainer page's Insights view shows: the figures and their charts.
+    A large backlog (the first view after an upgrade) is read a part per view:
+    the page says how much is left, and answers within seconds meanwhile."""
+    figures = report_for(period, url, tracker_url, budget_seconds=PAGE_BUDGET)
     return {**figures, "charts": all_charts(figures)}

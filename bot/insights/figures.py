@@ -125,6 +125,7 @@ def _conversations(c: _Counts) -> dict[str, ByLang]:
         "settled": settled,
         "messages": c.rows(T, in_period),
         "questions": c.rows(T, in_period, T.kind == "question"),
+        "fell_back": c.rows(T, in_period, T.kind == "question", T.fallback),
     }
 
 
@@ -293,7 +294,7 @@ def _forms(c: _Counts, now: dt.datetime) -> dict[str, Any]:
         if outcome in found:
             _add(found[outcome], by_lang([(lang, n)]))
     steps: dict[str, ByLang] = {}
-    gave_up = sa.or_(F.outcome == "cancelled", sa.and_(F.outcome == "open", stale))
+    gave_up = sa.or_(F.outcome.in_(("cancelled", "abandoned")), sa.and_(F.outcome == "open", stale))
     for step, lang, n in c.per_lang(
         sa.select(F.step, F.lang, sa.func.count())
         .where(c.within(F), gave_up)

@@ -42,6 +42,8 @@ class Period:
             raise PeriodError("give days or since, not both")
         first = _date(since, "since")
         last = _date(until, "until") if until not in (None, "") else today
+        if last > today + dt.timedelta(days=366):
+            raise PeriodError(f"until {last} is more than a year ahead")
         if last < first:
             raise PeriodError(f"until {last} is before since {first}")
         if (last - first).days >= MAX_DAYS:

@@ -1,7 +1,7 @@
 """The tracker store's events as the summary reads them: the few fields it
 needs, picked out of each event's JSON by the database (SQLite's JSON_EXTRACT,
 PostgreSQL's #>>), so neither a conversation's texts nor its personal values
-reach Python; a slot's value only for the two slots the form's figures need."""
+reach Python; a slot's value only for the field a form asks for (`requested_slot`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from bot.contract import DEFAULT_LANG, LANGS
 from bot.tracker_events import EVENTS
 
-FORM_SLOTS = ("requested_slot", "sr_service")  # the only slot values read
+FORM_SLOTS = ("requested_slot",)  # the only slot read: the field a form asks for
+# Rasa ends a form with these too (a new session, /restart): no active_loop event
+SESSION_ENDS = ("session_started", "restart")
 
 
 def _field(data: Any, *path: str) -> Any:
@@ -57,7 +59,7 @@ def reading(engine: sa.engine.Engine) -> sa.sql.Select:
             else_=None,
         ).label("value"),
     ).where(
-        EVENTS.c.type_name.in_(("user", "bot", "active_loop", "slot")),
+        EVENTS.c.type_name.in_(("user", "bot", "active_loop", "slot", *SESSION_ENDS)),
         sa.or_(EVENTS.c.type_name != "slot", name.in_(FORM_SLOTS)),
     )
 

@@ -25,9 +25,13 @@ def count(n: int) -> Shown:
     return n if n == 0 or n >= MIN_COUNT else SMALL
 
 
+def hidden(n: int) -> bool:
+    return 0 < n < MIN_COUNT
+
+
 def rate(part: int, whole: int) -> float | None:
     """part / whole, when neither count is hidden (0 of a shown whole is shown)."""
-    if whole < MIN_COUNT or (0 < part < MIN_COUNT):
+    if whole < MIN_COUNT or hidden(part):
         return None
     return round(part / whole, 4)
 
@@ -36,9 +40,24 @@ def is_by_lang(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == set(COLUMNS)
 
 
+def by_lang_shown(counts: dict[str, int]) -> dict[str, Shown]:
+    """One figure's counts as shown. A single hidden language beside a shown
+    total would be the total minus the others: then the smallest other language
+    is hidden too, or the total if no other has any."""
+    out: dict[str, Shown] = {key: count(int(n)) for key, n in counts.items()}
+    small = [lang for lang in LANGS if hidden(counts[lang])]
+    if len(small) == 1 and not hidden(counts["all"]):
+        others = [lang for lang in LANGS if lang not in small and counts[lang] > 0]
+        if others:
+            out[min(others, key=lambda lang: counts[lang])] = SMALL
+        else:
+            out["all"] = SMALL
+    return out
+
+
 def _hide(value: Any) -> Any:
     if is_by_lang(value):
-        return {key: count(int(n)) for key, n in value.items()}
+        return by_lang_shown(value)
     if isinstance(value, dict):
         return {key: _hide(v) for key, v in value.items()}
     if isinstance(value, list):
@@ -46,24 +65,53 @@ def _hide(value: Any) -> Any:
     return value
 
 
-def _rates(part: dict[str, int], whole: dict[str, int]) -> dict[str, float | None]:
-    return {key: rate(part[key], whole[key]) for key in COLUMNS}
+def _fold(groups: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Keys a handful of requests have (a country with one request in a week)
+    say more than the count: they go into "other" together."""
+    kept: dict[str, dict[str, int]] = {}
+    other = {key: 0 for key in COLUMNS}
+    for key, counts in groups.items():
+        if hidden(counts["all"]):
+            for column in COLUMNS:
+                other[column] += counts[column]
+        else:
+            kept[key] = counts
+    if other["all"]:
+        kept["other"] = other
+    return kept
+
+
+def _rates(part: dict[str, int], whole: dict[str, int], shown_part: Any, shown_whole: Any):
+    """A rate per column where both of its counts are shown as numbers."""
+    return {
+        key: rate(part[key], whole[key])
+        if isinstance(shown_part[key], int) and isinstance(shown_whole[key], int)
+        else None
+        for key in COLUMNS
+    }
 
 
 def shown(figures: dict[str, Any]) -> dict[str, Any]:
     """The figures as they may be shown: counts hidden, rates added."""
+    figures = {**figures, "requests": dict(figures["requests"])}
+    for name in ("by_service", "by_queue", "by_country"):
+        figures["requests"][name] = _fold(figures["requests"][name])
     out = _hide(figures)
     out["min_count"] = MIN_COUNT
-    requests = figures["requests"]
+    raw_requests, requests, forms = figures["requests"], out["requests"], out["forms"]
+
+    def both(part: str, whole: str, raw: Any = figures, seen: Any = out) -> dict[str, Any]:
+        return _rates(raw[part], raw[whole], seen[part], seen[whole])
+
     out["rates"] = {
-        "settled": _rates(figures["settled"], figures["conversations"]),
-        "fallback": _rates(figures["answers"]["fallback"], figures["questions"]),
-        "offered_then_filed": _rates(requests["offered_then_filed"], requests["offered"]),
-        "forms_filed": _rates(figures["forms"]["filed"], figures["forms"]["started"]),
+        "settled": both("settled", "conversations"),
+        "fallback": both("fell_back", "questions"),
+        "offered_then_filed": both("offered_then_filed", "offered", raw_requests, requests),
+        "forms_filed": both("filed", "started", figures["forms"], forms),
     }
     for week, raw in zip(out["weeks"], figures["weeks"], strict=True):
-        week["fallback_rate"] = _rates(raw["fallback"], raw["questions"])
-        week["low_confidence_rate"] = _rates(raw["low_confidence"], raw["questions"])
+        week["fallback_rate"] = both("fallback", "questions", raw, week)
+        week["low_confidence_rate"] = both("low_confidence", "questions", raw, week)
     return out
 
 

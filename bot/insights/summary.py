@@ -16,6 +16,7 @@ lifetime, within which every save ends) and stops at the first newer one.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
 from collections.abc import Iterable
@@ -26,14 +27,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from bot import db, rulebase, settings
-from bot.insights.reading import lang_of, reading, rule_ids, week_of, when, yes
+from bot.insights.reading import SESSION_ENDS, lang_of, reading, rule_ids, week_of, when, yes
 from bot.tracker_events import EVENTS, tracker_engine
 
 REQUEST_FORM = "service_request_form"
 CURSOR = "insights"  # its row in inbox_cursors
 # Raised when what a row means changes: a summary of another version is made again.
-VERSION = "1"
+VERSION = "2"
 VERSION_KEY = "insights_summary_version"
+RULES_KEY = "insights_rulebase_version"  # the rule base the topics were named from
 BATCH = 20_000  # event ids per transaction
 ANALYZE_AFTER = 10_000  # rows added in one run, past which PostgreSQL's statistics are renewed
 
@@ -44,7 +46,8 @@ class Summarised:
     turns: int
     answers: int
     forms: int
-    rebuilt: bool = False  # the tracker store was replaced: summarised from the start
+    rebuilt: bool = False  # made again from the start (a new tracker store, an upgrade)
+    behind: int = 0  # event ids not read yet (a budget ran out, or not settled)
 
 
 @dataclass
@@ -56,14 +59,15 @@ class _Batch:
     forms: int = 0
 
 
-def _topics_by_clauses(url: str) -> dict[tuple[str, ...], str]:
+def _topics_by_clauses(url: str) -> tuple[dict[tuple[str, ...], str], str]:
     """A topic's answer cites exactly its clauses, in order, and no two topics
-    share a list (bot/rulebase checks it): the list names the topic."""
+    share a list (bot/rulebase checks it): the list names the topic. With the
+    rule base's version, so that a change names them again."""
     try:
         rules = rulebase.current(url)
     except rulebase.RulebaseMissing:
-        return {}
-    return {topic.clauses: topic.id for topic in rules.topics.values()}
+        return {}, "none"
+    return {topic.clauses: topic.id for topic in rules.topics.values()}, rules.version
 
 
 class _Summary:
@@ -136,7 +140,7 @@ class _Summary:
                 week=week_of(at),
                 lang=lang,
                 kind=kind,
-                intent=row.intent_name,
+                intent=(row.intent_name or None) and row.intent_name[:96],
                 confidence=row.confidence,
                 fallback=False,
             )
@@ -152,8 +156,11 @@ class _Summary:
         elif row.type_name == "slot" and form is not None and form.outcome == "open":
             if row.name == "requested_slot" and row.value:
                 form.step = str(row.value)[:32]
-            elif row.name == "sr_service" and row.value:
-                form.service = str(row.value)[:64]
+        elif row.type_name in SESSION_ENDS:
+            # a new session (or /restart) ends any form without an active_loop event
+            if form is not None and form.outcome == "open":
+                form.outcome = "abandoned"
+            state.loop = None
 
     def answer(self, row: Any, state: db.InsightSender, at: dt.datetime, batch: _Batch) -> None:
         lang = lang_of(row.answer_lang, state.lang)
@@ -167,7 +174,7 @@ class _Summary:
                 "out_of_scope" if turn is not None and turn.intent == "out_of_scope" else "fallback"
             )
         else:
-            kind = "topic" if topic else "info"
+            kind = "topic" if topic else "other"
         self.session.add(
             db.InsightAnswer(
                 event_id=row.id,
@@ -230,53 +237,102 @@ def _lock(session: Session) -> None:
         session.execute(sa.text("SELECT pg_advisory_xact_lock(4242027)"))
 
 
-def clear(session: Session) -> None:
+def _clear_rows(session: Session) -> None:
     for table in (db.InsightAnswer, db.InsightTurn, db.InsightForm, db.InsightSender):
         session.execute(sa.delete(table))
-    session.execute(sa.delete(db.InboxCursor).where(db.InboxCursor.source == CURSOR))
-    session.execute(sa.delete(db.Meta).where(db.Meta.key == VERSION_KEY))
+    _move_cursor(session, 0)
+
+
+def clear(session: Session) -> None:
+    """Everything the summary holds: the next run makes it from the start."""
+    _clear_rows(session)
+    session.execute(sa.delete(db.Meta).where(db.Meta.key.in_((VERSION_KEY, RULES_KEY))))
 
 
 def _one_batch(
     url: str, engine: sa.engine.Engine, topics: dict, horizon: float | None, size: int
-) -> tuple[int, int, int, int, bool, bool]:
+) -> tuple[int, int, int, int, bool, int, bool]:
     """Read and write the events of the next `size` ids in one transaction;
-    (events, turns, answers, forms, rebuilt, finished). A window of ids, not
+    (events, turns, answers, forms, rebuilt, ids left, stopped at an event not
+    settled yet). A window of ids, not
     LIMIT: the primary key's range is an index scan, whatever the filter costs."""
     with db.session_scope(url) as session:
         _lock(session)
         position = _cursor(session)
+        # written first: SQLite's write lock is held from here to the commit, so a
+        # `forget` of a conversation read below waits and deletes what this writes
+        _move_cursor(session, position)
+        session.flush()
         rebuilt = False
-        made = session.get(db.Meta, VERSION_KEY)
-        if made is None or made.value != VERSION:
-            clear(session)
-            session.merge(db.Meta(key=VERSION_KEY, value=VERSION))
-            position, rebuilt = 0, made is not None
         with engine.connect() as conn:
             last = conn.execute(sa.select(sa.func.max(EVENTS.c.id))).scalar() or 0
             if last < position:  # a new tracker database: start again
-                clear(session)
+                _clear_rows(session)
                 position, rebuilt = 0, True
             upto = min(position + size, last)
+            fresh = None
+            if horizon is not None:  # stop before the first event not yet settled
+                fresh = conn.execute(
+                    sa.select(sa.func.min(EVENTS.c.id)).where(
+                        EVENTS.c.id > position, EVENTS.c.id <= upto, EVENTS.c.timestamp >= horizon
+                    )
+                ).scalar()
+                if fresh is not None:
+                    upto = fresh - 1
             rows = conn.execute(
                 reading(engine)
                 .where(EVENTS.c.id > position, EVENTS.c.id <= upto)
                 .order_by(EVENTS.c.id)
             ).all()
         summary, batch = _Summary(session, topics), _Batch()
-        read, finished = 0, upto >= last
         with session.no_autoflush:
             summary.preload({row.sender_id for row in rows})
             for row in rows:
-                if horizon is not None and (row.timestamp or 0.0) >= horizon:
-                    finished = True  # newer than the settle time: the next run reads it
-                    upto = row.id - 1
-                    break
                 summary.read(row, batch)
-                read += 1
         summary.finish()
         _move_cursor(session, upto)
-        return read, len(batch.turns), batch.answers, batch.forms, rebuilt, finished
+        unsettled = fresh is not None
+        return (
+            len(rows),
+            len(batch.turns),
+            batch.answers,
+            batch.forms,
+            rebuilt,
+            last - upto,
+            unsettled,
+        )
+
+
+def _begin(url: str, topics: dict[tuple[str, ...], str], rules_version: str) -> bool:
+    """Before reading: a summary made by another version of this code is made
+    again (True); a changed rule base names the answers' topics again."""
+    with db.session_scope(url) as session:
+        _lock(session)
+        made = session.get(db.Meta, VERSION_KEY)
+        if made is None or made.value != VERSION:
+            _clear_rows(session)
+            session.merge(db.Meta(key=VERSION_KEY, value=VERSION))
+            session.merge(db.Meta(key=RULES_KEY, value=rules_version))
+            return made is not None
+        named = session.get(db.Meta, RULES_KEY)
+        if named is None or named.value != rules_version:
+            _name_topics(session, topics)
+            session.merge(db.Meta(key=RULES_KEY, value=rules_version))
+        return False
+
+
+def _name_topics(session: Session, topics: dict[tuple[str, ...], str]) -> None:
+    """Each answer's topic from the rule base now: an answer cites exactly its
+    topic's clauses, so its stored list of clauses names it."""
+    A = db.InsightAnswer
+    kinds = A.kind.in_(("topic", "other"))
+    session.execute(sa.update(A).where(kinds).values(kind="other", topic=None))
+    for clauses, topic in topics.items():
+        session.execute(
+            sa.update(A)
+            .where(A.kind == "other", A.rule_ids == json.dumps(list(clauses)))
+            .values(kind="topic", topic=topic)
+        )
 
 
 def summarise(
@@ -285,9 +341,11 @@ def summarise(
     *,
     settle_seconds: float | None = None,
     batch: int = BATCH,
+    budget_seconds: float | None = None,
 ) -> Summarised:
     """Bring the summary up to date with the tracker store (`batch`: event ids
-    per transaction)."""
+    per transaction); with a budget, stop after the batch that passes it and say
+    how many ids are left (`behind`)."""
     cfg = settings.load()
     url = db.ensure_schema(url)
     engine = tracker_engine(tracker_url or cfg.tracker_url)
@@ -295,19 +353,23 @@ def summarise(
         return Summarised(0, 0, 0, 0)
     settle = cfg.insights_settle_seconds if settle_seconds is None else settle_seconds
     horizon = time.time() - settle if engine.dialect.name != "sqlite" and settle > 0 else None
-    topics = _topics_by_clauses(url)
+    topics, rules_version = _topics_by_clauses(url)
+    started = time.monotonic()
+    rebuilt = db.retrying(lambda: _begin(url, topics, rules_version))
     totals = [0, 0, 0, 0]
-    rebuilt = finished = False
-    while not finished:
-        *counts, again, finished = db.retrying(
-            lambda: _one_batch(url, engine, topics, horizon, batch)
-        )
+    left, unsettled = 1, False
+    while left > 0 and not unsettled:
+        one_batch = functools.partial(_one_batch, url, engine, topics, horizon, batch)
+        *counts, again, left, unsettled = db.retrying(one_batch)
         for i in range(4):
             totals[i] += counts[i]
         rebuilt = rebuilt or again
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            break
     if rebuilt or totals[1] + totals[2] > ANALYZE_AFTER:
         _analyze(url)
-    return Summarised(totals[0], totals[1], totals[2], totals[3], rebuilt=rebuilt)
+    events, turns, answers, forms = totals
+    return Summarised(events, turns, answers, forms, rebuilt=rebuilt, behind=max(left, 0))
 
 
 def _analyze(url: str) -> None:
@@ -321,15 +383,69 @@ def _analyze(url: str) -> None:
             conn.execute(sa.text(f"ANALYZE {table.__tablename__}"))
 
 
-def forget_senders(senders: Iterable[str], url: str | None = None) -> int:
-    """The summary of these conversations goes with them (retention, `forget`)."""
-    gone = 0
+def forget_senders(
+    senders: Iterable[str], url: str | None = None, tracker_url: str | None = None
+) -> int:
+    """The summary of these conversations goes with them (retention, `forget`),
+    after any summary running now (which may have read them) has written. The
+    cursor comes back to the tracker store's largest id: SQLite gives a deleted
+    newest id to the next event, which the summary would otherwise skip."""
     wanted = list(senders)
+    engine = tracker_engine(tracker_url)
+
+    def delete() -> int:
+        gone = 0
+        with db.session_scope(db.ensure_schema(url)) as session:
+            _lock(session)
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                for table in (db.InsightAnswer, db.InsightTurn, db.InsightForm, db.InsightSender):
+                    result = session.execute(sa.delete(table).where(table.sender.in_(chunk)))
+                    if table is db.InsightTurn:
+                        gone += int(result.rowcount or 0)
+            if engine is not None:
+                with engine.connect() as conn:
+                    last = conn.execute(sa.select(sa.func.max(EVENTS.c.id))).scalar() or 0
+                if last < _cursor(session):
+                    _move_cursor(session, int(last))
+        return gone
+
+    return db.retrying(delete)
+
+
+def purge_before(cutoff: dt.datetime, url: str | None = None) -> int:
+    """Conversations whose last message is older than `cutoff` leave the summary,
+    as retention takes them from the tracker store (also what an earlier purge
+    could not finish); how many."""
+    T = db.InsightTurn
     with db.session_scope(db.ensure_schema(url)) as session:
-        for i in range(0, len(wanted), 500):
-            chunk = wanted[i : i + 500]
-            for table in (db.InsightAnswer, db.InsightTurn, db.InsightForm, db.InsightSender):
-                result = session.execute(sa.delete(table).where(table.sender.in_(chunk)))
-                if table is db.InsightTurn:
-                    gone += int(result.rowcount or 0)
-    return gone
+        old = sa.select(T.sender).group_by(T.sender).having(sa.func.max(T.at) < cutoff)
+        senders = list(session.scalars(old))
+    forget_senders(senders, url)
+    return len(senders)
+
+
+def for_sender(sender: str, url: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """What the summary holds of one conversation (`bot privacy export`)."""
+    tables: dict[str, Any] = {
+        "turns": db.InsightTurn,
+        "answers": db.InsightAnswer,
+        "forms": db.InsightForm,
+    }
+    found: dict[str, list[dict[str, Any]]] = {}
+    with db.session_scope(db.ensure_schema(url)) as session:
+        for name, table in tables.items():
+            rows = session.scalars(sa.select(table).where(table.sender == sender))
+            found[name] = [
+                {
+                    column.name: _plain(getattr(row, column.name))
+                    for column in table.__table__.columns
+                    if column.name != "sender"
+                }
+                for row in rows
+            ]
+    return found
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value

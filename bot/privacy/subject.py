@@ -94,6 +94,7 @@ def export(sender: str, *, url: str | None = None, tracker_url: str | None = Non
         "request_draft": {k: _shown(k, v) for k, v in draft.items()} or None,
         "service_requests": requests,
         "inbox": inbox.for_sender(sender, url),
+        "insights": insights.for_sender(sender, url),
     }
 
 
@@ -111,7 +112,7 @@ def forget(sender: str, *, url: str | None = None, tracker_url: str | None = Non
     drafts.delete(sender, url=url)
     deferred.discard(sender)  # a request saved while the database was down: unfileable now
     in_inbox = inbox.forget_sender(sender, url)
-    insights.forget_senders([sender], url)
+    insights.forget_senders([sender], url, tracker_url)
     now = dt.datetime.now(dt.timezone.utc)
     with db.session_scope(url) as session:
         gone = session.execute(delete(db.Feedback).where(db.Feedback.sender == sender))

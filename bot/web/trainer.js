@@ -822,7 +822,9 @@
   function chart(svgText) {
     var doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
     var svg = doc.documentElement;
-    if (!svg || svg.nodeName !== "svg") return el("p", "tr-error", "This chart could not be drawn.");
+    if (!svg || svg.nodeName !== "svg" || doc.getElementsByTagName("parsererror").length) {
+      return el("p", "tr-error", "This chart could not be drawn.");
+    }
     return document.importNode(svg, true);
   }
 
@@ -838,14 +840,16 @@
 
   function renderInsights(f) {
     $("in-note").textContent = f.period.since + " to " + f.period.until + " (UTC). Counts from 1 to " +
-      (f.min_count - 1) + " are shown as “" + "< " + f.min_count + "”, and rates only where both counts are shown.";
+      (f.min_count - 1) + " are shown as “" + "< " + f.min_count + "”, and rates only where both counts are shown." +
+      (f.summary && f.summary.behind ? " Still reading the conversations: about " + f.summary.behind +
+        " events to go; show again in a moment." : "");
     var cards = $("in-cards");
     clear(cards);
     var down = f.feedback.down, up = f.feedback.up;
     cards.appendChild(card("Conversations", f.conversations.all, perLang(f.conversations)));
     cards.appendChild(card("Settled without a person", pct(f.rates.settled.all), perLang(f.rates.settled, pct)));
     cards.appendChild(card("Questions", f.questions.all, perLang(f.questions)));
-    cards.appendChild(card("Fell back", pct(f.rates.fallback.all), perLang(f.rates.fallback, pct)));
+    cards.appendChild(card("Questions that fell back", pct(f.rates.fallback.all), perLang(f.rates.fallback, pct)));
     cards.appendChild(card("Thumbs up / down", up.all + " / " + down.all, perLang(down) + " down"));
     cards.appendChild(card("Paid-service requests", f.requests.filed.all, perLang(f.requests.filed)));
     cards.appendChild(card("Offered a service, then asked", pct(f.rates.offered_then_filed.all),

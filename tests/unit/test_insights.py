@@ -144,7 +144,87 @@ def test_postgresql_reads_an_event_only_once_it_has_settled(stores) -> None:
         assert (waited.turns, settled.turns) == (1, 0)
 
 
+def test_the_settle_time_counts_every_event_not_only_those_read(stores) -> None:
+    """An action event (which the summary skips) saved just now stops the read
+    before it: a user event behind it, with a lower id not yet committed, would
+    otherwise be passed over for good."""
+    url, tracker = stores
+    insights_store.generate(tracker, url, 200, seed=9)
+    insights.summarise(url, tracker)
+    with db.engine_for(tracker).begin() as conn:
+        fresh = insights_store._action("action_listen")
+        old = insights_store._user("hello again", "greet", 0.99, "sv")
+        for at, data in ((time.time(), fresh), (time.time() - 3600, old)):
+            conn.execute(
+                EVENTS.insert(),
+                {
+                    "sender_id": "late",
+                    "type_name": data["event"],
+                    "timestamp": at,
+                    "data": json.dumps(data),
+                },
+            )
+    waited = insights.summarise(url, tracker, settle_seconds=60)
+    if tracker.startswith("postgresql"):
+        assert (waited.turns, waited.behind) == (0, 2)
+        assert insights.summarise(url, tracker, settle_seconds=0).turns == 1
+    else:
+        assert (waited.turns, waited.behind) == (1, 0)
+
+
+def test_forget_brings_the_cursor_back_for_reused_ids(stores) -> None:
+    url, tracker = stores
+    first = insights_store.generate(tracker, url, 600, seed=10)
+    insights.summarise(url, tracker)
+    with db.engine_for(tracker).connect() as conn:
+        newest = conn.execute(
+            sa.select(EVENTS.c.sender_id).order_by(EVENTS.c.id.desc()).limit(1)
+        ).scalar_one()
+    exported = subject.export(newest, url=url, tracker_url=tracker)
+    assert exported["insights"]["turns"] and "sender" not in exported["insights"]["turns"][0]
+    subject.forget(newest, url=url, tracker_url=tracker)
+    with db.engine_for(tracker).connect() as conn:
+        left = conn.execute(sa.select(sa.func.max(EVENTS.c.id))).scalar()
+    with db.session_scope(url) as session:
+        assert session.get(db.InboxCursor, summary.CURSOR).position == left
+    more = insights_store.generate(tracker, url, 300, seed=11, days=2)  # SQLite reuses ids
+    assert insights.summarise(url, tracker).turns == sum(more.messages.values())
+    assert figures.compute(PERIOD, url)["conversations"]["all"] == (
+        sum(first.conversations.values()) - 1 + sum(more.conversations.values())
+    )
+
+
+def test_a_changed_rule_base_names_the_topics_again(stores) -> None:
+    url, tracker = stores
+    tally = insights_store.generate(tracker, url, 1500, seed=12)
+    insights.summarise(url, tracker)
+    with db.session_scope(url) as session:  # as if summarised before the rule base was loaded
+        A = db.InsightAnswer
+        session.execute(sa.update(A).where(A.kind == "topic").values(kind="other", topic=None))
+        session.merge(db.Meta(key=summary.RULES_KEY, value="none"))
+    named = figures.compute(PERIOD, url)["topics"]
+    assert all(t["answers"]["all"] == 0 for t in named)  # only their thumbs are left
+    insights.summarise(url, tracker)
+    assert disagreements(tally, url) == []
+
+
 # ---------------------------------------------------------------- what is shown
+
+
+def test_one_hidden_language_never_follows_from_the_total() -> None:
+    def n(all_: int, en: int, nb: int, sv: int) -> dict[str, int]:
+        return {"all": all_, "en": en, "nb": nb, "sv": sv}
+
+    assert report.by_lang_shown(n(12, 9, 3, 0)) == {"all": 12, "en": "< 5", "nb": "< 5", "sv": 0}
+    assert report.by_lang_shown(n(3, 0, 3, 0))["all"] == "< 5"
+    assert report.by_lang_shown(n(8, 0, 0, 8)) == n(8, 0, 0, 8)
+    # two hidden: their sum follows, neither does
+    assert report.by_lang_shown(n(12, 6, 3, 3)) == {"all": 12, "en": 6, "nb": "< 5", "sv": "< 5"}
+    # one hidden, nothing else to hide: the total goes
+    assert report.by_lang_shown({"all": 9, "en": 0, "nb": 9, "sv": 0}) == n(9, 0, 9, 0)
+    assert report.by_lang_shown({"all": 6, "en": 6, "nb": 0, "sv": 0}) == n(6, 6, 0, 0)
+    odd = {"all": 7, "en": 3, "nb": 0, "sv": 0}  # (a conversation in two languages)
+    assert report.by_lang_shown(odd)["all"] == "< 5"
 
 
 def test_small_counts_are_hidden_and_rates_need_both_counts() -> None:
@@ -164,6 +244,7 @@ def raw_figures() -> dict[str, Any]:
         "settled": n(30, 15, 10, 5),
         "messages": n(90, 50, 25, 15),
         "questions": n(60, 30, 20, 10),
+        "fell_back": n(6, 3, 2, 1),
         "answers": {k: empty for k in figures.CATEGORIES} | {"fallback": n(6, 3, 2, 1)},
         "topics": [
             {
@@ -188,7 +269,7 @@ def raw_figures() -> dict[str, Any]:
         "requests": {
             "by_service": {"=cmd|' /C calc'!A0": n(5, 0, 5, 0)},
             "by_queue": {"professional_services": n(5, 0, 5, 0)},
-            "by_country": {"NO": n(5, 0, 5, 0)},
+            "by_country": {"NO": n(5, 0, 5, 0), "IS": n(1, 0, 1, 0), "FI": n(2, 2, 0, 0)},
             "filed": n(5, 0, 5, 0),
             "offered": n(10, 2, 8, 0),
             "offered_then_filed": n(5, 0, 5, 0),
@@ -211,8 +292,14 @@ def test_shown_figures_hide_every_small_count() -> None:
     assert out["forms"]["given_up_at"]["sr_email"]["all"] == "< 5"
     assert out["rates"]["fallback"] == {"all": 0.1, "en": None, "nb": None, "sv": None}
     assert out["rates"]["settled"]["en"] == 0.75
-    assert out["rates"]["offered_then_filed"]["nb"] == 0.625  # 5 of 8: both shown
-    assert out["rates"]["offered_then_filed"]["en"] is None  # 0 of 2: the 2 is hidden
+    # offered: en's 2 alone hidden would be 10 - 8 - 0: nb's 8 is hidden too
+    assert out["requests"]["offered"] == {"all": 10, "en": "< 5", "nb": "< 5", "sv": 0}
+    assert out["rates"]["offered_then_filed"] == {"all": 0.5, "en": None, "nb": None, "sv": None}
+    # a country with a handful of requests is not named: "other" holds them together
+    assert out["requests"]["by_country"] == {
+        "NO": {"all": 5, "en": 0, "nb": 5, "sv": 0},
+        "other": {"all": "< 5", "en": "< 5", "nb": "< 5", "sv": 0},
+    }
     assert out["weeks"][0]["low_confidence_rate"]["all"] == 0.2
     for _, _, values in report.rows(out):  # nothing from 1 to 4 anywhere
         assert not any(isinstance(v, int) and 0 < v < 5 for v in values.values())
@@ -287,3 +374,6 @@ def test_periods() -> None:
         with pytest.raises(PeriodError):
             Period.parse(*bad, today=today)
     assert Period(today, today).end - Period(today, today).start == dt.timedelta(days=1)
+    for far in ((None, "9999-12-31", "9999-12-31"), (None, "2026-12-01", "2028-01-01")):
+        with pytest.raises(PeriodError, match="ahead"):
+            Period.parse(*far, today=today)
