@@ -2,6 +2,10 @@
 assistant settles, what it sells, where it fails.
 
 period.py    the days a report covers
+reading.py   the events' fields, picked out by SQL
+turns.py     one conversation's events into the summary's rows
+bookkeeping.py  the summary's cursor, lock and versions
+forgetting.py   retention, `forget` and export on the summary
 summary.py   the tracker store's events summarised into tables, incrementally
 figures.py   the figures of a period: SQL aggregates over the summary, the
              feedback and the filed requests
@@ -18,15 +22,10 @@ from typing import Any
 
 from bot.insights.charts import all_charts
 from bot.insights.figures import compute
+from bot.insights.forgetting import for_sender, forget_senders, purge_before
 from bot.insights.period import Period, PeriodError
 from bot.insights.report import shown
-from bot.insights.summary import (
-    Summarised,
-    for_sender,
-    forget_senders,
-    purge_before,
-    summarise,
-)
+from bot.insights.summary import Summarised, summarise
 
 __all__ = [
     "Period",
