@@ -59,23 +59,6 @@ def _drop(url: str, admin: sa.engine.Engine) -> None:
     admin.dispose()
 
 
-def _check(tally: insights_store.Tally, found: dict) -> int:
-    """How many generated figures the view's raw counts disagree with."""
-    wrong = 0
-    for path, expected in insights_store.as_figures(tally):
-        node: object = found
-        for part in path.split("."):
-            if isinstance(node, list):
-                node = next(x for x in node if x.get("topic") == part)
-            else:
-                assert isinstance(node, dict)
-                node = node[part]
-        if node != expected:
-            wrong += 1
-            print(f"  differs: {path}: {node} (generated {expected})")
-    return wrong
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -132,8 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                 stored = conn.execute(sa.select(sa.func.count()).select_from(EVENTS)).scalar()
             print(f"tracker store: {stored:,} events ({args.database})")
             raw = figure_counts.compute(period, url)
-            wrong = _check(insights_store.merge(tally, day), raw)
-            print("figures agree with the generated" if not wrong else f"{wrong} figure(s) differ")
+            wrong = insights_store.disagreements(insights_store.merge(tally, day), raw)
+            for line in wrong:
+                print(f"  differs: {line}")
+            print("figures agree with the generated" if not wrong else f"{len(wrong)} differ")
             return 1 if wrong else 0
     finally:
         if admin is not None:

@@ -327,17 +327,33 @@ def as_figures(tally: Tally) -> Iterator[tuple[str, Any]]:
     """(figure path, expected value) pairs the tests compare with figures.compute."""
     for name in ("conversations", "settled", "messages", "questions"):
         yield name, by_lang(getattr(tally, name))
-    for category, counts in tally.answers.items():
-        yield f"answers.{category}", by_lang(counts)
-    for name, counts in tally.forms.items():
-        yield f"forms.{name}", by_lang(counts)
-    for step, counts in tally.given_up_at.items():
-        yield f"forms.given_up_at.{step}", by_lang(counts)
-    for country, counts in tally.requests_by_country.items():
-        yield f"requests.by_country.{country}", by_lang(counts)
-    for topic, counts in tally.topics.items():
-        yield f"topics.{topic}.answers", by_lang(counts)
-    for topic, counts in tally.down.items():
-        yield f"topics.{topic}.down", by_lang(counts)
+    tables = (
+        ("answers.{}", tally.answers),
+        ("forms.{}", tally.forms),
+        ("forms.given_up_at.{}", tally.given_up_at),
+        ("requests.by_country.{}", tally.requests_by_country),
+        ("topics.{}.answers", tally.topics),
+        ("topics.{}.down", tally.down),
+    )
+    for path, table in tables:
+        for key, counts in table.items():
+            yield path.format(key), by_lang(counts)
     yield "requests.offered", by_lang(tally.offered)
     yield "requests.offered_then_filed", by_lang(tally.offered_then_filed)
+
+
+def at_path(found: dict[str, Any], path: str) -> Any:
+    """A figure by its path ("topics.<id>.answers": a topic found by its id)."""
+    node: Any = found
+    for part in path.split("."):
+        node = next(x for x in node if x["topic"] == part) if isinstance(node, list) else node[part]
+    return node
+
+
+def disagreements(tally: Tally, found: dict[str, Any]) -> list[str]:
+    """Every generated figure that the computed ones (figures.compute) differ from."""
+    return [
+        f"{path}: {at_path(found, path)} (generated {want})"
+        for path, want in as_figures(tally)
+        if at_path(found, path) != want
+    ]

@@ -43,9 +43,3 @@ def clear_rows(session: Session) -> None:
     for table in TABLES:
         session.execute(sa.delete(table))
     move_cursor(session, 0)
-
-
-def clear(session: Session) -> None:
-    """Everything the summary holds: the next run makes it from the start."""
-    clear_rows(session)
-    session.execute(sa.delete(db.Meta).where(db.Meta.key.in_((VERSION_KEY, RULES_KEY))))

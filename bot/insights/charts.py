@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from bot.contract import LANGS
+from bot.insights.figures import FORM_ROWS
 from bot.insights.report import MIN_COUNT as MIN_SHOWN
 
 COLOURS = {"en": "#2f6fb0", "nb": "#c0392b", "sv": "#d4a017"}
@@ -156,36 +157,24 @@ def weekly(title: str, weeks: list[dict[str, Any]]) -> str:
 
 def all_charts(figures: dict[str, Any], title_lang: str = "en") -> dict[str, str]:
     """Every chart of the page, by name, from the figures as shown."""
-    topics = [
-        {
-            "label": t["title"].get(title_lang) or t["topic"],
-            "counts": t["answers"],
-            "href": f"#inbox?intent={t['intent']}",
-        }
-        for t in figures["topics"][:15]
-    ]
+
+    def topic(t: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+        """A topic's bar, its name opening the topic's inbox entries."""
+        label = t["title"].get(title_lang) or t["topic"]
+        return {"label": label, "counts": counts, "href": f"#inbox?intent={t['intent']}"}
+
+    topics = [topic(t, t["answers"]) for t in figures["topics"][:15]]
     answers = [
         {"label": name.replace("_", " "), "counts": counts}
         for name, counts in figures["answers"].items()
         if counts["all"] != 0
     ]
-    down = [
-        {
-            "label": t["title"].get(title_lang) or t["topic"],
-            "counts": t["down"],
-            "href": f"#inbox?intent={t['intent']}",
-        }
-        for t in figures["topics"]
-        if t["down"]["all"] != 0
-    ]
+    down = [topic(t, t["down"]) for t in figures["topics"] if t["down"]["all"] != 0]
     requests = figures["requests"]
     sold = [{"label": k.replace("_", " "), "counts": v} for k, v in requests["by_service"].items()]
     countries = [{"label": k, "counts": v} for k, v in requests["by_country"].items()]
     forms = figures["forms"]
-    funnel = [
-        {"label": name.replace("_", " "), "counts": forms[name]}
-        for name in ("started", "filed", "cancelled", "abandoned", "in_progress")
-    ] + [
+    funnel = [{"label": name.replace("_", " "), "counts": forms[name]} for name in FORM_ROWS] + [
         {"label": f"gave up at {step.removeprefix('sr_')}", "counts": counts}
         for step, counts in forms["given_up_at"].items()
     ]

@@ -25,6 +25,7 @@ from bot.insights.period import Period
 ByLang = dict[str, int]
 CATEGORIES = (*VERDICTS, "lookup", "fallback", "out_of_scope")
 FORM_ENDS = ("filed", "cancelled", "abandoned", "in_progress")
+FORM_ROWS = ("started", *FORM_ENDS)  # the request form's figures, in the order shown
 ABANDONED_AFTER = dt.timedelta(minutes=60)  # the domain's session_expiration_time
 HANDOFF_INTENT = "human_handoff"
 
@@ -43,6 +44,18 @@ def by_lang(rows: Any = (), total: int | None = None) -> ByLang:
 def _add(into: ByLang, other: ByLang) -> None:
     for key, n in other.items():
         into[key] = into.get(key, 0) + n
+
+
+def _grouped(rows: Any) -> dict[str, ByLang]:
+    """(key, lang, n) rows as {key: ByLang}."""
+    found: dict[str, ByLang] = {}
+    for key, lang, n in rows:
+        _add(found.setdefault(key, by_lang()), by_lang([(lang, n)]))
+    return found
+
+
+def _largest_first(groups: dict[str, ByLang]) -> dict[str, ByLang]:
+    return dict(sorted(groups.items(), key=lambda kv: (-kv[1]["all"], kv[0])))
 
 
 class _Counts:
@@ -137,11 +150,8 @@ def _answers(c: _Counts) -> dict[str, ByLang]:
     rows = c.per_lang(
         sa.select(category, A.lang, sa.func.count()).where(c.within(A)).group_by(category, A.lang)
     )
-    found = {name: by_lang() for name in CATEGORIES}
-    for name, lang, n in rows:
-        if name in found:
-            _add(found[name], by_lang([(lang, n)]))
-    return found
+    counted = _grouped(rows)
+    return {name: counted.get(name, by_lang()) for name in CATEGORIES}
 
 
 def _feedback_by_topic(c: _Counts, topics: dict[tuple[str, ...], str]) -> dict[str, Any]:
@@ -177,13 +187,13 @@ def _topics_and_clauses(c: _Counts, url: str) -> dict[str, Any]:
     except rulebase.RulebaseMissing:
         known = []
     topics = {t.clauses: t.id for t in known}
-    asked: dict[str, ByLang] = {}
-    for topic, lang, n in c.per_lang(
-        sa.select(A.topic, A.lang, sa.func.count())
-        .where(c.within(A), A.topic.is_not(None))
-        .group_by(A.topic, A.lang)
-    ):
-        _add(asked.setdefault(topic, by_lang()), by_lang([(lang, n)]))
+    asked = _grouped(
+        c.per_lang(
+            sa.select(A.topic, A.lang, sa.func.count())
+            .where(c.within(A), A.topic.is_not(None))
+            .group_by(A.topic, A.lang)
+        )
+    )
     feedback = _feedback_by_topic(c, topics)
     listed = []
     for topic in known:
@@ -255,14 +265,14 @@ def _requests(c: _Counts) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name in ("service", "queue", "country"):
         column = getattr(R, name)
-        groups: dict[str, ByLang] = {}
-        for key, lang, n in c.per_lang(
-            sa.select(column, R.language, sa.func.count())
-            .where(c.within(R, "created_at"))
-            .group_by(column, R.language)
-        ):
-            _add(groups.setdefault(str(key), by_lang()), by_lang([(lang, n)]))
-        found[f"by_{name}"] = dict(sorted(groups.items(), key=lambda kv: (-kv[1]["all"], kv[0])))
+        groups = _grouped(
+            c.per_lang(
+                sa.select(column, R.language, sa.func.count())
+                .where(c.within(R, "created_at"))
+                .group_by(column, R.language)
+            )
+        )
+        found[f"by_{name}"] = _largest_first(groups)
     found["filed"] = by_lang(
         c.per_lang(
             sa.select(R.language, sa.func.count())
@@ -285,21 +295,19 @@ def _forms(c: _Counts, now: dt.datetime) -> dict[str, Any]:
         (stale, "abandoned"),
         else_="in_progress",
     )
+    ended = _grouped(
+        c.per_lang(sa.select(end, F.lang, sa.func.count()).where(c.within(F)).group_by(end, F.lang))
+    )
     found: dict[str, Any] = {"started": c.rows(F, c.within(F))}
-    for name in FORM_ENDS:
-        found[name] = by_lang()
-    for outcome, lang, n in c.per_lang(
-        sa.select(end, F.lang, sa.func.count()).where(c.within(F)).group_by(end, F.lang)
-    ):
-        if outcome in found:
-            _add(found[outcome], by_lang([(lang, n)]))
-    steps: dict[str, ByLang] = {}
+    found |= {name: ended.get(name, by_lang()) for name in FORM_ENDS}
     gave_up = sa.or_(F.outcome.in_(("cancelled", "abandoned")), sa.and_(F.outcome == "open", stale))
-    for step, lang, n in c.per_lang(
-        sa.select(F.step, F.lang, sa.func.count())
-        .where(c.within(F), gave_up)
-        .group_by(F.step, F.lang)
-    ):
-        _add(steps.setdefault(step or "start", by_lang()), by_lang([(lang, n)]))
-    found["given_up_at"] = dict(sorted(steps.items(), key=lambda kv: (-kv[1]["all"], kv[0])))
+    step = sa.func.coalesce(F.step, "start")
+    steps = _grouped(
+        c.per_lang(
+            sa.select(step, F.lang, sa.func.count())
+            .where(c.within(F), gave_up)
+            .group_by(step, F.lang)
+        )
+    )
+    found["given_up_at"] = _largest_first(steps)
     return found

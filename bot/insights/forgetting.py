@@ -45,15 +45,20 @@ def forget_senders(
     return db.retrying(delete)
 
 
-def purge_before(cutoff: dt.datetime, url: str | None = None) -> int:
-    """Conversations whose last message is older than `cutoff` leave the summary,
-    as retention takes them from the tracker store (also what an earlier purge
-    could not finish); how many."""
+def purge_before(
+    cutoff: dt.datetime,
+    url: str | None = None,
+    tracker_url: str | None = None,
+    purged: Iterable[str] = (),
+) -> int:
+    """The conversations retention took from the tracker store (`purged`) leave
+    the summary, and with them any whose last message is older than `cutoff`
+    (what an earlier purge could not finish); how many."""
     T = db.InsightTurn
     with db.session_scope(db.ensure_schema(url)) as session:
         old = sa.select(T.sender).group_by(T.sender).having(sa.func.max(T.at) < cutoff)
-        senders = list(session.scalars(old))
-    forget_senders(senders, url)
+        senders = set(session.scalars(old)) | set(purged)
+    forget_senders(sorted(senders), url, tracker_url)
     return len(senders)
 
 

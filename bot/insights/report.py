@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.contract import LANGS
 from bot.escaping import spreadsheet_cell
+from bot.insights.figures import FORM_ROWS
 
 MIN_COUNT = 5
 SMALL = f"< {MIN_COUNT}"
@@ -198,7 +199,7 @@ def to_text(shown_figures: dict[str, Any], top: int = 10) -> str:
     )
     table(
         "forms",
-        [(n, f["forms"][n]) for n in ("started", "filed", "cancelled", "abandoned", "in_progress")]
+        [(n, f["forms"][n]) for n in FORM_ROWS]
         + [(f"gave up at {k}", v) for k, v in f["forms"]["given_up_at"].items()],
     )
     table(

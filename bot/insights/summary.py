@@ -29,11 +29,10 @@ from sqlalchemy.orm import Session
 
 from bot import db, rulebase, settings
 from bot.insights.bookkeeping import (
-    CURSOR,
     RULES_KEY,
+    TABLES,
     VERSION,
     VERSION_KEY,
-    clear,
     clear_rows,
     cursor,
     lock,
@@ -73,8 +72,8 @@ def _one_batch(
 ) -> tuple[int, int, int, int, bool, int, bool]:
     """Read and write the events of the next `size` ids in one transaction;
     (events, turns, answers, forms, rebuilt, ids left, stopped at an event not
-    settled yet). A window of ids, not
-    LIMIT: the primary key's range is an index scan, whatever the filter costs."""
+    settled yet). A window of ids, not LIMIT: the primary key's range is an index
+    scan, whatever the filter costs."""
     with db.session_scope(url) as session:
         lock(session)
         position = cursor(session)
@@ -113,7 +112,7 @@ def _one_batch(
         unsettled = fresh is not None
         return (
             len(rows),
-            len(batch.turns),
+            batch.turns,
             batch.answers,
             batch.forms,
             rebuilt,
@@ -198,8 +197,5 @@ def _analyze(url: str) -> None:
     has none until asked, picks the wrong index."""
     with db.engine(url).connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in (db.InsightTurn, db.InsightAnswer, db.InsightForm, db.InsightSender):
+        for table in TABLES:
             conn.execute(sa.text(f"ANALYZE {table.__tablename__}"))
-
-
-__all__ = ["CURSOR", "RULES_KEY", "VERSION", "VERSION_KEY", "Summarised", "clear", "summarise"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ REQUEST_FORM = "service_request_form"
 class Batch:
     """What one batch adds or changes, before it is written in one transaction."""
 
-    turns: dict[int, db.InsightTurn] = field(default_factory=dict)
+    turns: int = 0
     answers: int = 0
     forms: int = 0
 
@@ -34,7 +34,7 @@ class ConversationRows:
         self.session = session
         self.topics = topics
         self.states: dict[str, db.InsightSender] = {}
-        self.forms: dict[str, db.InsightForm] = {}  # each conversation's open form run
+        self.forms: dict[str, db.InsightForm] = {}  # each conversation's latest form run
         self.turns: dict[int, db.InsightTurn] = {}  # the latest user message of each
 
     def preload(self, senders: set[str]) -> None:
@@ -71,7 +71,7 @@ class ConversationRows:
             self.states[sender] = found
         return found
 
-    def turn(self, batch: Batch, turn_id: int | None) -> db.InsightTurn | None:
+    def turn(self, turn_id: int | None) -> db.InsightTurn | None:
         return self.turns.get(turn_id) if turn_id is not None else None
 
     def form(self, state: db.InsightSender) -> db.InsightForm | None:
@@ -102,7 +102,8 @@ class ConversationRows:
                 fallback=False,
             )
             self.session.add(turn)
-            batch.turns[row.id] = self.turns[row.id] = turn
+            self.turns[row.id] = turn
+            batch.turns += 1
             state.turn_id, state.lang = row.id, lang
         elif row.type_name == "bot" and row.verdict:
             self.answer(row, state, at, batch)
@@ -122,7 +123,7 @@ class ConversationRows:
     def answer(self, row: Any, state: db.InsightSender, at: dt.datetime, batch: Batch) -> None:
         lang = lang_of(row.answer_lang, state.lang)
         cited = rule_ids(row.rule_ids)
-        turn = self.turn(batch, state.turn_id)
+        turn = self.turn(state.turn_id)
         topic = None if row.lookup else self.topics.get(tuple(cited))
         if row.lookup:
             kind = "lookup"

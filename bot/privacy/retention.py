@@ -108,8 +108,7 @@ def purge(
     senders, events = _purge_conversations(cutoff, tracker_url)
     url = db.ensure_schema(url)
     # the figures leave with the conversations (and any an earlier purge left)
-    insights.forget_senders(senders, url, tracker_url or cfg.tracker_url)
-    insights.purge_before(cutoff, url)
+    insights.purge_before(cutoff, url, tracker_url, senders)
     with db.session_scope(url) as session:
         result = session.execute(delete(db.Feedback).where(db.Feedback.created_at < cutoff))
         feedback = int(result.rowcount or 0)

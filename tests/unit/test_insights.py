@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from bench import insights_store
 from bot import db, insights
-from bot.insights import charts, figures, report, summary
+from bot.insights import bookkeeping, charts, figures, report
 from bot.insights.period import Period, PeriodError
 from bot.privacy import retention, subject
 from bot.rulebase import store
@@ -25,24 +25,11 @@ from bot.tracker_events import EVENTS
 
 pytestmark = pytest.mark.unit
 
-TODAY = dt.datetime.now(dt.timezone.utc).date()
 PERIOD = Period.last(30)
 
 
-def at_path(found: dict[str, Any], path: str) -> Any:
-    node: Any = found
-    for part in path.split("."):
-        node = next(x for x in node if x["topic"] == part) if isinstance(node, list) else node[part]
-    return node
-
-
 def disagreements(tally: insights_store.Tally, url: str) -> list[str]:
-    found = figures.compute(PERIOD, url)
-    return [
-        f"{path}: {at_path(found, path)} != {want}"
-        for path, want in insights_store.as_figures(tally)
-        if at_path(found, path) != want
-    ]
+    return insights_store.disagreements(tally, figures.compute(PERIOD, url))
 
 
 @pytest.fixture
@@ -95,7 +82,7 @@ def test_a_new_tracker_store_or_summary_version_is_summarised_again(stores) -> N
     assert done.rebuilt
     assert disagreements(smaller, url) == []
     with db.session_scope(url) as session:  # what a row means changed in an upgrade
-        session.merge(db.Meta(key=summary.VERSION_KEY, value="0"))
+        session.merge(db.Meta(key=bookkeeping.VERSION_KEY, value="0"))
     assert insights.summarise(url, tracker).rebuilt
     assert disagreements(smaller, url) == []
 
@@ -186,7 +173,7 @@ def test_forget_brings_the_cursor_back_for_reused_ids(stores) -> None:
     with db.engine_for(tracker).connect() as conn:
         left = conn.execute(sa.select(sa.func.max(EVENTS.c.id))).scalar()
     with db.session_scope(url) as session:
-        assert session.get(db.InboxCursor, summary.CURSOR).position == left
+        assert session.get(db.InboxCursor, bookkeeping.CURSOR).position == left
     more = insights_store.generate(tracker, url, 300, seed=11, days=2)  # SQLite reuses ids
     assert insights.summarise(url, tracker).turns == sum(more.messages.values())
     assert figures.compute(PERIOD, url)["conversations"]["all"] == (
@@ -201,7 +188,7 @@ def test_a_changed_rule_base_names_the_topics_again(stores) -> None:
     with db.session_scope(url) as session:  # as if summarised before the rule base was loaded
         A = db.InsightAnswer
         session.execute(sa.update(A).where(A.kind == "topic").values(kind="other", topic=None))
-        session.merge(db.Meta(key=summary.RULES_KEY, value="none"))
+        session.merge(db.Meta(key=bookkeeping.RULES_KEY, value="none"))
     named = figures.compute(PERIOD, url)["topics"]
     assert all(t["answers"]["all"] == 0 for t in named)  # only their thumbs are left
     insights.summarise(url, tracker)
