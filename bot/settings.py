@@ -83,6 +83,10 @@ class Settings:
     # One client address across every channel and replica (bot/address_limits.py)
     burst_per_client: int = 10  # of rate_per_client, at once (BOT_BURST_PER_CLIENT)
     sockets_per_client: int = 20  # open socket.io connections (BOT_SOCKETS_PER_CLIENT)
+    # requests in 10 s one address may send through the cluster's HAProxy before it
+    # answers 429 itself (BOT_PROXY_RATE_PER_CLIENT): a backstop far above the limits
+    # above, so that a flood is refused in C before a replica spends Python on it
+    proxy_rate_per_client: int = 300
     # X-Forwarded-For is read only from these peers (BOT_TRUSTED_PROXIES): addresses
     # or CIDR networks; (): never (bot/client_address.py)
     trusted_proxies: tuple[str, ...] = ()
@@ -239,6 +243,7 @@ def load() -> Settings:
         parse_wait_seconds=float(_int("BOT_PARSE_WAIT_SECONDS", 20, minimum=1)),
         burst_per_client=_int("BOT_BURST_PER_CLIENT", 10, minimum=1),
         sockets_per_client=_int("BOT_SOCKETS_PER_CLIENT", 20, minimum=1),
+        proxy_rate_per_client=_int("BOT_PROXY_RATE_PER_CLIENT", 300, minimum=1),
         trusted_proxies=_proxies(),
         limits_redis_url=(
             os.environ.get("BOT_LIMITS_REDIS_URL", "").strip()

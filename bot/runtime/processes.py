@@ -162,7 +162,9 @@ def spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path | None) 
         out = os.fdopen(fd, "ab")  # noqa: SIM115 (kept open for the child)
     return subprocess.Popen(
         cmd,
-        cwd=PROJECT_DIR,
+        # BOT_CODE_DIR: another checkout's code (`-m` imports from the working
+        # directory first), for a benchmark of the code before a change side by side
+        cwd=env.get("BOT_CODE_DIR") or PROJECT_DIR,
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT if out else None,

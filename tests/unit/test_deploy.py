@@ -264,7 +264,7 @@ def test_haproxy_accepts_the_local_configuration(tmp_path):
     assert shutil.which("haproxy"), "HAProxy is not installed: apt-get install haproxy"
     layout = haproxy.Layout.free(3, 2)
     config = tmp_path / "haproxy.cfg"
-    config.write_text(haproxy.render_for(layout, tmp_path / "haproxy.sock"), encoding="utf-8")
+    config.write_text(haproxy.render_for(layout, tmp_path / "haproxy.sock", 300), encoding="utf-8")
     done = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     text = config.read_text(encoding="utf-8")
@@ -276,13 +276,13 @@ def test_haproxy_accepts_the_local_configuration(tmp_path):
 def test_the_haproxy_check_would_catch_a_mistake(tmp_path):
     assert shutil.which("haproxy"), "HAProxy is not installed: apt-get install haproxy"
     config = tmp_path / "haproxy.cfg"
-    text = haproxy.render_for(haproxy.Layout.free(1, 1), tmp_path / "haproxy.sock")
+    text = haproxy.render_for(haproxy.Layout.free(1, 1), tmp_path / "haproxy.sock", 300)
     config.write_text(text.replace("balance leastconn", "balance fastest"), encoding="utf-8")
     assert subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True).returncode != 0
 
 
 def test_the_template_has_nothing_left_to_fill(tmp_path):
-    text = haproxy.render_for(haproxy.Layout.free(2, 2), Path("/tmp/x.sock"))
+    text = haproxy.render_for(haproxy.Layout.free(2, 2), Path("/tmp/x.sock"), 300)
     assert "$" not in text
 
 

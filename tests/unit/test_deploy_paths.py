@@ -10,6 +10,7 @@ doubled slashes, percent-encoding, case) get HAProxy's 404 and never reach it.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import threading
@@ -212,10 +213,38 @@ def test_make_cluster_lets_only_this_host_use_the_api(echo, tmp_path):
         action_ports=(port,),
     )
     public = layout.public_port
-    with _running(haproxy.render_for(layout, tmp_path / "haproxy.sock"), tmp_path, public):
+    with _running(haproxy.render_for(layout, tmp_path / "haproxy.sock", 300), tmp_path, public):
         assert _reached(_request(public, "GET", "/status"), "/status")
         assert _reached(_request(public, "POST", "/model/parse"), "/model/parse")
         other = "127.0.0.2"  # another address on this machine: not this host's tools
         assert _reached(_request(public, "POST", PUBLIC[0][1], other), PUBLIC[0][1])
         for target in ("/status", "/model/parse", "/webhooks/rest/../../model/parse"):
             assert _refused(_request(public, "GET", target, other)), target
+
+
+def test_a_flood_from_one_address_is_refused_by_haproxy_itself(echo, tmp_path):
+    """Past BOT_PROXY_RATE_PER_CLIENT requests in 10 s, one address gets the replicas'
+    429 answer from HAProxy, and the replicas never see the rest; another address
+    is counted on its own, and this host's tools (the API clients) are not limited."""
+    port = echo.server_address[1]
+    layout = haproxy.Layout(
+        host="127.0.0.1",
+        public_port=free_port(),
+        actions_port=free_port(),
+        stats_port=free_port(),
+        rasa_ports=(port,),
+        action_ports=(port,),
+    )
+    public, rate, webhook = layout.public_port, 20, PUBLIC[0][1]
+    with _running(haproxy.render_for(layout, tmp_path / "haproxy.sock", rate), tmp_path, public):
+        before = len(echo.seen)
+        flood = [_request(public, "POST", webhook, "127.0.0.2") for _ in range(rate + 10)]
+        assert all(_reached(r, webhook) for r in flood[:rate])
+        for status, headers, body in flood[rate:]:
+            assert status == 429 and "x-echo" not in headers
+            assert headers["retry-after"] == "10"
+            assert json.loads(body) == {"error": "too many requests: try again in 10 s"}
+        assert echo.seen[before:].count(webhook) == rate
+        assert _reached(_request(public, "POST", webhook, "127.0.0.3"), webhook)
+        tools = [_request(public, "POST", "/model/parse") for _ in range(rate + 10)]
+        assert all(_reached(r, "/model/parse") for r in tools)

@@ -71,11 +71,14 @@ def render_haproxy(
     api_clients: str,
     server_options: str = "",
     resolvers: str = "",
+    flood_rate: int,
 ) -> str:
     """deploy/haproxy.cfg.template with these servers ("host:port" each).
     api_clients: an ACL condition, the clients that may reach Rasa's whole HTTP
     API through the public port (everyone else gets the public routes only).
-    server_options: added to every server line (compose: DNS resolution)."""
+    server_options: added to every server line (compose: DNS resolution).
+    flood_rate: requests in 10 s from one address (not an API client) before
+    HAProxy answers 429 itself (settings.proxy_rate_per_client)."""
     options = f" {server_options}" if server_options else ""
 
     def servers(prefix: str, addresses: list[str], cookie: bool = False) -> str:
@@ -92,6 +95,7 @@ def render_haproxy(
         actions_bind=actions_bind,
         stats_bind=stats_bind,
         resolvers=resolvers,
+        flood_rate=flood_rate,
         rasa_servers=servers("rasa", rasa),
         rasa_sticky_servers=servers("rasa", rasa, cookie=True),
         action_servers=servers("actions", actions),
@@ -101,7 +105,7 @@ def render_haproxy(
 LOCAL_API_CLIENTS = "src 127.0.0.1 ::1"
 
 
-def render_for(layout: Layout, stats_socket: Path) -> str:
+def render_for(layout: Layout, stats_socket: Path, flood_rate: int) -> str:
     """The template for a cluster on this machine."""
     return render_haproxy(
         rasa=[f"127.0.0.1:{p}" for p in layout.rasa_ports],
@@ -112,6 +116,7 @@ def render_for(layout: Layout, stats_socket: Path) -> str:
         stats_socket=str(stats_socket),
         # this host's tools use the API through the balancer (BOT_HOST may be public)
         api_clients=LOCAL_API_CLIENTS,
+        flood_rate=flood_rate,
     )
 
 
@@ -134,4 +139,5 @@ def render_for_compose() -> str:
         api_clients="always_false",  # the API stays inside the compose network
         server_options="resolvers compose init-addr last,libc,none",
         resolvers=COMPOSE_RESOLVERS,
+        flood_rate=Settings.proxy_rate_per_client,  # the default
     )

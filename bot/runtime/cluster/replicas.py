@@ -134,7 +134,10 @@ class Cluster:
     def _spawn_haproxy(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config = self.run_dir / "haproxy.cfg"
-        config.write_text(render_for(self.layout, self.stats_socket), encoding="utf-8")
+        config.write_text(
+            render_for(self.layout, self.stats_socket, self.cfg.proxy_rate_per_client),
+            encoding="utf-8",
+        )
         haproxy = check_haproxy()
         checked = subprocess.run([haproxy, "-c", "-q", "-f", str(config)], capture_output=True)
         if checked.returncode != 0:
