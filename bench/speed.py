@@ -15,6 +15,9 @@ shows as a range and falls on both alike. Per round and pipeline:
   messages per second;
 - GET /version, a route that does no work, idle and while the users talk
   (a probe every 20 ms): how long anything waits for Rasa's event loop;
+- CPU per message while the users talk: Rasa's event-loop thread, its other
+  threads (parsing, the tracker store), the action server; and how busy the
+  machine's cores were (what bounds messages per second);
 - resident memory of the Rasa server and the action server after the round.
 
 Each round sends questions neither server has seen yet (both held-out sets,
@@ -82,6 +85,59 @@ def post(url: str, body: dict, headers: dict[str, str] | None = None) -> float:
     with urllib.request.urlopen(request, timeout=120) as response:
         response.read()
     return (time.perf_counter() - started) * 1000
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of a process's main thread (Rasa's event loop: Sanic serves one
+    worker in the main thread) and of all its other threads."""
+    main = rest = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a thread that ended meanwhile
+        seconds = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+        if task.name == str(pid):
+            main += seconds
+        else:
+            rest += seconds
+    return main, rest
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+class CpuMeter:
+    """CPU time per message while users talk: Rasa's loop thread, its other threads
+    (parsing, tracker store), the action server, and how busy the whole machine was."""
+
+    def __init__(self, served: Served) -> None:
+        self.pids = [p.pid for p in served.servers.procs]  # [actions, rasa]
+
+    def __enter__(self) -> CpuMeter:
+        self.start = [thread_cpu(pid) for pid in self.pids], machine_busy()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.end = [thread_cpu(pid) for pid in self.pids], machine_busy()
+
+    def per_message(self, messages: int) -> dict[str, float]:
+        (a0, r0), (b0, t0) = self.start
+        (a1, r1), (b1, t1) = self.end
+        ms = 1000 / max(1, messages)
+        return {
+            "loop_cpu_ms": (r1[0] - r0[0]) * ms,
+            "rasa_threads_cpu_ms": (r1[1] - r0[1]) * ms,
+            "actions_cpu_ms": (sum(a1) - sum(a0)) * ms,
+            "machine_busy_pct": 100 * (b1 - b0) / max(1, t1 - t0),
+        }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -177,8 +233,9 @@ def measure(
 
     idle = idle_probe(served)
     started = time.perf_counter()
-    with LoopProbe(served.cfg.rasa_url) as probe, ThreadPoolExecutor(users) as pool:
-        many = [ms for batch in pool.map(user, range(users)) for ms in batch]
+    with CpuMeter(served) as cpu, LoopProbe(served.cfg.rasa_url) as probe:
+        with ThreadPoolExecutor(users) as pool:
+            many = [ms for batch in pool.map(user, range(users)) for ms in batch]
     elapsed = time.perf_counter() - started
     return {
         "version_idle_p95_ms": percentile(idle, 95),
@@ -192,6 +249,7 @@ def measure(
         "users_p50_ms": statistics.median(many),
         "users_p95_ms": percentile(many, 95),
         "users_msgs_per_s": len(many) / elapsed,
+        **cpu.per_message(len(many)),
         **served.memory(),
     }
 
@@ -208,6 +266,10 @@ ROWS = [
     ("version_idle_p95_ms", "GET /version idle p95 (ms)"),
     ("version_users_p50_ms", "GET /version, {users} users, p50"),
     ("version_users_p95_ms", "GET /version, {users} users, p95"),
+    ("loop_cpu_ms", "loop thread CPU/msg (ms)"),
+    ("rasa_threads_cpu_ms", "Rasa other threads CPU/msg"),
+    ("actions_cpu_ms", "action server CPU/msg (ms)"),
+    ("machine_busy_pct", "machine busy, {users} users %"),
     ("rasa_rss_mb", "Rasa server RSS (MB)"),
     ("actions_rss_mb", "action server RSS (MB)"),
     ("ready_s", "start to ready (s)"),
