@@ -20,9 +20,12 @@ settings compared are the per-address limits as configured (BOT_RATE_PER_CLIENT,
 BOT_BURST_PER_CLIENT, BOT_SOCKETS_PER_CLIENT) and lifted (only the per-socket
 rate of bot/rasa_addons/channels/socketio.py left, as before the per-address ones).
 
-With `--fair` both runs lift the rate limits, and compare parsing on the event
-loop (BOT_NLU_THREADS=0, as Rasa does) with the fair parse queue
-(bot/fair_queue.py): what taking turns by client buys on its own.
+With `--fair` every run lifts the rate limits, and compares parsing on the
+event loop (BOT_NLU_THREADS=0, as Rasa does, every turn at once), the fair parse
+queue (bot/fair_queue.py) alone, and with it a client's turns in flight capped
+at 2 and at 1 (BOT_TURNS_PER_CLIENT, bot/client_turns.py): what taking turns by
+client buys on its own. `--busy N` keeps N cores busy throughout (a loaded
+machine, the same for every setting).
 
 Prints, per setting: the quiet client's p50/p95 quiet and under the flood,
 the p95 ratio (target: within 2x), and what the flooder got (answered, 429).
@@ -49,7 +52,7 @@ from bot.runtime import build
 from bot.runtime.servers import Servers
 from bot.settings import PROJECT_DIR, environment
 
-from .env import scratch
+from .env import BUSY_COMMAND, busy_cores, scratch
 
 QUIET_EVERY = 0.5  # seconds between the quiet client's questions
 
@@ -250,13 +253,22 @@ def main() -> None:
     parser.add_argument(
         "--fair",
         action="store_true",
-        help="rate limits lifted both times: parsing on the loop vs the fair parse queue",
+        help="rate limits lifted every time: parsing on the loop, the fair parse queue, "
+        "and with it 2 and 1 turns in flight per client",
     )
+    parser.add_argument("--busy", type=int, default=0, help="cores kept busy throughout")
     args = parser.parse_args()
+    with busy_cores(args.busy):
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     n = 20 if args.quick else args.messages
     texts = questions()
     cfg = settings.load()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.busy:
+        load += f"; background: {args.busy} x `{' '.join(BUSY_COMMAND)}`"
     if args.sockets:
         lifted = {
             "BOT_RATE_PER_CLIENT": "100000000",
@@ -271,6 +283,7 @@ def main() -> None:
                     "BOT_RATE_PER_CLIENT": str(cfg.rate_per_client),
                     "BOT_BURST_PER_CLIENT": str(cfg.burst_per_client),
                     "BOT_SOCKETS_PER_CLIENT": str(cfg.sockets_per_client),
+                    "BOT_TURNS_PER_CLIENT": str(cfg.turns_per_client),
                 },
                 texts,
                 n,
@@ -281,23 +294,23 @@ def main() -> None:
         ]
         report(results, n, f"{args.sockets} socket.io connections", load)
         return
-    if args.fair:  # what the fair parse queue buys on its own (issue 26)
+    if args.fair:  # what taking turns by client buys on its own (issue 26)
         lifted = {"BOT_RATE_PER_CLIENT": "100000000", "BOT_RATE_PER_SENDER": "100000000"}
+        settings_ = [
+            ("parsing on the loop, every turn at once (as Rasa)", "0", "1000"),
+            ("the fair parse queue, every turn at once", "1", "1000"),
+            ("the fair parse queue, 2 turns in flight per client", "1", "2"),
+            ("the fair parse queue, 1 turn in flight per client", "1", "1"),
+        ]
         results = [
             scenario(
-                "limits lifted, parsing on the loop (BOT_NLU_THREADS=0, as Rasa)",
-                {**lifted, "BOT_NLU_THREADS": "0"},
+                f"limits lifted, {label}",
+                {**lifted, "BOT_NLU_THREADS": threads, "BOT_TURNS_PER_CLIENT": turns},
                 texts,
                 n,
                 args.flood_threads,
-            ),
-            scenario(
-                "limits lifted, the fair parse queue (BOT_NLU_THREADS=1)",
-                {**lifted, "BOT_NLU_THREADS": "1"},
-                texts,
-                n,
-                args.flood_threads,
-            ),
+            )
+            for label, threads, turns in settings_
         ]
         report(results, n, f"{args.flood_threads} connections", load)
         return
@@ -307,6 +320,7 @@ def main() -> None:
             {
                 "BOT_RATE_PER_CLIENT": str(cfg.rate_per_client),
                 "BOT_RATE_PER_SENDER": str(cfg.rate_per_sender),
+                "BOT_TURNS_PER_CLIENT": str(cfg.turns_per_client),
             },
             texts,
             n,

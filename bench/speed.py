@@ -51,7 +51,7 @@ from bot.settings import environment
 from bot.text import normalise
 from bot.training.examples import EVAL_SETS, eval_questions
 
-from .env import scratch
+from .env import BUSY_COMMAND, busy_cores, scratch
 from .models import PIPELINES, RESULTS, resolve
 
 USERS = 8
@@ -349,6 +349,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100, help="per phase and round")
     parser.add_argument("--quick", action="store_true", help="1 round of 30: a smoke run")
     parser.add_argument("--users", type=int, default=USERS, help="concurrent users (default 8)")
+    parser.add_argument(
+        "--busy", type=int, default=0, help="cores kept busy while measuring (a loaded machine)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.messages = 1, 30
@@ -374,19 +377,20 @@ def main() -> int:
             for text in texts[-10:]:  # warm-up: first-call costs are not steady state
                 served[name].send("warm-up", text)
         rounds: list[dict[str, dict[str, float]]] = []
-        for r in range(args.rounds):
-            chunk = texts[r * 4 * args.messages : (r + 1) * 4 * args.messages]
-            order = names if r % 2 == 0 else names[::-1]
-            result: dict[str, dict[str, float]] = {}
-            for name in order:
-                print(f"round {r + 1}/{args.rounds}: {name}", flush=True)
-                result[name] = measure(served[name], chunk, args.messages, args.users)
-            for name in names:
-                result[name]["ready_s"] = ready[name]
-                seconds = models[name][1]
-                if seconds is not None:
-                    result[name]["train_s"] = seconds
-            rounds.append(result)
+        with busy_cores(args.busy):  # the rounds only: start-up is not measured
+            for r in range(args.rounds):
+                chunk = texts[r * 4 * args.messages : (r + 1) * 4 * args.messages]
+                order = names if r % 2 == 0 else names[::-1]
+                result: dict[str, dict[str, float]] = {}
+                for name in order:
+                    print(f"round {r + 1}/{args.rounds}: {name}", flush=True)
+                    result[name] = measure(served[name], chunk, args.messages, args.users)
+                for name in names:
+                    result[name]["ready_s"] = ready[name]
+                    seconds = models[name][1]
+                    if seconds is not None:
+                        result[name]["train_s"] = seconds
+                rounds.append(result)
     finally:
         for s in served.values():
             s.servers.stop()
@@ -395,6 +399,8 @@ def main() -> int:
         json.dumps({"load": os.getloadavg(), "rounds": rounds}, indent=2)
     )
     print(f"\n{args.rounds} round(s), {args.messages} messages per phase; ranges over rounds")
+    if args.busy:
+        print(f"background load: {args.busy} x `{' '.join(BUSY_COMMAND)}`")
     print("\n".join(report(names, rounds, args.users)))
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

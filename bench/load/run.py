@@ -625,6 +625,7 @@ def run(args: argparse.Namespace) -> dict:
         "BOT_ACTIONS_PORT": str(processes.free_port()),
         "BOT_LOG_LEVEL": "WARNING",
         "BOT_RATE_PER_CLIENT": "1000000",  # every simulated user comes from 127.0.0.1
+        "BOT_TURNS_PER_CLIENT": "1000",  # and would otherwise take turns as one client
         "BOT_REQUESTS_WEBHOOK_URL": receiver.url,
         "BOT_RETENTION_DAYS": "0",
     }

@@ -16,6 +16,11 @@ would wait more than BOT_PARSE_WAIT_SECONDS is told at once to send it again
 later (`Busy`: the channels answer "too many messages"). The client is the
 address the channel read (`CLIENT`, set per request), else the conversation.
 
+Whole turns: a client has at most BOT_TURNS_PER_CLIENT turns in flight at once
+(bot.client_turns, entered around Agent.handle_message by patches.py); the rest
+wait, before their conversation's lock, bounded by the same
+BOT_PARSE_WAIT_SECONDS.
+
 Size: BOT_NLU_THREADS (default: the cores this process may use, less one, at
 least one; 0: parse on the loop, as Rasa does). Each e5 call uses
 OMP_NUM_THREADS OpenMP threads (1 unless set): more threads × OpenMP threads
@@ -31,9 +36,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 
 from bot import settings
+from bot.client_turns import ClientTurns
 from bot.fair_queue import Busy, FairQueue
 
-__all__ = ["CLIENT", "Busy", "queue", "reset"]
+__all__ = ["CLIENT", "Busy", "queue", "reset", "turns"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,7 @@ CLIENT: ContextVar[str | None] = ContextVar("nlu_client", default=None)
 
 _pool: ThreadPoolExecutor | None = None
 _queue: FairQueue | None = None
+_turns: ClientTurns | None = None
 _configured = False
 _lock = threading.Lock()
 
@@ -50,12 +57,25 @@ _lock = threading.Lock()
 def queue() -> FairQueue | None:
     """The fair queue in front of the parse pool, made on first use from the
     settings; None: parse on the loop."""
-    global _pool, _queue, _configured
+    _configure()
+    return _queue
+
+
+def turns() -> ClientTurns:
+    """The turns each client may have in flight, made on first use."""
+    _configure()
+    assert _turns is not None
+    return _turns
+
+
+def _configure() -> None:
+    global _pool, _queue, _turns, _configured
     if _configured:
-        return _queue
+        return
     with _lock:
         if not _configured:
             cfg = settings.load()
+            _turns = ClientTurns(cfg.turns_per_client, cfg.parse_wait_seconds)
             threads = cfg.nlu_threads
             if threads > 0:
                 _pool = ThreadPoolExecutor(threads, thread_name_prefix="nlu")
@@ -63,7 +83,6 @@ def queue() -> FairQueue | None:
                 _warn_if_oversubscribed(threads)
             logger.info("parsing %s", f"in {threads} thread(s)" if threads else "on the loop")
             _configured = True
-    return _queue
 
 
 def _warn_if_oversubscribed(threads: int) -> None:
@@ -84,8 +103,8 @@ def _warn_if_oversubscribed(threads: int) -> None:
 
 def reset() -> None:
     """Forget the pool (tests change BOT_NLU_THREADS between runs)."""
-    global _pool, _queue, _configured
+    global _pool, _queue, _turns, _configured
     with _lock:
         if _pool is not None:
             _pool.shutdown(wait=True)
-        _pool, _queue, _configured = None, None, False
+        _pool, _queue, _turns, _configured = None, None, None, False

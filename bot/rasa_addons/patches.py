@@ -27,6 +27,7 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
+from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import TrackerStore
@@ -266,6 +267,18 @@ async def _parse_off_the_loop(
     return parse_data
 
 
+_HANDLE_MESSAGE = Agent.handle_message
+
+
+async def _in_the_clients_turn(self: Agent, message: UserMessage) -> list[dict[str, Any]] | None:
+    """Agent.handle_message (Rasa 3.6.21), which every channel calls, inside one of
+    the client's turns (bot.client_turns): a client with many connections open
+    has a few turns in flight, not all of them. Busy: the channel says so."""
+    client = nlu_pool.CLIENT.get() or f"conversation:{message.sender_id}"
+    async with nlu_pool.turns().turn(client):
+        return await _HANDLE_MESSAGE(self, message)
+
+
 def _check_version() -> None:
     if rasa.__version__ != RASA_VERSION:
         raise UnpatchedRasa(
@@ -288,5 +301,6 @@ def apply() -> None:
     Features.fingerprint = _features_fingerprint
     Token.fingerprint = _token_fingerprint
     MessageProcessor.parse_message = _parse_off_the_loop
+    Agent.handle_message = _in_the_clients_turn
     _applied = True
     logger.debug("Rasa patches applied")

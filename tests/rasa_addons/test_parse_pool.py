@@ -178,3 +178,48 @@ def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(proces
     assert parsed[:3] == ["flood-0", "flood-1", "quiet"]
     assert parsed[3:] == [f"flood-{i}" for i in range(2, len(parsed) - 1)]
     assert finished.count("refused") == 20 + 1 - len(parsed) > 0
+
+
+def test_a_client_has_at_most_its_turns_in_flight_and_a_quiet_one_goes_between(model, monkeypatch):
+    """Through the patched Agent.handle_message, as every channel calls it: one
+    client's eight messages at once, in eight conversations, and a quiet client's
+    one. The flood never has more than BOT_TURNS_PER_CLIENT turns in flight; the
+    quiet one does not wait for the flood's (it is answered before the flood's
+    last); every message is handled, nothing refused within the wait bound."""
+    monkeypatch.setenv("BOT_TURNS_PER_CLIENT", "2")
+    nlu_pool.reset()
+    patches.apply()
+    agent = Agent.load(str(model))
+    texts = [q.text for q in eval_questions(EVAL_SETS[0])][:9]
+    in_flight: dict[str, int] = {}
+    most: dict[str, int] = {}
+    finished: list[str] = []
+    handle = agent.processor.handle_message
+
+    async def counted(message: UserMessage) -> Any:
+        client = str(nlu_pool.CLIENT.get())
+        in_flight[client] = in_flight.get(client, 0) + 1
+        most[client] = max(most.get(client, 0), in_flight[client])
+        try:
+            return await handle(message)
+        finally:
+            in_flight[client] -= 1
+
+    agent.processor.handle_message = counted  # type: ignore[method-assign]
+
+    async def one(client: str, text: str, name: str) -> None:
+        nlu_pool.CLIENT.set(client)
+        await agent.handle_message(UserMessage(text, sender_id=name))
+        finished.append(name)
+
+    async def scenario() -> None:
+        flood = [one("10.0.0.1", t, f"flood-{i}") for i, t in enumerate(texts[:8])]
+        await asyncio.gather(*flood, one("10.0.0.2", texts[8], "quiet"))
+
+    try:
+        run_apart(scenario())
+    finally:
+        nlu_pool.reset()
+    assert most == {"10.0.0.1": 2, "10.0.0.2": 1}
+    assert sorted(finished) == sorted([f"flood-{i}" for i in range(8)] + ["quiet"])
+    assert finished.index("quiet") < finished.index("flood-7")

@@ -223,13 +223,13 @@ class RestChannel(InputChannel):
                 input_channel=self.name(),
                 metadata=message.metadata,
             )
-            # this request's parse waits its turn as this client's; reset after,
+            # this request's turn and parse wait as this client's; reset after,
             # since Sanic runs every request of a keep-alive connection in one task
             client_set = nlu_pool.CLIENT.set(client)
             try:
                 await on_new_message(user_message)
             except nlu_pool.Busy as busy:  # not parsed, nothing stored: send it again later
-                logger.info("sender %s: parse queue full, message not read", message.sender)
+                logger.info("sender %s: too many messages waiting, not read", message.sender)
                 return too_many(busy.wait)
             except Exception as exc:  # noqa: BLE001 - as Rasa's RestInput: the replies so far
                 # The type only: a traceback can quote the message.

@@ -203,7 +203,7 @@ class SocketIOChannel(SocketIOInput):
                 input_channel=self.name(),
                 metadata=metadata,
             )
-            client_set = nlu_pool.CLIENT.set(self.addresses.get(sid))  # its parse's turn
+            client_set = nlu_pool.CLIENT.set(self.addresses.get(sid))  # its turns' client
             try:
                 await on_new_message(message)
             except nlu_pool.Busy as busy:  # not parsed, nothing stored: as the rate limit
