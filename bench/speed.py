@@ -305,12 +305,15 @@ def span(values: list[float]) -> str:
 
 
 def report(
-    names: list[str], rounds: list[dict[str, dict[str, float]]], users: int = USERS
+    names: list[str],
+    rounds: list[dict[str, dict[str, float]]],
+    users: int = USERS,
+    base: str | None = None,
 ) -> list[str]:
     """Each figure's range per pipeline, and the per-round ratio of every pipeline
-    to the second one (the baseline: Rasa's default by default)."""
+    to the baseline (default: the second one, Rasa's default by default)."""
     lines = [f"{'':<26}" + "".join(f"{n:>16}" for n in names)]
-    base = names[1] if len(names) > 1 else None
+    base = base or (names[1] if len(names) > 1 else None)
     others = [n for n in names if n != base] if base else []
     lines[0] += "".join(f"{n + ' / ' + str(base):>26}" for n in others)
     for key, label in ROWS:
@@ -349,6 +352,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100, help="per phase and round")
     parser.add_argument("--quick", action="store_true", help="1 round of 30: a smoke run")
     parser.add_argument("--users", type=int, default=USERS, help="concurrent users (default 8)")
+    parser.add_argument(
+        "--baselines", default="", help="compare to each of these (names); default: the second"
+    )
     parser.add_argument(
         "--busy", type=int, default=0, help="cores kept busy while measuring (a loaded machine)"
     )
@@ -401,7 +407,8 @@ def main() -> int:
     print(f"\n{args.rounds} round(s), {args.messages} messages per phase; ranges over rounds")
     if args.busy:
         print(f"background load: {args.busy} x `{' '.join(BUSY_COMMAND)}`")
-    print("\n".join(report(names, rounds, args.users)))
+    for base in args.baselines.split(",") if args.baselines else [None]:
+        print("\n".join(report(names, rounds, args.users, base)), end="\n\n")
     print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
