@@ -2,11 +2,12 @@
 
     .venv/bin/python -m bench.flood [--messages 60] [--flood-threads 4] [--quick]
     .venv/bin/python -m bench.flood --sockets 200 [--quick]
-    .venv/bin/python -m bench.flood --fair [--quick]
+    .venv/bin/python -m bench.flood --fair [--quick] [--busy N]
 
-Starts its own servers (the trained model, a temporary database) twice: with
-the rate limits as configured (BOT_RATE_PER_CLIENT, BOT_RATE_PER_SENDER), and
-with them lifted, to show what they buy. In each, the quiet client (from
+Starts its own servers (the trained model, a temporary database) for each
+setting compared: by default, with the rate limits as configured
+(BOT_RATE_PER_CLIENT, BOT_RATE_PER_SENDER, BOT_TURNS_PER_CLIENT), and with them
+lifted, to show what they buy. In each, the quiet client (from
 127.0.0.1: one question every 0.5 s, each in a new conversation, questions from
 eval/heldout.csv) is timed first on the quiet server, then while the flooding
 client (from 127.0.0.2, a separate client address for the limits) sends

@@ -1,6 +1,13 @@
 """Speed and memory of our pipeline against Rasa's default one, side by side.
 
-    .venv/bin/python -m bench.speed [--rounds 3] [--messages 100] [--quick]
+    .venv/bin/python -m bench.speed [--rounds 3] [--messages 100] [--quick] [--users 8]
+        [--pipelines a,b,...] [--baselines b,...] [--busy N]
+
+A pipeline is a name in bench.models or label=model.tar.gz, each with optional
+@VAR=value settings for its servers: e.g. `before=M@BOT_CODE_DIR=../old-checkout`
+serves model M with another checkout's code (the code before a change), side by
+side. `--busy N` keeps N cores busy while measuring (a loaded machine, the same
+for every pipeline).
 
 Both pipelines' models (bench.models: trained once, reused while their inputs
 are unchanged) are served at the same time, each by its own Rasa server and
@@ -15,9 +22,10 @@ shows as a range and falls on both alike. Per round and pipeline:
   messages per second;
 - GET /version, a route that does no work, idle and while the users talk
   (a probe every 20 ms): how long anything waits for Rasa's event loop;
-- CPU per message while the users talk: Rasa's event-loop thread, its other
-  threads (parsing, the tracker store), the action server; and how busy the
-  machine's cores were (what bounds messages per second);
+- CPU per message while the users talk: Rasa's event-loop thread (the loop
+  probe's requests included), its other threads (parsing, the tracker store),
+  the action server; and how busy the machine's cores were (what bounds
+  messages per second);
 - resident memory of the Rasa server and the action server after the round.
 
 Each round sends questions neither server has seen yet (both held-out sets,
@@ -90,21 +98,17 @@ def post(url: str, body: dict, headers: dict[str, str] | None = None) -> float:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def _cpu_seconds(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
 def thread_cpu(pid: int) -> tuple[float, float]:
     """CPU seconds of a process's main thread (Rasa's event loop: Sanic serves one
-    worker in the main thread) and of all its other threads."""
-    main = rest = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a thread that ended meanwhile
-        seconds = (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
-        if task.name == str(pid):
-            main += seconds
-        else:
-            rest += seconds
-    return main, rest
+    worker in the main thread) and of all its other threads, those that ended
+    included (the process's total less the main thread's)."""
+    main = _cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return main, _cpu_seconds(Path(f"/proc/{pid}/stat")) - main
 
 
 def machine_busy() -> tuple[float, float]:
@@ -157,7 +161,7 @@ class Served:
     def start(cls, name: str, model: Path, env: dict[str, str] | None = None) -> Served:
         var = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
         # env, e.g. OMP_NUM_THREADS: the servers inherit it
-        with environment({**(env or {}), **scratch(var)}):
+        with environment({**scratch(var), **(env or {})}):  # the pipeline's settings win
             cfg = settings.load()
             db.upgrade(cfg.database_url)
             rulebase.load(cfg.database_url)
@@ -372,6 +376,10 @@ def main() -> int:
         name, path, seconds = resolve(spec)
         models[name] = (path, seconds, dict(s.split("=", 1) for s in settings_))
     names = list(models)
+    unknown = [b for b in args.baselines.split(",") if b and b not in names]
+    if unknown:
+        print(f"--baselines: {', '.join(unknown)} not among the pipelines {', '.join(names)}")
+        return 2
     served: dict[str, Served] = {}
     ready: dict[str, float] = {}
     try:

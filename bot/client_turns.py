@@ -5,12 +5,14 @@ turn also runs the policies and the tracker's writes in the Rasa server and
 the actions in the action server, and a client with four connections open had
 four turns in flight, each taking its share of both cores from a quiet client
 (bench/RESULTS.md, "a flooding client"). Here a client's turns beyond
-`per_client` wait, in order of arrival, before they take their conversation's
-lock, so waiting never eats into the lock's lifetime. Waiting is bounded as in
-the parse queue: a turn that would wait past `max_wait` (estimated from recent
-turns) is refused at once with `Busy`, and a client's first waiting turn never
-is. A client within the per-address rate limit (BOT_RATE_PER_CLIENT: two a
-second) seldom waits here at all: a turn takes a fraction of a second.
+`per_client` wait, in order of arrival. The caller enters a turn once it holds
+its conversation's lock (a conversation's next message waits for the lock, not
+in one of its client's turns), so waiting counts against the lock's lifetime
+(60 s in Rasa): it is bounded as the parse queue's is, a turn that would wait
+past `max_wait` (estimated from recent turns) being refused at once with
+`Busy`, and a client's first waiting turn never is. A client within the
+per-address rate limit (BOT_RATE_PER_CLIENT: two a second) seldom waits here
+at all: a turn takes a fraction of a second.
 
 Asyncio only (no Rasa): `turn` is entered on the event loop.
 """

@@ -122,8 +122,10 @@ def bot_env(tmp_path_factory) -> Iterator[settings.Settings]:
         "BOT_TRAINER_TOKEN": random_secrets.token_urlsafe(32),
         "BOT_AGENT_TOKEN": random_secrets.token_urlsafe(32),
         # Every test talks from 127.0.0.1: one client for the whole session, so
-        # its bucket is raised; the per-sender limit (30 a minute) stays real.
+        # its bucket and its turns in flight are raised; the per-sender limit
+        # (30 a minute) stays real.
         "BOT_RATE_PER_CLIENT": "1000000",
+        "BOT_TURNS_PER_CLIENT": "1000",
         # What the launcher sets from max_body_bytes: Sanic's own 413.
         "SANIC_REQUEST_MAX_SIZE": str(64 * 1024),
     }

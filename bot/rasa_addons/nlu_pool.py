@@ -17,8 +17,8 @@ later (`Busy`: the channels answer "too many messages"). The client is the
 address the channel read (`CLIENT`, set per request), else the conversation.
 
 Whole turns: a client has at most BOT_TURNS_PER_CLIENT turns in flight at once
-(bot.client_turns, entered around Agent.handle_message by patches.py); the rest
-wait, before their conversation's lock, bounded by the same
+(bot.client_turns, entered around MessageProcessor.handle_message by patches.py,
+inside the conversation's lock); the rest wait, bounded by the same
 BOT_PARSE_WAIT_SECONDS.
 
 Size: BOT_NLU_THREADS (default: the cores this process may use, less one, at
@@ -39,13 +39,19 @@ from bot import settings
 from bot.client_turns import ClientTurns
 from bot.fair_queue import Busy, FairQueue
 
-__all__ = ["CLIENT", "Busy", "queue", "reset", "turns"]
+__all__ = ["CLIENT", "Busy", "client_of", "queue", "reset", "turns"]
 
 logger = logging.getLogger(__name__)
 
 # The client a message came from (a channel's limit key: the address), for the
 # turn the channel is handling; unset: the conversation is the client.
 CLIENT: ContextVar[str | None] = ContextVar("nlu_client", default=None)
+
+
+def client_of(sender_id: str) -> str:
+    """Whose turn a message of this conversation takes: the channel's client, if set."""
+    return CLIENT.get() or f"conversation:{sender_id}"
+
 
 _pool: ThreadPoolExecutor | None = None
 _queue: FairQueue | None = None

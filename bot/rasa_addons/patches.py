@@ -27,7 +27,6 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
-from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import TrackerStore
@@ -258,7 +257,7 @@ async def _parse_off_the_loop(
         return await _PARSE_MESSAGE(self, message, tracker, only_output_properties)
     if tracker is None:
         tracker = DialogueStateTracker.from_events(message.sender_id, [])
-    client = nlu_pool.CLIENT.get() or f"conversation:{message.sender_id}"
+    client = nlu_pool.client_of(message.sender_id)
     parse_data: dict[str, Any] = await fair.run(  # nlu_pool.Busy: the channel says so
         client, self._parse_message_with_graph, message, tracker, only_output_properties
     )
@@ -267,15 +266,19 @@ async def _parse_off_the_loop(
     return parse_data
 
 
-_HANDLE_MESSAGE = Agent.handle_message
+_HANDLE_MESSAGE = MessageProcessor.handle_message
 
 
-async def _in_the_clients_turn(self: Agent, message: UserMessage) -> list[dict[str, Any]] | None:
-    """Agent.handle_message (Rasa 3.6.21), which every channel calls, inside one of
-    the client's turns (bot.client_turns): a client with many connections open
-    has a few turns in flight, not all of them. Busy: the channel says so."""
-    client = nlu_pool.CLIENT.get() or f"conversation:{message.sender_id}"
-    async with nlu_pool.turns().turn(client):
+async def _in_the_clients_turn(
+    self: MessageProcessor, message: UserMessage
+) -> list[dict[str, Any]] | None:
+    """MessageProcessor.handle_message (Rasa 3.6.21), which Agent.handle_message runs
+    for every channel under the conversation's lock, inside one of the client's
+    turns (bot.client_turns): a client with many connections open has a few turns
+    in flight, not all of them. Inside the lock, so that a conversation's next
+    message waits for the lock, not in one of its client's turns. Busy (nothing
+    read or stored yet): the channel says so."""
+    async with nlu_pool.turns().turn(nlu_pool.client_of(message.sender_id)):
         return await _HANDLE_MESSAGE(self, message)
 
 
@@ -301,6 +304,6 @@ def apply() -> None:
     Features.fingerprint = _features_fingerprint
     Token.fingerprint = _token_fingerprint
     MessageProcessor.parse_message = _parse_off_the_loop
-    Agent.handle_message = _in_the_clients_turn
+    MessageProcessor.handle_message = _in_the_clients_turn
     _applied = True
     logger.debug("Rasa patches applied")

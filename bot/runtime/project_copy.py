@@ -58,6 +58,7 @@ def environment(project: Path, rasa_port: int, actions_port: int) -> dict[str, s
         "BOT_TRAINER_TOKEN": secrets.token_urlsafe(32),
         "BOT_LOG_LEVEL": "WARNING",
         "BOT_RATE_PER_CLIENT": "1000000",
+        "BOT_TURNS_PER_CLIENT": "1000",
     }
 
 

