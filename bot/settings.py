@@ -78,8 +78,9 @@ class Settings:
     # is refused at once, "send it again in N s" (BOT_PARSE_WAIT_SECONDS)
     parse_wait_seconds: float = 20.0
     # turns one client address may have in flight at once, across its conversations
-    # (BOT_TURNS_PER_CLIENT; bot/client_turns.py); more wait, as long as above
-    turns_per_client: int = 2
+    # (BOT_TURNS_PER_CLIENT; bot/client_turns.py); more wait, as long as above. One:
+    # a flooder's quiet neighbour then keeps its unloaded p95 (bench/RESULTS.md)
+    turns_per_client: int = 1
     # the insights summary reads PostgreSQL's events only once they are this old
     # (BOT_INSIGHTS_SETTLE_SECONDS; bot/insights/summary.py says why)
     insights_settle_seconds: int = 60
@@ -244,7 +245,7 @@ def load() -> Settings:
         retrain_warm_seconds=_int("BOT_RETRAIN_WARM_SECONDS", 900),
         nlu_threads=_int("BOT_NLU_THREADS", max(1, usable_cores() - 1)),
         parse_wait_seconds=float(_int("BOT_PARSE_WAIT_SECONDS", 20, minimum=1)),
-        turns_per_client=_int("BOT_TURNS_PER_CLIENT", 2, minimum=1),
+        turns_per_client=_int("BOT_TURNS_PER_CLIENT", 1, minimum=1),
         burst_per_client=_int("BOT_BURST_PER_CLIENT", 10, minimum=1),
         sockets_per_client=_int("BOT_SOCKETS_PER_CLIENT", 20, minimum=1),
         proxy_rate_per_client=_int("BOT_PROXY_RATE_PER_CLIENT", 300, minimum=1),
