@@ -2,19 +2,13 @@
 
 Products are matched against the products table as it is now (bot.records.facts
 rebuilds its spaCy matcher when an import changes the records), so a product
-imported after training is recognised without retraining. "Now" is within
-FRESH_SECONDS: the matcher and the rule base's services are checked against the
-database at most that often, not for every message: the two checks took about
-a fifth of the Rasa server's time holding the GIL under load (bench/RESULTS.md,
-7 December (late)), which is what bounds its messages per second.
+imported after training is recognised without retraining.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -25,15 +19,11 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import rulebase
 from bot.rasa_addons.components.segments import PART_OF
 from bot.records import facts
 from bot.service_requests import services as service_names
 
 logger = logging.getLogger(__name__)
-
-FRESH_SECONDS = 1.0  # products and services are re-checked at most this often
-T = TypeVar("T")
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
@@ -48,28 +38,14 @@ class RecordFactsExtractor(EntityExtractorMixin, GraphComponent):
     ) -> RecordFactsExtractor:
         return cls()
 
-    def __init__(self) -> None:
-        # name -> (when checked, value); shared by the parse threads, replaced whole
-        self._recent: dict[str, tuple[float, Any]] = {}
-
-    def _fresh(self, name: str, load: Callable[[], T]) -> T:
-        """load(), or its value from less than FRESH_SECONDS ago; a failure is not kept."""
-        now = time.monotonic()
-        hit = self._recent.get(name)
-        if hit is not None and now - hit[0] < FRESH_SECONDS:
-            return hit[1]
-        value = load()
-        self._recent[name] = (now, value)
-        return value
-
     def _entities(self, text: str) -> list[dict[str, Any]]:
         try:
-            found = self._fresh("matcher", facts.current_matcher).extract(text)
+            found = facts.extract(text)
         except Exception as exc:  # no database yet, or it is down: answer without entities
             logger.warning("product matching unavailable: %s", exc)
             return []
         try:
-            service = service_names.find_service(text, self._fresh("rules", rulebase.current))
+            service = service_names.find_service(text)
         except Exception:  # no rule base loaded: no service entity
             service = None
         entities = []
