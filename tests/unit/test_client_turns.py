@@ -8,8 +8,18 @@ import asyncio
 import pytest
 
 from bot.client_turns import Busy, ClientTurns
+from tests.aio import run_apart
 
 pytestmark = pytest.mark.unit
+
+
+async def _three_waiting(log: list[str], gate: asyncio.Event):
+    """One turn of client a running (a0), two waiting behind it (gone, a2)."""
+    turns = ClientTurns(per_client=1, max_wait=60)
+    names = ("a0", "gone", "a2")
+    tasks = [asyncio.create_task(_hold(turns, "a", n, log, gate)) for n in names]
+    await asyncio.sleep(0.01)
+    return turns, *tasks
 
 
 async def _hold(turns: ClientTurns, client: str, name: str, log: list[str], gate: asyncio.Event):
@@ -31,7 +41,7 @@ def test_turns_beyond_the_share_wait_in_order_and_other_clients_go_ahead():
         assert turns.clients == {}  # nothing kept once every turn is over
         return log
 
-    log = asyncio.run(scenario())
+    log = run_apart(scenario())
     assert log[:2] == ["start a0", "start b0"]
     assert [e for e in log if e.startswith("start a")] == ["start a0", "start a1", "start a2"]
     assert log.index("start a1") > log.index("end a0")
@@ -47,7 +57,7 @@ def test_two_turns_at_once_with_a_share_of_two():
         await asyncio.gather(*tasks)
         return counts
 
-    assert asyncio.run(scenario()) == (2, 1)
+    assert run_apart(scenario()) == (2, 1)
 
 
 def test_a_turn_that_would_wait_too_long_is_refused_but_never_the_first_waiting():
@@ -68,16 +78,13 @@ def test_a_turn_that_would_wait_too_long_is_refused_but_never_the_first_waiting(
         await asyncio.gather(*tasks)
         return refused
 
-    assert asyncio.run(scenario()) == [pytest.approx(1.2)]
+    assert run_apart(scenario()) == [pytest.approx(1.2)]
 
 
 def test_a_waiter_that_goes_away_gives_its_place_to_the_next():
     async def scenario() -> list[str]:
-        turns, log, gate = ClientTurns(per_client=1, max_wait=60), [], asyncio.Event()
-        first = asyncio.create_task(_hold(turns, "a", "a0", log, gate))
-        gone = asyncio.create_task(_hold(turns, "a", "gone", log, gate))
-        last = asyncio.create_task(_hold(turns, "a", "a2", log, gate))
-        await asyncio.sleep(0.01)
+        log, gate = [], asyncio.Event()
+        turns, first, gone, last = await _three_waiting(log, gate)
         gone.cancel()
         await asyncio.sleep(0)
         assert turns.waiting("a") == 1  # its place is given up at once
@@ -86,16 +93,13 @@ def test_a_waiter_that_goes_away_gives_its_place_to_the_next():
         assert gone.cancelled() and turns.clients == {}
         return log
 
-    assert asyncio.run(scenario()) == ["start a0", "end a0", "start a2", "end a2"]
+    assert run_apart(scenario()) == ["start a0", "end a0", "start a2", "end a2"]
 
 
 def test_a_turn_handed_over_as_its_caller_goes_away_is_passed_on():
     async def scenario() -> list[str]:
-        turns, log, gate = ClientTurns(per_client=1, max_wait=60), [], asyncio.Event()
-        first = asyncio.create_task(_hold(turns, "a", "a0", log, gate))
-        gone = asyncio.create_task(_hold(turns, "a", "gone", log, gate))
-        last = asyncio.create_task(_hold(turns, "a", "a2", log, gate))
-        await asyncio.sleep(0.01)
+        log, gate = [], asyncio.Event()
+        turns, first, gone, last = await _three_waiting(log, gate)
         gate.set()
         await asyncio.sleep(0)  # a0 ends and hands its place to `gone`...
         while "end a0" not in log:
@@ -106,5 +110,5 @@ def test_a_turn_handed_over_as_its_caller_goes_away_is_passed_on():
         assert turns.clients == {}
         return log
 
-    log = asyncio.run(scenario())
+    log = run_apart(scenario())
     assert log[-2:] == ["start a2", "end a2"]

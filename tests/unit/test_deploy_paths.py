@@ -181,6 +181,18 @@ def _compose_on_loopback(public: int, backend: int, directory: Path) -> str:
     return text
 
 
+def _local_layout(port: int, replicas: int) -> haproxy.Layout:
+    """`make cluster`'s layout with the stand-in as every replica and action server."""
+    return haproxy.Layout(
+        host="127.0.0.1",
+        public_port=free_port(),
+        actions_port=free_port(),
+        stats_port=free_port(),
+        rasa_ports=(port,) * replicas,
+        action_ports=(port,),
+    )
+
+
 def _reached(response: tuple, target: str) -> bool:
     status, headers, body = response
     return status == 200 and headers.get("x-echo") == "replica" and body == target
@@ -208,15 +220,7 @@ def test_compose_publishes_the_public_routes_and_nothing_else(echo, tmp_path):
 def test_make_cluster_lets_only_this_host_use_the_api(echo, tmp_path):
     """BOT_HOST may be a public interface: another address gets the public routes
     only; this host's tools (bot retrain's /status, bot ask) keep the whole API."""
-    port = echo.server_address[1]
-    layout = haproxy.Layout(
-        host="127.0.0.1",
-        public_port=free_port(),
-        actions_port=free_port(),
-        stats_port=free_port(),
-        rasa_ports=(port, port),
-        action_ports=(port,),
-    )
+    layout = _local_layout(echo.server_address[1], replicas=2)
     public = layout.public_port
     with _running(haproxy.render_for(layout, tmp_path / "haproxy.sock", 300), tmp_path, public):
         assert _reached(_request(public, "GET", "/status"), "/status")
@@ -233,15 +237,7 @@ def test_a_flood_from_one_address_is_refused_by_haproxy_itself(echo, tmp_path):
     never see the rest; the health poll and static files are not counted and still
     answered; another address is counted on its own, and this host's tools (the
     API clients) are not limited."""
-    port = echo.server_address[1]
-    layout = haproxy.Layout(
-        host="127.0.0.1",
-        public_port=free_port(),
-        actions_port=free_port(),
-        stats_port=free_port(),
-        rasa_ports=(port,),
-        action_ports=(port,),
-    )
+    layout = _local_layout(echo.server_address[1], replicas=1)
     public, rate, webhook = layout.public_port, 20, PUBLIC[0][1]
     with _running(haproxy.render_for(layout, tmp_path / "haproxy.sock", rate), tmp_path, public):
         before = len(echo.seen)
