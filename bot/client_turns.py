@@ -1,4 +1,4 @@
-"""At most a few turns of one client at a time, across all its conversations.
+"""At most `per_client` turns of one client at a time, across all its conversations.
 
 The parse queue (bot/fair_queue.py) takes clients in turn for parsing only. A
 turn also runs the policies and the tracker's writes in the Rasa server and

@@ -79,7 +79,7 @@ class Settings:
     parse_wait_seconds: float = 20.0
     # turns one client address may have in flight at once, across its conversations
     # (BOT_TURNS_PER_CLIENT; bot/client_turns.py); more wait, as long as above. One:
-    # a flooder's quiet neighbour then keeps its unloaded p95 (bench/RESULTS.md)
+    # a flooder's quiet neighbour's p95 rose 1.6-1.8x, with two 2.1-2.8x (bench/RESULTS.md)
     turns_per_client: int = 1
     # the insights summary reads PostgreSQL's events only once they are this old
     # (BOT_INSIGHTS_SETTLE_SECONDS; bot/insights/summary.py says why)

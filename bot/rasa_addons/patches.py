@@ -274,10 +274,11 @@ async def _in_the_clients_turn(
 ) -> list[dict[str, Any]] | None:
     """MessageProcessor.handle_message (Rasa 3.6.21), which Agent.handle_message runs
     for every channel under the conversation's lock, inside one of the client's
-    turns (bot.client_turns): a client with many connections open has a few turns
-    in flight, not all of them. Inside the lock, so that a conversation's next
-    message waits for the lock, not in one of its client's turns. Busy (nothing
-    read or stored yet): the channel says so."""
+    turns (bot.client_turns): a client with many connections open has
+    BOT_TURNS_PER_CLIENT turns in flight (one by default), not all of them.
+    Inside the lock, so that a conversation's next message waits for the lock,
+    not in one of its client's turns. Busy (nothing read or stored yet): the
+    channel says so."""
     async with nlu_pool.turns().turn(nlu_pool.client_of(message.sender_id)):
         return await _HANDLE_MESSAGE(self, message)
 
